@@ -1,0 +1,3 @@
+from relink_api.cli import main
+
+main()

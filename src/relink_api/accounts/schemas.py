@@ -1,0 +1,124 @@
+"""The accounts API contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LinkHealth(StrEnum):
+    """What a client should show for an account, with no Stripe knowledge needed."""
+
+    ok = "ok"
+    expiring = "expiring"
+    relink_required = "relink_required"
+    unrepairable = "unrepairable"
+    disconnected = "disconnected"
+
+
+class AccountStatus(StrEnum):
+    """Stripe's status of the Financial Connections account."""
+
+    active = "active"
+    inactive = "inactive"
+    disconnected = "disconnected"
+
+
+class AccountRead(BaseModel):
+    """A linked bank account and the health of its link."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "fca_1PZ3xY2eZvKYlo2C",
+                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+                    "institution_id": "fcinst_StripeBank",
+                    "institution_name": "StripeBank",
+                    "display_name": "Everyday Checking",
+                    "last4": "6789",
+                    "category": "cash",
+                    "subcategory": "checking",
+                    "status": "inactive",
+                    "action": "relink_required",
+                    "cause": "access_expired",
+                    "link_health": "relink_required",
+                    "expected_deactivation_at": None,
+                    "account_number_expires_at": None,
+                    "inactive_since": "2026-11-20T08:00:00Z",
+                    "permissions": ["payment_method"],
+                    "needs_new_payment_method": False,
+                    "replaces_account_id": None,
+                    "updated_at": "2026-11-20T08:00:01Z",
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="Stripe's Financial Connections account id (fca_…).")
+    authorization_id: str | None = Field(
+        description="The authorization (fcauth_…) a relink repairs; null for old accounts."
+    )
+    institution_id: str | None
+    institution_name: str | None
+    display_name: str | None
+    last4: str | None
+    category: str | None
+    subcategory: str | None = Field(description="checking, savings, credit_card, …")
+    status: AccountStatus
+    action: str | None = Field(description="Stripe's status_details action for the status.")
+    cause: str | None = Field(description="Why the account is (or will be) inactive.")
+    link_health: LinkHealth
+    expected_deactivation_at: datetime | None = Field(
+        description="When an expiring account is expected to become inactive."
+    )
+    account_number_expires_at: datetime | None = Field(
+        description="Earliest expiry of a tokenized account number in use."
+    )
+    inactive_since: datetime | None = Field(description="Start of the current outage.")
+    permissions: list[str]
+    needs_new_payment_method: bool = Field(
+        description="Linked in place of another account: set up a new payment method from it."
+    )
+    replaces_account_id: str | None = Field(description="The account this one was linked for.")
+    updated_at: datetime
+
+
+class AccountList(BaseModel):
+    """A page of accounts, oldest id first."""
+
+    data: list[AccountRead]
+    has_more: bool
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class AuthorizationRead(BaseModel):
+    """A Financial Connections authorization (one login at one bank), as Stripe has it now."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "fcauth_1PZ3xY2eZvKYlo2C",
+                    "institution_id": "fcinst_StripeBank",
+                    "institution_name": "StripeBank",
+                    "status": "inactive",
+                    "action": "relink_required",
+                    "expected_deactivation_at": None,
+                    "account_ids": ["fca_1PZ3xY2eZvKYlo2C"],
+                }
+            ]
+        }
+    )
+
+    id: str
+    institution_id: str | None
+    institution_name: str | None
+    status: AccountStatus
+    action: str | None
+    expected_deactivation_at: datetime | None
+    account_ids: list[str] = Field(description="The caller's accounts on this authorization.")

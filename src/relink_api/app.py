@@ -1,0 +1,105 @@
+"""The FastAPI application: routers, error handling, and the resources it owns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from relink_api import __version__
+from relink_api.accounts.router import router as accounts_router
+from relink_api.auth import Authenticator
+from relink_api.db import Database
+from relink_api.db.embedded import start_embedded_postgres
+from relink_api.db.migrate import apply_migrations
+from relink_api.errors import Problem, install_problem_handlers
+from relink_api.logs import protect_third_party_loggers
+from relink_api.middleware import RequestContextMiddleware
+from relink_api.probes import router as probes_router
+from relink_api.relink.router import router as relink_router
+from relink_api.settings import ConfigurationError, Settings
+from relink_api.stripe_gateway import StripeGateway
+
+logger = logging.getLogger(__name__)
+
+
+async def database_url(settings: Settings) -> str:
+    """``DATABASE_URL``, or the DSN of the embedded PostgreSQL in the data folder."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await start_embedded_postgres(settings.data_dir)
+
+
+async def open_database(settings: Settings) -> Database:
+    """Connect and bring the schema up to date (under an advisory lock)."""
+    database = await Database.connect(await database_url(settings), settings)
+    try:
+        async with database.connection() as conn:
+            await apply_migrations(conn)
+    except BaseException:
+        await database.close()
+        raise
+    return database
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.stripe_secret_key is None:
+        raise ConfigurationError(
+            "relink-api needs STRIPE_SECRET_KEY (a test-mode sk_test_… key) to talk to Stripe."
+        )
+    database = await open_database(settings)
+    gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
+    app.state.database = database
+    app.state.stripe = gateway
+    try:
+        yield
+    finally:
+        # Reverse order of acquisition.
+        await gateway.aclose()
+        await database.close()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app for these settings; the lifespan opens the pool and the Stripe client."""
+    protect_third_party_loggers()
+    app = FastAPI(
+        title="relink-api",
+        version=__version__,
+        summary="Keeps Stripe Financial Connections bank links alive.",
+        description=(
+            "Learns which linked bank accounts broke (or soon will), creates Stripe relink "
+            "sessions for them, and verifies with Stripe what the customer did. Every error "
+            "is an RFC 9457 problem document."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(probes_router)
+    app.include_router(accounts_router)
+    app.include_router(relink_router)
+    _register_problem_schema(app)
+    return app
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    # Routes reference #/components/schemas/Problem; make sure it is always present.
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

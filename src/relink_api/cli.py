@@ -1,0 +1,224 @@
+"""``relink-api`` commands: serve, migrate, import, token, openapi."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import AliasChoices, ValidationError
+
+from relink_api.logs import configure_logging
+from relink_api.settings import ConfigurationError, Settings
+
+T = TypeVar("T")
+DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"RELINK_{field.upper()}"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-sentence error and exit status 2."""
+    try:
+        return Settings()
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(str(error['loc'][0]))}: {error['msg']}" if error["loc"] else error["msg"]
+            for error in exc.errors()
+        )
+        raise click.UsageError(f"Invalid configuration: {problems}.") from None
+
+
+def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        return await coroutine_factory()
+
+    return asyncio.run(runner())
+
+
+@click.group()
+@click.version_option(package_name="relink-api")
+def main() -> None:
+    """relink-api: keeps Stripe Financial Connections bank links alive."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default RELINK_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default RELINK_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the HTTP server (migrations run at start-up)."""
+    import uvicorn
+
+    from relink_api.app import create_app
+
+    settings = load_settings()
+    missing = settings.missing_for_serving()
+    if missing:
+        lines = "\n".join(f"  - {item}" for item in missing)
+        raise click.UsageError(
+            "relink-api cannot serve yet: Stripe is not simulated in this version, so set "
+            f"these environment variables and run it again:\n{lines}"
+        )
+    configure_logging(settings.log_level)
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    mode = settings.stripe_mode
+    database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
+    click.echo(
+        f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} mode · database {database}",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations and exit."""
+    from relink_api.app import database_url
+    from relink_api.db import Database
+    from relink_api.db.migrate import apply_migrations
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+
+    async def go() -> list[str]:
+        database = await Database.connect(await database_url(settings), settings)
+        try:
+            async with database.connection() as conn:
+                applied = await apply_migrations(conn)
+        finally:
+            await database.close()
+        return [f"{migration.version:04d}_{migration.name}" for migration in applied]
+
+    applied = _run(go)
+    click.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m}" for m in applied))
+
+
+@main.command()
+@click.argument("customer_id")
+@click.option("--ttl", type=click.IntRange(60, 86_400), default=3600, show_default=True)
+def token(customer_id: str, ttl: int) -> None:
+    """Mint a short-lived bearer token for CUSTOMER_ID (needs RELINK_AUTH_JWT_SECRET)."""
+    from relink_api.auth import mint_token
+
+    settings = load_settings()
+    if settings.auth_jwt_secret is None:
+        raise click.UsageError("Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret).")
+    click.echo(mint_token(settings, customer_id, ttl_seconds=ttl))
+
+
+@main.command(name="import")
+@click.argument("customer_ids", nargs=-1)
+@click.option(
+    "--file",
+    "customers_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of customer ids, one a line (# starts a comment).",
+)
+@click.option("--account", "account_id", help="An FC account Stripe holds without a holder.")
+@click.option("--customer", "owner", help="With --account: the customer who owns it.")
+def import_accounts(
+    customer_ids: tuple[str, ...],
+    customers_file: Path | None,
+    account_id: str | None,
+    owner: str | None,
+) -> None:
+    """Register existing FC accounts: every account of the given customers, or one
+    holder-less account with --account and --customer."""
+    from relink_api.accounts import service
+    from relink_api.app import open_database
+    from relink_api.stripe_gateway import StripeGateway
+
+    if (account_id is None) != (owner is None):
+        raise click.UsageError("--account and --customer go together.")
+    customers = list(customer_ids)
+    if customers_file is not None:
+        for line in customers_file.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                customers.append(line)
+    if not customers and account_id is None:
+        raise click.UsageError("Name customers (arguments or --file), or --account/--customer.")
+    settings = load_settings()
+    if settings.stripe_secret_key is None:
+        raise click.UsageError("Importing reads from Stripe: set STRIPE_SECRET_KEY.")
+    configure_logging(settings.log_level)
+    api_key = settings.stripe_secret_key.get_secret_value()
+
+    async def go() -> list[str]:
+        lines: list[str] = []
+        database = await open_database(settings)
+        gateway = StripeGateway(settings, api_key=api_key)
+        try:
+            if customers:
+                summary = await service.import_customer_accounts(
+                    database, gateway, customer_ids=customers
+                )
+                lines.append(
+                    f"imported {summary.accounts} account(s) of {summary.customers} "
+                    f"customer(s); {summary.changed} new or changed"
+                )
+            if account_id is not None and owner is not None:
+                account = await service.assign_account_owner(
+                    database, gateway, account_id=account_id, customer_id=owner
+                )
+                lines.append(f"{account.id} belongs to {owner} ({account.link_health.value})")
+        finally:
+            await gateway.aclose()
+            await database.close()
+        return lines
+
+    from relink_api.errors import ProblemError
+
+    try:
+        for line in _run(go):
+            click.echo(line)
+    except ProblemError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def render_openapi() -> str:
+    """The OpenAPI document, byte-for-byte deterministic."""
+    from relink_api.app import create_app
+
+    document: dict[str, Any] = create_app(Settings.model_construct()).openapi()
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@main.command()
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_OPENAPI_PATH
+)
+@click.option("--check", is_flag=True, help="Exit 1 if the file differs instead of writing.")
+def openapi(output: Path, check: bool) -> None:
+    """Write the OpenAPI document (deterministic: sorted keys, two-space indent)."""
+    document = render_openapi()
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != document:
+            click.echo(f"{output} is stale; run `relink-api openapi`.", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is up to date.")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document)
+    click.echo(f"wrote {output}")

@@ -1,0 +1,73 @@
+"""The asyncpg pool and the unit-of-work helpers built on it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from relink_api.settings import Settings
+
+# What repositories receive: a pooled connection. The stubs make these generic over the
+# record class; at run time they are plain classes.
+if TYPE_CHECKING:
+    Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:
+    Connection = PoolConnectionProxy
+    Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    # jsonb in, dicts out: repositories pass and receive plain Python values.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+class Database:
+    """Owns the pool. Services open one transaction per unit of work and pass the
+    connection to repositories; no connection is held while Stripe is called."""
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, settings: Settings) -> Database:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            command_timeout=settings.db_command_timeout_seconds,
+            init=_init_connection,
+        )
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction that commits when the block ends cleanly."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for reads that need no transaction."""
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    async def ping(self, *, within_seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(within_seconds), self._pool.acquire() as conn:
+                value: Any = await conn.fetchval("SELECT 1")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
+        return bool(value == 1)
+
+    async def close(self) -> None:
+        await self._pool.close()

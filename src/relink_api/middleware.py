@@ -1,0 +1,61 @@
+"""Request ids and one access-log line per request (pure ASGI, no body buffering)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("relink_api.access")
+
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestContextMiddleware:
+    """Adds ``X-Request-Id`` (kept from the caller when well-formed) and logs the request.
+
+    Only the method, path, status and duration are logged: never headers or bodies, which
+    carry bearer tokens and client secrets.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = (
+            incoming if incoming and _INCOMING_ID.match(incoming) else "req_" + secrets.token_hex(8)
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logger.info(
+                "%s %s %s %.1fms %s",
+                scope["method"],
+                scope["path"],
+                status_code,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )

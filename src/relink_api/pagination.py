@@ -1,0 +1,35 @@
+"""Opaque cursors for id-ordered pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from relink_api.errors import BadRequest
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 25
+
+
+class InvalidCursor(BadRequest):
+    slug = "invalid-cursor"
+    title = "The cursor is not valid"
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(f"v1:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The id to continue after; ``InvalidCursor`` for anything we did not issue."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.") from exc
+    version, _, last_id = text.partition(":")
+    if version != "v1" or not last_id:
+        raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.")
+    return last_id

@@ -1,0 +1,1 @@
+"""Relink sessions: create them, then verify with Stripe what the customer did."""

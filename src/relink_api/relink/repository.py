@@ -1,0 +1,125 @@
+"""SQL for relink sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from relink_api.db import Connection
+
+_COLUMNS = """
+    id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
+    permissions, return_url, status, outcome, failure_reason, next_step, linked_account_ids,
+    reactivated_account_ids, stripe_status, created_at, completed_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RelinkSessionRow:
+    id: str
+    stripe_session_id: str
+    customer_id: str
+    scope: str
+    authorization_id: str
+    account_id: str
+    ui_mode: str
+    permissions: list[str]
+    return_url: str | None
+    status: str
+    outcome: str | None
+    failure_reason: str | None
+    next_step: str | None
+    linked_account_ids: list[str]
+    reactivated_account_ids: list[str]
+    stripe_status: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> RelinkSessionRow:
+        values = dict(record)
+        for name in ("permissions", "linked_account_ids", "reactivated_account_ids"):
+            values[name] = list(values[name] or [])
+        return cls(**values)
+
+
+async def insert(
+    conn: Connection,
+    *,
+    session_id: str,
+    stripe_session_id: str,
+    customer_id: str,
+    scope: str,
+    authorization_id: str,
+    account_id: str,
+    ui_mode: str,
+    permissions: Sequence[str],
+    return_url: str | None,
+) -> RelinkSessionRow:
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO relink_sessions (
+            id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
+            permissions, return_url)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        RETURNING {_COLUMNS}
+        """,
+        session_id,
+        stripe_session_id,
+        customer_id,
+        scope,
+        authorization_id,
+        account_id,
+        ui_mode,
+        list(permissions),
+        return_url,
+    )
+    assert record is not None
+    return RelinkSessionRow.from_record(record)
+
+
+async def get_owned(
+    conn: Connection, *, session_id: str, customer_id: str, for_update: bool = False
+) -> RelinkSessionRow | None:
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM relink_sessions WHERE id = $1 AND customer_id = $2"
+        + (" FOR UPDATE" if for_update else ""),
+        session_id,
+        customer_id,
+    )
+    return RelinkSessionRow.from_record(record) if record else None
+
+
+async def complete(
+    conn: Connection,
+    *,
+    session_id: str,
+    outcome: str,
+    failure_reason: str | None,
+    next_step: str,
+    linked_account_ids: Sequence[str],
+    reactivated_account_ids: Sequence[str],
+    stripe_status: str | None,
+) -> RelinkSessionRow:
+    record = await conn.fetchrow(
+        f"""
+        UPDATE relink_sessions SET
+            status = 'completed', outcome = $2, failure_reason = $3, next_step = $4,
+            linked_account_ids = $5, reactivated_account_ids = $6, stripe_status = $7,
+            completed_at = now()
+        WHERE id = $1 AND status = 'open'
+        RETURNING {_COLUMNS}
+        """,
+        session_id,
+        outcome,
+        failure_reason,
+        next_step,
+        list(linked_account_ids),
+        list(reactivated_account_ids),
+        stripe_status,
+    )
+    assert record is not None
+    return RelinkSessionRow.from_record(record)

@@ -1,0 +1,310 @@
+"""Create relink sessions and reconcile their outcome with Stripe."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from relink_api.accounts import repository as accounts_repository
+from relink_api.accounts import service as accounts_service
+from relink_api.accounts.repository import AccountRow
+from relink_api.auth import Principal
+from relink_api.db import Database
+from relink_api.errors import (
+    AccountDisconnected,
+    AccountHealthy,
+    AccountNotRepairable,
+    AccountWithoutAuthorization,
+    NotFound,
+    RelinkSessionPending,
+    ValidationFailed,
+)
+from relink_api.redirects import is_allowed_return_url
+from relink_api.relink import repository
+from relink_api.relink.classify import Verdict, classify
+from relink_api.relink.repository import RelinkSessionRow
+from relink_api.relink.schemas import (
+    FailureReason,
+    NextStep,
+    Permission,
+    RelinkOutcome,
+    RelinkScope,
+    RelinkSessionComplete,
+    RelinkSessionCreate,
+    RelinkSessionCreated,
+    RelinkSessionRead,
+    RelinkSessionStatus,
+)
+from relink_api.settings import Settings
+from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway, gather_limited
+from relink_api.stripe_objects import AccountHolder, FcAccount
+
+logger = logging.getLogger(__name__)
+
+# Sibling re-reads after a relink fan out; stay well under Stripe's ~25 requests/s.
+_SIBLING_READ_CONCURRENCY = 4
+
+
+_PERMISSIONS = frozenset(permission.value for permission in Permission)
+
+
+def _new_session_id() -> str:
+    return "rls_" + secrets.token_hex(12)
+
+
+def _ensure_repairable(account: AccountRow) -> str:
+    """The authorization to relink, or a 409 that says what to do instead."""
+    health = account.link_health
+    if health == "unrepairable":
+        cause = f" (cause: {account.cause})" if account.cause else ""
+        raise AccountNotRepairable(
+            f"Stripe cannot repair account {account.id}{cause}. Ask the customer to link a "
+            "new bank account and set up a new payment method instead.",
+            extensions={"link_health": health},
+        )
+    if health == "disconnected":
+        raise AccountDisconnected(
+            f"Account {account.id} was disconnected. Ask the customer to link it again with "
+            "a new Financial Connections session.",
+            extensions={"link_health": health},
+        )
+    if health == "ok":
+        raise AccountHealthy(
+            f"Account {account.id} is active with nothing to repair.",
+            extensions={"link_health": health},
+        )
+    if account.authorization_id is None:
+        raise AccountWithoutAuthorization(
+            f"Stripe has not reported an authorization for account {account.id}; refresh the "
+            "account (POST /v1/accounts/{id}/refresh) and try again.",
+            extensions={"link_health": health},
+        )
+    return account.authorization_id
+
+
+async def create_session(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    principal: Principal,
+    request: RelinkSessionCreate,
+) -> RelinkSessionCreated:
+    """Create a Stripe relink session for one of the caller's repairable accounts."""
+    if request.return_url is not None and not is_allowed_return_url(
+        request.return_url, settings.return_url_allowlist
+    ):
+        raise ValidationFailed(
+            "return_url is not on this server's allowlist (RELINK_RETURN_URL_ALLOWLIST).",
+            extensions={"errors": [{"loc": ["body", "return_url"], "msg": "not allowed"}]},
+        )
+    async with db.connection() as conn:
+        account = await accounts_service.load_owned(
+            conn, principal=principal, account_id=request.account_id
+        )
+    authorization_id = _ensure_repairable(account)
+    permissions = (
+        [permission.value for permission in request.permissions]
+        if request.permissions
+        else list(account.permissions)
+    )
+    holder = (
+        AccountHolder.model_validate(account.account_holder) if account.account_holder else None
+    )
+    session_id = _new_session_id()
+    stripe_session = await gateway.create_relink_session(
+        RelinkSessionRequest(
+            scope=request.scope.value,
+            authorization_id=authorization_id,
+            account_id=account.id,
+            account_holder=holder,
+            permissions=[value for value in permissions if value in _PERMISSIONS],
+            return_url=request.return_url,
+            # Our id is fresh per call, so the SDK's own retries reuse one Stripe session.
+            idempotency_key=f"relink-session-{session_id}",
+        )
+    )
+    if not stripe_session.client_secret:
+        raise RuntimeError("Stripe returned a session without a client_secret")
+    async with db.transaction() as conn:
+        row = await repository.insert(
+            conn,
+            session_id=session_id,
+            stripe_session_id=stripe_session.id,
+            customer_id=principal.customer_id,
+            scope=request.scope.value,
+            authorization_id=authorization_id,
+            account_id=account.id,
+            ui_mode=stripe_session.ui_mode or "modal",
+            permissions=stripe_session.permissions,
+            return_url=request.return_url,
+        )
+    logger.info(
+        "relink session %s created (stripe %s, scope %s, account %s)",
+        row.id,
+        row.stripe_session_id,
+        row.scope,
+        row.account_id,
+    )
+    return RelinkSessionCreated(
+        id=row.id,
+        stripe_session_id=row.stripe_session_id,
+        client_secret=stripe_session.client_secret,
+        publishable_key=settings.stripe_publishable_key,
+        scope=RelinkScope(row.scope),
+        account_id=row.account_id,
+        authorization_id=row.authorization_id,
+        status=RelinkSessionStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+def to_read(row: RelinkSessionRow) -> RelinkSessionRead:
+    return RelinkSessionRead(
+        id=row.id,
+        stripe_session_id=row.stripe_session_id,
+        scope=RelinkScope(row.scope),
+        account_id=row.account_id,
+        authorization_id=row.authorization_id,
+        ui_mode=row.ui_mode,
+        status=RelinkSessionStatus(row.status),
+        outcome=RelinkOutcome(row.outcome) if row.outcome else None,
+        failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
+        next_step=NextStep(row.next_step) if row.next_step else None,
+        linked_account_ids=row.linked_account_ids,
+        reactivated_account_ids=row.reactivated_account_ids,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )
+
+
+async def _load_owned(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRow:
+    async with db.connection() as conn:
+        row = await repository.get_owned(
+            conn, session_id=session_id, customer_id=principal.customer_id
+        )
+    if row is None:
+        raise NotFound(f"No relink session {session_id} for this customer.")
+    return row
+
+
+async def get_session(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRead:
+    return to_read(await _load_owned(db, principal=principal, session_id=session_id))
+
+
+async def complete_session(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    principal: Principal,
+    session_id: str,
+    hint: RelinkSessionComplete | None,
+) -> RelinkSessionRead:
+    """Verify with Stripe what the customer did and record it; idempotent once completed."""
+    row = await _load_owned(db, principal=principal, session_id=session_id)
+    if row.status == RelinkSessionStatus.completed:
+        return to_read(row)
+
+    # Whatever the browser posted, the verdict comes from Stripe's copy, read server-side.
+    stripe_session = await gateway.retrieve_session(row.stripe_session_id)
+    linked_ids = [account.id for account in stripe_session.accounts.data]
+    if stripe_session.relink_result and stripe_session.relink_result.account:
+        linked_ids.append(stripe_session.relink_result.account)
+    async with db.connection() as conn:
+        known = await accounts_repository.known_ids(
+            conn, customer_id=principal.customer_id, account_ids=linked_ids
+        )
+        siblings = await accounts_repository.list_on_authorization(
+            conn, authorization_id=row.authorization_id, customer_id=principal.customer_id
+        )
+    scope = RelinkScope(row.scope)
+    verdict = classify(stripe_session, scope=scope, known_account_ids=known)
+    if verdict is None:
+        raise RelinkSessionPending(
+            "Stripe still reports this session as pending; complete it after the customer "
+            "finishes the flow."
+        )
+    _log_disagreement(row, hint, verdict)
+
+    snapshots: dict[str, tuple[FcAccount, dict[str, Any]]] = {}
+    if verdict.outcome in (RelinkOutcome.relinked, RelinkOutcome.new_account):
+        for account in stripe_session.accounts.data:
+            snapshots[account.id] = (account, account.model_dump(mode="json"))
+        # A repaired authorization can reactivate every account on it: re-read the known
+        # ones the session did not return, so the outcome can list them.
+        to_read_ids = [
+            sibling.id
+            for sibling in siblings
+            if sibling.id not in snapshots and sibling.status != "disconnected"
+        ]
+        to_read_ids += [
+            account_id
+            for account_id in verdict.linked_account_ids
+            if account_id not in snapshots and account_id not in to_read_ids
+        ]
+        for account, raw in await gather_limited(
+            to_read_ids, gateway.retrieve_account, limit=_SIBLING_READ_CONCURRENCY
+        ):
+            snapshots[account.id] = (account, raw)
+
+    state_as_of = accounts_service.read_time()
+    async with db.transaction() as conn:
+        locked = await repository.get_owned(
+            conn, session_id=session_id, customer_id=principal.customer_id, for_update=True
+        )
+        assert locked is not None
+        if locked.status == RelinkSessionStatus.completed:
+            return to_read(locked)  # a concurrent call finished first
+        reactivated: list[str] = []
+        for account_id, (account, raw) in snapshots.items():
+            is_new = account_id in verdict.new_account_ids
+            applied = await accounts_service.apply_snapshot(
+                conn,
+                account=account,
+                raw=raw,
+                source="relink",
+                state_as_of=state_as_of,
+                relink_session_id=row.id,
+                owner_if_new=principal.customer_id,
+                needs_payment_method=is_new,
+                replaces_account_id=row.account_id if is_new else None,
+            )
+            was_active = applied.before is not None and applied.before.status == "active"
+            if applied.before is not None and not was_active and applied.after.status == "active":
+                reactivated.append(account_id)
+        completed = await repository.complete(
+            conn,
+            session_id=row.id,
+            outcome=verdict.outcome.value,
+            failure_reason=verdict.failure_reason.value if verdict.failure_reason else None,
+            next_step=verdict.next_step.value,
+            linked_account_ids=verdict.linked_account_ids,
+            reactivated_account_ids=sorted(reactivated),
+            stripe_status=stripe_session.status,
+        )
+    logger.info(
+        "relink session %s completed: %s%s",
+        completed.id,
+        completed.outcome,
+        f" ({completed.failure_reason})" if completed.failure_reason else "",
+    )
+    return to_read(completed)
+
+
+def _log_disagreement(
+    row: RelinkSessionRow, hint: RelinkSessionComplete | None, verdict: Verdict
+) -> None:
+    if hint is None or hint.financialConnectionsSession is None:
+        return
+    claimed = hint.financialConnectionsSession.get("relink_result") or {}
+    claimed_reason = claimed.get("failure_reason") if isinstance(claimed, dict) else None
+    actual_reason = verdict.failure_reason.value if verdict.failure_reason else None
+    if claimed_reason != actual_reason:
+        logger.warning(
+            "relink session %s: the client reported failure_reason=%r, Stripe says %r; "
+            "Stripe's answer is recorded",
+            row.id,
+            claimed_reason,
+            actual_reason,
+        )

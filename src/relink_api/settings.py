@@ -1,0 +1,192 @@
+"""Every knob of the service, read from the environment (``RELINK_…``, ``STRIPE_…``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
+
+# The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
+# preview version, and the SDK's types only describe its own. A unit test keeps this
+# constant equal to the SDK's, so settings.py need not import stripe.
+DEFAULT_STRIPE_API_VERSION = "2026-09-30.preview"
+
+_SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
+_PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
+_MIN_JWT_SECRET_BYTES = 32
+
+
+class ConfigurationError(Exception):
+    """Configuration that must not be run with; the message is one sentence for a person."""
+
+
+class Settings(BaseSettings):
+    """relink-api configuration. Secrets are ``SecretStr`` so they never print by accident."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELINK_",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    # --- Stripe -----------------------------------------------------------------------
+    stripe_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STRIPE_SECRET_KEY", "stripe_secret_key"),
+        description="sk_test_… / sk_live_… (or a restricted rk_… key).",
+    )
+    stripe_publishable_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "stripe_publishable_key"),
+    )
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "stripe_webhook_secrets"),
+        description="whsec_…; comma-separated while a secret is being rolled.",
+    )
+    stripe_api_version: str = Field(
+        default=DEFAULT_STRIPE_API_VERSION,
+        validation_alias=AliasChoices("STRIPE_API_VERSION", "stripe_api_version"),
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        description="Overrides https://api.stripe.com (the sandbox and tests use it).",
+    )
+    # The SDK defaults (80 s, no retries on StripeClient) suit neither a request path nor
+    # Stripe's 25 req/s limit; these are chosen for an interactive API.
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+
+    # --- Database ---------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="postgresql://…; unset starts an embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".relink-data"))
+    db_pool_min_size: int = Field(default=1, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+    db_command_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # --- Auth -------------------------------------------------------------------------
+    auth_jwt_secret: SecretStr | None = Field(default=None, description="HS256 shared secret.")
+    auth_jwks_url: str | None = Field(default=None, description="JWKS for RS256/ES256 tokens.")
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_customer_claim: str = "stripe_customer"
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # --- HTTP ---------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    return_url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Exact origins (https://app.example.com) or app schemes (myapp://).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("stripe_webhook_secrets", mode="before")
+    @classmethod
+    def _split_webhook_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("return_url_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                return [normalize_allowlist_entry(str(entry)) for entry in value]
+            except InvalidAllowlistEntry as exc:
+                raise ConfigurationError(f"RELINK_RETURN_URL_ALLOWLIST: {exc}") from None
+        return value
+
+    @field_validator("stripe_secret_key", "auth_jwt_secret", "database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_combinations(self) -> Self:
+        problem = self._first_problem()
+        if problem is not None:
+            raise ConfigurationError(problem)
+        return self
+
+    def _first_problem(self) -> str | None:
+        secret = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else None
+        if secret is not None and not _SECRET_KEY.match(secret):
+            return (
+                "STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_…, sk_live_… or a "
+                "restricted rk_… key); the value given is not one."
+            )
+        if self.stripe_publishable_key is not None:
+            match = _PUBLISHABLE_KEY.match(self.stripe_publishable_key)
+            if match is None:
+                return "STRIPE_PUBLISHABLE_KEY must be a publishable key (pk_test_… or pk_live_…)."
+            if secret is not None and match.group(1) != self.stripe_mode:
+                return (
+                    f"STRIPE_PUBLISHABLE_KEY is a {match.group(1)}-mode key but STRIPE_SECRET_KEY "
+                    f"is a {self.stripe_mode}-mode key; both must come from the same mode."
+                )
+        for webhook_secret in self.stripe_webhook_secrets:
+            if not webhook_secret.get_secret_value().startswith("whsec_"):
+                return "STRIPE_WEBHOOK_SECRET must hold whsec_… signing secrets, comma-separated."
+        if self.auth_jwt_secret is not None and self.auth_jwks_url is not None:
+            return "Set either RELINK_AUTH_JWT_SECRET or RELINK_AUTH_JWKS_URL, not both."
+        if (
+            self.auth_jwt_secret is not None
+            and len(self.auth_jwt_secret.get_secret_value().encode()) < _MIN_JWT_SECRET_BYTES
+        ):
+            return f"RELINK_AUTH_JWT_SECRET must be at least {_MIN_JWT_SECRET_BYTES} bytes long."
+        if self.auth_jwks_url is not None and not self.auth_jwks_url.startswith("https://"):
+            if self.stripe_mode == "live":
+                return "RELINK_AUTH_JWKS_URL must be an https:// URL with a live Stripe key."
+        if self.stripe_mode == "live":
+            if not self.stripe_webhook_secrets:
+                return (
+                    "A live STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET: without it, broken "
+                    "links are never learned of and webhooks cannot be verified."
+                )
+            if self.stripe_api_base is not None:
+                return "RELINK_STRIPE_API_BASE must not be set with a live STRIPE_SECRET_KEY."
+        if self.db_pool_min_size > self.db_pool_max_size:
+            return "RELINK_DB_POOL_MIN_SIZE must not exceed RELINK_DB_POOL_MAX_SIZE."
+        return None
+
+    @property
+    def stripe_mode(self) -> Literal["test", "live"] | None:
+        """``test`` or ``live`` from the secret key, ``None`` when no key is set."""
+        if self.stripe_secret_key is None:
+            return None
+        return "live" if "_live_" in self.stripe_secret_key.get_secret_value() else "test"
+
+    @property
+    def auth_configured(self) -> bool:
+        return self.auth_jwt_secret is not None or self.auth_jwks_url is not None
+
+    def missing_for_serving(self) -> list[str]:
+        """Settings that ``serve`` cannot start without, each with what to give it."""
+        missing: list[str] = []
+        if self.stripe_secret_key is None:
+            missing.append(
+                "STRIPE_SECRET_KEY (a test-mode key sk_test_… from "
+                "https://dashboard.stripe.com/test/apikeys)"
+            )
+        if self.stripe_publishable_key is None:
+            missing.append("STRIPE_PUBLISHABLE_KEY (pk_test_… from the same page)")
+        if not self.auth_configured:
+            missing.append(
+                "RELINK_AUTH_JWT_SECRET (32+ random bytes, e.g. `openssl rand -hex 32`) "
+                "or RELINK_AUTH_JWKS_URL"
+            )
+        return missing

@@ -1,0 +1,196 @@
+"""The parts of Stripe's Financial Connections objects that relink-api reads.
+
+Plain pydantic models, so webhooks, the gateway and the services share one reading of
+Stripe's wire shapes without importing the SDK. Unknown fields are kept (``extra="allow"``)
+and every optional field tolerates ``null`` or absence, as the SDK's own types do.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AccountStatus = Literal["active", "inactive", "disconnected"]
+
+
+def from_unix(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+class _StripeShape(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class AccountHolder(_StripeShape):
+    type: str
+    customer: str | None = None
+    customer_account: str | None = None
+    account: str | None = None
+
+
+class ActiveStatusDetails(_StripeShape):
+    action: str | None = None
+    cause: str | None = None
+    expected_deactivation_date: int | None = None
+
+
+class InactiveStatusDetails(_StripeShape):
+    action: str | None = None
+    cause: str | None = None
+
+
+class StatusDetails(_StripeShape):
+    active: ActiveStatusDetails | None = None
+    inactive: InactiveStatusDetails | None = None
+
+
+class AccountNumber(_StripeShape):
+    identifier_type: str | None = None
+    status: str | None = None
+    expected_expiry_date: int | None = None
+
+
+class FcAccount(_StripeShape):
+    """``financial_connections.account``."""
+
+    id: str
+    object: Literal["financial_connections.account"] = "financial_connections.account"
+    account_holder: AccountHolder | None = None
+    authorization: str | None = None
+    institution: str | None = None
+    institution_name: str | None = None
+    display_name: str | None = None
+    last4: str | None = None
+    category: str | None = None
+    subcategory: str | None = None
+    status: AccountStatus
+    status_details: StatusDetails | None = None
+    permissions: list[str] | None = None
+    account_numbers: list[AccountNumber] | None = None
+    created: int | None = None
+    livemode: bool = False
+
+    @field_validator("institution", mode="before")
+    @classmethod
+    def _institution_id(cls, value: Any) -> Any:
+        # Expandable: an id, or the Institution object when expanded.
+        if isinstance(value, dict):
+            return value.get("id")
+        return value
+
+    @property
+    def customer(self) -> str | None:
+        return self.account_holder.customer if self.account_holder else None
+
+    @property
+    def action(self) -> str | None:
+        """The action of the status_details branch matching the status."""
+        details = self.status_details
+        if details is None:
+            return None
+        if self.status == "active":
+            return details.active.action if details.active else None
+        if self.status == "inactive":
+            return details.inactive.action if details.inactive else None
+        return None
+
+    @property
+    def cause(self) -> str | None:
+        # The cause of an inactive account lives under `inactive`, never under `active`.
+        details = self.status_details
+        if details is None:
+            return None
+        if self.status == "active":
+            return details.active.cause if details.active else None
+        if self.status == "inactive":
+            return details.inactive.cause if details.inactive else None
+        return None
+
+    @property
+    def expected_deactivation_at(self) -> datetime | None:
+        details = self.status_details
+        if self.status != "active" or details is None or details.active is None:
+            return None
+        return from_unix(details.active.expected_deactivation_date)
+
+    @property
+    def account_number_expires_at(self) -> datetime | None:
+        """The earliest expiry among transactable account numbers (tokenized ones expire)."""
+        dates = [
+            number.expected_expiry_date
+            for number in self.account_numbers or []
+            if number.expected_expiry_date is not None and number.status == "transactable"
+        ]
+        return from_unix(min(dates)) if dates else None
+
+
+class AuthorizationActiveDetails(_StripeShape):
+    action: str | None = None
+    expected_deactivation_date: int | None = None
+
+
+class AuthorizationInactiveDetails(_StripeShape):
+    action: str | None = None
+
+
+class AuthorizationStatusDetails(_StripeShape):
+    active: AuthorizationActiveDetails | None = None
+    inactive: AuthorizationInactiveDetails | None = None
+
+
+class FcAuthorization(_StripeShape):
+    """``financial_connections.authorization``."""
+
+    id: str
+    object: Literal["financial_connections.authorization"] = "financial_connections.authorization"
+    account_holder: AccountHolder | None = None
+    institution: str | None = None
+    institution_name: str | None = None
+    status: AccountStatus
+    status_details: AuthorizationStatusDetails | None = None
+    livemode: bool = False
+
+    @field_validator("institution", mode="before")
+    @classmethod
+    def _institution_id(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return value.get("id")
+        return value
+
+    @property
+    def customer(self) -> str | None:
+        return self.account_holder.customer if self.account_holder else None
+
+
+class RelinkOptions(_StripeShape):
+    authorization: str | None = None
+    account: str | None = None
+
+
+class RelinkResult(_StripeShape):
+    account: str | None = None
+    authorization: str | None = None
+    failure_reason: str | None = None
+
+
+class SessionAccounts(_StripeShape):
+    data: list[FcAccount] = Field(default_factory=list)
+
+
+class FcSession(_StripeShape):
+    """``financial_connections.session``. ``client_secret`` is held only in memory."""
+
+    id: str
+    object: Literal["financial_connections.session"] = "financial_connections.session"
+    account_holder: AccountHolder | None = None
+    accounts: SessionAccounts = Field(default_factory=SessionAccounts)
+    client_secret: str | None = Field(default=None, repr=False)
+    permissions: list[str] = Field(default_factory=list)
+    relink_options: RelinkOptions | None = None
+    relink_result: RelinkResult | None = None
+    status: str | None = None
+    ui_mode: str | None = None
+    url: str | None = Field(default=None, repr=False)
+    livemode: bool = False

@@ -1,0 +1,148 @@
+"""Shared fixtures: one embedded PostgreSQL per test run, a fresh database per test (cloned
+from a migrated template), the app with its lifespan, and respx standing in for Stripe."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+
+from relink_api.accounts.service import apply_snapshot, read_time
+from relink_api.app import create_app
+from relink_api.auth import mint_token
+from relink_api.db import Database
+from relink_api.db.embedded import start_embedded_postgres
+from relink_api.db.migrate import apply_migrations
+from relink_api.settings import Settings
+from relink_api.stripe_objects import FcAccount
+from tests.factories import API, fc_account
+
+JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
+TEMPLATE = "relink_template"
+
+Seed = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+async def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded PostgreSQL for the whole run, with a migrated template database."""
+    dsn = await start_embedded_postgres(tmp_path_factory.mktemp("pg"), database=TEMPLATE)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn)  # type: ignore[arg-type]
+    finally:
+        await conn.close()
+    return dsn
+
+
+def _dsn_for(dsn: str, database: str) -> str:
+    # pgserver DSNs look like postgresql://postgres:@/<db>?host=<socket dir>
+    head, _, query = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}?{query}"
+
+
+@pytest.fixture
+async def database_url(pg_admin_dsn: str) -> AsyncIterator[str]:
+    """A database of its own for each test, cloned from the template (fast and isolated)."""
+    name = "t_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    finally:
+        await admin.close()
+    yield _dsn_for(pg_admin_dsn, name)
+    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "stripe_secret_key": "sk_test_relink123",
+        "stripe_publishable_key": "pk_test_relink123",
+        "auth_jwt_secret": JWT_SECRET,
+        "database_url": database_url,
+        "data_dir": Path("/nonexistent-data-dir"),
+        # Retries are exercised in their own test; elsewhere one attempt keeps tests fast.
+        "stripe_max_network_retries": 0,
+        "return_url_allowlist": ["https://app.example.com", "exampleapp://"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def stripe_mock() -> Iterator[respx.MockRouter]:
+    """Stripe at the HTTP layer. Unmatched requests fail the test: nothing reaches a network."""
+    with respx.mock(base_url=API, assert_all_called=False, assert_all_mocked=True) as router:
+        yield router
+
+
+@pytest.fixture
+async def app(settings: Settings, stripe_mock: respx.MockRouter) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.database
+    return database
+
+
+def bearer(settings: Settings, customer_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(settings, customer_id)}"}
+
+
+@pytest.fixture
+def auth_a(settings: Settings) -> dict[str, str]:
+    return bearer(settings, "cus_A")
+
+
+@pytest.fixture
+def auth_b(settings: Settings) -> dict[str, str]:
+    return bearer(settings, "cus_B")
+
+
+@pytest.fixture
+def seed(db: Database) -> Seed:
+    """Store an account as if Stripe had reported it (``fc_account`` keyword arguments)."""
+
+    async def _seed(account_id: str = "fca_checking", **kwargs: Any) -> dict[str, Any]:
+        owner = kwargs.pop("owner", None)
+        raw = fc_account(account_id, **kwargs)
+        async with db.transaction() as conn:
+            await apply_snapshot(
+                conn,
+                account=FcAccount.model_validate(raw),
+                raw=raw,
+                source="sync",
+                state_as_of=read_time(),
+                owner_if_new=owner,
+            )
+        return raw
+
+    return _seed
