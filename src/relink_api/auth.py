@@ -47,9 +47,7 @@ class Authenticator:
                 error="invalid_request",
             )
         if not authorization_header:
-            raise Unauthorized(
-                "An Authorization: Bearer token is required.", error="invalid_request"
-            )
+            raise Unauthorized("An Authorization: Bearer token is required.", error=None)
         scheme, _, token = authorization_header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:

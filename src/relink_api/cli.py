@@ -19,6 +19,12 @@ T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
 
 
+class ConfigProblem(click.ClickException):
+    """Configuration that cannot run: one sentence, exit status 2, no usage banner."""
+
+    exit_code = 2
+
+
 def _env_name(field: str) -> str:
     info = Settings.model_fields.get(field)
     alias = info.validation_alias if info is not None else None
@@ -32,13 +38,13 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ConfigurationError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ConfigProblem(str(exc)) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{_env_name(str(error['loc'][0]))}: {error['msg']}" if error["loc"] else error["msg"]
             for error in exc.errors()
         )
-        raise click.UsageError(f"Invalid configuration: {problems}.") from None
+        raise ConfigProblem(f"Invalid configuration: {problems}.") from None
 
 
 def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
@@ -67,7 +73,7 @@ def serve(host: str | None, port: int | None) -> None:
     missing = settings.missing_for_serving()
     if missing:
         lines = "\n".join(f"  - {item}" for item in missing)
-        raise click.UsageError(
+        raise ConfigProblem(
             "relink-api cannot serve yet: Stripe is not simulated in this version, so set "
             f"these environment variables and run it again:\n{lines}"
         )
@@ -85,6 +91,7 @@ def serve(host: str | None, port: int | None) -> None:
         host=bind_host,
         port=bind_port,
         log_config=None,
+        access_log=False,  # relink_api.access logs each request, with its request id
         proxy_headers=False,
         server_header=False,
     )
@@ -122,7 +129,7 @@ def token(customer_id: str, ttl: int) -> None:
 
     settings = load_settings()
     if settings.auth_jwt_secret is None:
-        raise click.UsageError("Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret).")
+        raise ConfigProblem("Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret).")
     click.echo(mint_token(settings, customer_id, ttl_seconds=ttl))
 
 
@@ -160,7 +167,7 @@ def import_accounts(
         raise click.UsageError("Name customers (arguments or --file), or --account/--customer.")
     settings = load_settings()
     if settings.stripe_secret_key is None:
-        raise click.UsageError("Importing reads from Stripe: set STRIPE_SECRET_KEY.")
+        raise ConfigProblem("Importing reads from Stripe: set STRIPE_SECRET_KEY.")
     configure_logging(settings.log_level)
     api_key = settings.stripe_secret_key.get_secret_value()
 

@@ -61,9 +61,12 @@ class Unauthorized(ProblemError):
     slug = "unauthorized"
     title = "Unauthorized"
 
-    def __init__(self, detail: str, *, error: str = "invalid_token") -> None:
-        # RFC 6750 §3: tell the client which scheme to use and why it failed.
-        challenge = f'Bearer realm="relink-api", error="{error}"'
+    def __init__(self, detail: str, *, error: str | None = "invalid_token") -> None:
+        # RFC 6750 §3: name the scheme and why it failed; a request that sent no
+        # credentials at all gets no error code (§3.1).
+        challenge = 'Bearer realm="relink-api"'
+        if error is not None:
+            challenge += f', error="{error}"'
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 

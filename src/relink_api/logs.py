@@ -54,4 +54,6 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # pgserver narrates every initdb/pg_ctl call at INFO; its warnings are what matter.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
     protect_third_party_loggers()

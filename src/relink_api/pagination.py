@@ -26,7 +26,8 @@ def decode_cursor(cursor: str | None) -> str | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode()).decode()
+        # validate=True: characters outside the alphabet are an error, not silently skipped.
+        text = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.") from exc
     version, _, last_id = text.partition(":")

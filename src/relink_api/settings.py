@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod
     def _split_webhook_secrets(cls, value: object) -> object:
+        # An empty variable (STRIPE_WEBHOOK_SECRET=) means "not set", like the others.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -110,7 +111,17 @@ class Settings(BaseSettings):
                 raise ConfigurationError(f"RELINK_RETURN_URL_ALLOWLIST: {exc}") from None
         return value
 
-    @field_validator("stripe_secret_key", "auth_jwt_secret", "database_url", mode="before")
+    @field_validator(
+        "stripe_secret_key",
+        "stripe_publishable_key",
+        "stripe_api_base",
+        "database_url",
+        "auth_jwt_secret",
+        "auth_jwks_url",
+        "auth_issuer",
+        "auth_audience",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

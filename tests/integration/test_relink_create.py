@@ -25,8 +25,12 @@ def sent_form(route: respx.Route) -> list[tuple[str, str]]:
 async def test_account_scope_sends_exactly_what_the_guide_prescribes(
     client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
 ) -> None:
-    await seed(status="inactive", action="relink_required", cause="access_expired",
-               permissions=["payment_method", "balances"])
+    await seed(
+        status="inactive",
+        action="relink_required",
+        cause="access_expired",
+        permissions=["payment_method", "balances"],
+    )
     route = stripe_mock.post(SESSIONS).respond(200, json=fc_session())
 
     response = await client.post(

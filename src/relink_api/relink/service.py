@@ -18,6 +18,7 @@ from relink_api.errors import (
     AccountWithoutAuthorization,
     NotFound,
     RelinkSessionPending,
+    StripeResourceMissing,
     ValidationFailed,
 )
 from relink_api.redirects import is_allowed_return_url
@@ -234,19 +235,30 @@ async def complete_session(
         # A repaired authorization can reactivate every account on it: re-read the known
         # ones the session did not return, so the outcome can list them.
         to_read_ids = [
-            sibling.id
-            for sibling in siblings
-            if sibling.id not in snapshots and sibling.status != "disconnected"
+            account_id for account_id in verdict.linked_account_ids if account_id not in snapshots
         ]
         to_read_ids += [
-            account_id
-            for account_id in verdict.linked_account_ids
-            if account_id not in snapshots and account_id not in to_read_ids
+            sibling.id
+            for sibling in siblings
+            if sibling.id not in snapshots
+            and sibling.id not in to_read_ids
+            and sibling.status != "disconnected"
         ]
-        for account, raw in await gather_limited(
-            to_read_ids, gateway.retrieve_account, limit=_SIBLING_READ_CONCURRENCY
-        ):
-            snapshots[account.id] = (account, raw)
+        linked = set(verdict.linked_account_ids)
+
+        async def read(account_id: str) -> tuple[FcAccount, dict[str, Any]] | None:
+            try:
+                return await gateway.retrieve_account(account_id)
+            except StripeResourceMissing:
+                if account_id in linked:
+                    raise
+                # A sibling Stripe no longer knows must not block the customer's outcome.
+                logger.warning("relink %s: sibling %s is gone from Stripe", row.id, account_id)
+                return None
+
+        for snapshot in await gather_limited(to_read_ids, read, limit=_SIBLING_READ_CONCURRENCY):
+            if snapshot is not None:
+                snapshots[snapshot[0].id] = snapshot
 
     state_as_of = accounts_service.read_time()
     async with db.transaction() as conn:

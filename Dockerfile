@@ -1,0 +1,23 @@
+# relink-api as a container. Point DATABASE_URL at your PostgreSQL; without it the embedded
+# server keeps its data in /data (mount a volume there).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    RELINK_HOST=0.0.0.0 \
+    RELINK_PORT=8000 \
+    RELINK_DATA_DIR=/data
+
+RUN useradd --create-home --uid 10001 relink && mkdir /data && chown relink /data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+COPY static ./static
+RUN pip install .
+
+USER relink
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"RELINK_PORT\"]}/readyz', timeout=2)"
+CMD ["relink-api", "serve"]

@@ -1,0 +1,67 @@
+"""The ``relink-api`` commands that need no database or Stripe."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from click.testing import CliRunner
+
+from relink_api.cli import main
+
+SECRET = "cli-secret-that-is-at-least-32-bytes!"
+EMPTY_ENV = {
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_PUBLISHABLE_KEY": "",
+    "STRIPE_WEBHOOK_SECRET": "",
+    "DATABASE_URL": "",
+    "RELINK_AUTH_JWT_SECRET": "",
+}
+
+
+def test_token_mints_a_short_lived_token_for_the_customer() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["token", "cus_123", "--ttl", "600"],
+        env={**EMPTY_ENV, "RELINK_AUTH_JWT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.output.strip(), SECRET, algorithms=["HS256"])
+    assert claims["stripe_customer"] == "cus_123"
+    assert claims["exp"] - claims["iat"] == 600
+
+
+def test_token_without_a_shared_secret_says_what_is_missing() -> None:
+    result = CliRunner().invoke(main, ["token", "cus_123"], env=EMPTY_ENV)
+    assert result.exit_code == 2
+    assert "RELINK_AUTH_JWT_SECRET" in result.output
+
+
+def test_serve_without_stripe_lists_exactly_which_settings_to_provide() -> None:
+    result = CliRunner().invoke(main, ["serve"], env=EMPTY_ENV)
+    assert result.exit_code == 2
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "RELINK_AUTH_JWT_SECRET"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize(
+    ("env", "sentence"),
+    [
+        ({"STRIPE_SECRET_KEY": "sk_live_abc"}, "needs STRIPE_WEBHOOK_SECRET"),
+        ({"RELINK_PORT": "not-a-port"}, "RELINK_PORT"),
+    ],
+)
+def test_bad_configuration_is_one_clear_error(env: dict[str, str], sentence: str) -> None:
+    result = CliRunner().invoke(main, ["serve"], env={**EMPTY_ENV, **env})
+    assert result.exit_code == 2
+    assert sentence in result.output
+    assert "Traceback" not in result.output
+    assert "sk_live_abc" not in result.output
+
+
+def test_import_needs_customers_or_an_account() -> None:
+    result = CliRunner().invoke(main, ["import"], env=EMPTY_ENV)
+    assert result.exit_code == 2
+    assert "Name customers" in result.output
+    result = CliRunner().invoke(main, ["import", "--account", "fca_1"], env=EMPTY_ENV)
+    assert result.exit_code == 2
+    assert "go together" in result.output
