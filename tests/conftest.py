@@ -3,7 +3,6 @@ from a migrated template), the app with its lifespan, and respx standing in for 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from relink_api.db.migrate import apply_migrations
 from relink_api.settings import Settings
 from relink_api.stripe_objects import FcAccount
 from tests.factories import API, fc_account
+from tests.support import scratch_database
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 TEMPLATE = "relink_template"
@@ -42,28 +42,11 @@ async def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     return dsn
 
 
-def _dsn_for(dsn: str, database: str) -> str:
-    # pgserver DSNs look like postgresql://postgres:@/<db>?host=<socket dir>
-    head, _, query = dsn.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{database}?{query}"
-
-
 @pytest.fixture
 async def database_url(pg_admin_dsn: str) -> AsyncIterator[str]:
     """A database of its own for each test, cloned from the template (fast and isolated)."""
-    name = "t_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    finally:
-        await admin.close()
-    yield _dsn_for(pg_admin_dsn, name)
-    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(pg_admin_dsn, prefix="t", template=TEMPLATE) as dsn:
+        yield dsn
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

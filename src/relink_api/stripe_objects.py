@@ -84,29 +84,29 @@ class FcAccount(_StripeShape):
     def customer(self) -> str | None:
         return self.account_holder.customer if self.account_holder else None
 
-    @property
-    def action(self) -> str | None:
-        """The action of the status_details branch matching the status."""
+    def _details_for_status(self) -> ActiveStatusDetails | InactiveStatusDetails | None:
+        # Each status has its own branch: the cause of an inactive account lives under
+        # `inactive`, never under `active`.
         details = self.status_details
         if details is None:
             return None
         if self.status == "active":
-            return details.active.action if details.active else None
+            return details.active
         if self.status == "inactive":
-            return details.inactive.action if details.inactive else None
+            return details.inactive
         return None
 
     @property
+    def action(self) -> str | None:
+        """The action of the status_details branch matching the status."""
+        details = self._details_for_status()
+        return details.action if details else None
+
+    @property
     def cause(self) -> str | None:
-        # The cause of an inactive account lives under `inactive`, never under `active`.
-        details = self.status_details
-        if details is None:
-            return None
-        if self.status == "active":
-            return details.active.cause if details.active else None
-        if self.status == "inactive":
-            return details.inactive.cause if details.inactive else None
-        return None
+        """Why the account is (or is expected to become) inactive."""
+        details = self._details_for_status()
+        return details.cause if details else None
 
     @property
     def expected_deactivation_at(self) -> datetime | None:

@@ -16,6 +16,7 @@ from relink_api.db import Database
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_authorization
+from tests.support import assert_problem
 
 ACCOUNT_URL = "/v1/financial_connections/accounts/fca_checking"
 AUTHORIZATION_URL = "/v1/financial_connections/authorizations/fcauth_1"
@@ -39,15 +40,6 @@ def tan(expires: int, status: str = "transactable") -> list[dict[str, Any]]:
             "supported_networks": ["ach"],
         }
     ]
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == f"/problems/{slug}"
-    assert problem["status"] == status
-    return problem
 
 
 async def history(db: Database, account_id: str = "fca_checking") -> list[dict[str, Any]]:

@@ -9,8 +9,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,23 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from relink_api.app import create_app
 from relink_api.settings import Settings
 from tests.conftest import JWT_SECRET, Seed, bearer, make_settings
+from tests.support import serve
 
 JWKS_URL = "https://idp.example/.well-known/jwks.json"
 ISSUER = "https://host.example"
 AUDIENCE = "relink"
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An app of its own for these settings, with its lifespan, like conftest's ``app``."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 def b64url(data: bytes) -> str:

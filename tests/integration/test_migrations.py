@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,23 +12,13 @@ import asyncpg
 import pytest
 
 from relink_api.db.migrate import MigrationError, apply_migrations, load_migrations
-from tests.conftest import _dsn_for
+from tests.support import scratch_database
 
 
 @pytest.fixture
 async def empty_database_url(pg_admin_dsn: str) -> AsyncIterator[str]:
-    name = "m_" + secrets.token_hex(6)
-    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _dsn_for(pg_admin_dsn, name)
-    admin = await asyncpg.connect(_dsn_for(pg_admin_dsn, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(pg_admin_dsn, prefix="m") as dsn:
+        yield dsn
 
 
 async def test_applies_every_migration_once_and_records_it(empty_database_url: str) -> None:

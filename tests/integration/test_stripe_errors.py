@@ -4,32 +4,22 @@ exactly as configured."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from relink_api.app import create_app
 from relink_api.db import Database
 from relink_api.settings import Settings
+from tests import support
 from tests.conftest import Seed, make_settings
 from tests.factories import fc_account, stripe_error
+from tests.support import serve
 
 ACCOUNT_URL = "/v1/financial_connections/accounts/fca_checking"
 REFRESH = "/v1/accounts/fca_checking/refresh"
 SECRET_KEY = "sk_test_relink123"
-
-
-@asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 async def stored_state(db: Database) -> tuple[int, Any]:
@@ -44,13 +34,7 @@ async def stored_state(db: Database) -> tuple[int, Any]:
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == f"/problems/{slug}"
-    assert problem["status"] == status
-    assert problem["instance"] == REFRESH
-    return problem
+    return support.assert_problem(response, status, slug, instance=REFRESH)
 
 
 def assert_retry_after(response: httpx.Response) -> None:

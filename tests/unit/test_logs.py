@@ -15,7 +15,7 @@ from relink_api.logs import RedactSecrets, protect_third_party_loggers, redact
         ("body={'client_secret': 'fcsess_1Abc_secret_XyZ123'}", "XyZ123"),
         ("seti_1Abc_secret_Q9w8", "Q9w8"),
         ("key sk_test_51Hq8s0m3", "51Hq8s0m3"),
-        ("key rk_live_51Hq8s0m3", "51Hq8s0m3"),
+        ("key rk_live_51Hq8", "51Hq8"),
         ("whsec_AbC123", "AbC123"),
         ("Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig-_", "eyJhbGciOi"),
     ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -57,7 +57,7 @@ class AccountRow:
 
 @dataclass(frozen=True, slots=True)
 class AccountState:
-    """Everything a Stripe snapshot sets on a stored account."""
+    """Everything a Stripe snapshot sets on a stored account, in column order."""
 
     authorization_id: str | None
     institution_id: str | None
@@ -74,6 +74,10 @@ class AccountState:
     permissions: list[str]
     account_holder: dict[str, Any] | None
     snapshot: dict[str, Any]
+
+    def values(self) -> tuple[Any, ...]:
+        """Parameters for the columns authorization_id … snapshot, in that order."""
+        return tuple(getattr(self, field.name) for field in fields(self))
 
 
 async def get(conn: Connection, *, account_id: str, for_update: bool = False) -> AccountRow | None:
@@ -179,21 +183,7 @@ async def insert(
         account_id,
         customer_id,
         owner_source,
-        state.authorization_id,
-        state.institution_id,
-        state.institution_name,
-        state.display_name,
-        state.last4,
-        state.category,
-        state.subcategory,
-        state.status,
-        state.action,
-        state.cause,
-        state.expected_deactivation_at,
-        state.account_number_expires_at,
-        state.permissions,
-        state.account_holder,
-        state.snapshot,
+        *state.values(),
         state_as_of,
         inactive_since,
         needs_payment_method,
@@ -226,21 +216,7 @@ async def update_state(
         """,
         account_id,
         customer_id,
-        state.authorization_id,
-        state.institution_id,
-        state.institution_name,
-        state.display_name,
-        state.last4,
-        state.category,
-        state.subcategory,
-        state.status,
-        state.action,
-        state.cause,
-        state.expected_deactivation_at,
-        state.account_number_expires_at,
-        state.permissions,
-        state.account_holder,
-        state.snapshot,
+        *state.values(),
         state_as_of,
         inactive_since,
     )
