@@ -25,6 +25,7 @@ from tests.factories import API, fc_account
 from tests.support import scratch_database
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
+WEBHOOK_SECRET = "whsec_testcurrent"
 TEMPLATE = "relink_template"
 
 Seed = Callable[..., Awaitable[dict[str, Any]]]
@@ -53,6 +54,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "stripe_secret_key": "sk_test_relink123",
         "stripe_publishable_key": "pk_test_relink123",
+        "stripe_webhook_secrets": WEBHOOK_SECRET,
         "auth_jwt_secret": JWT_SECRET,
         "database_url": database_url,
         "data_dir": Path("/nonexistent-data-dir"),

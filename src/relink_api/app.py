@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +20,11 @@ from relink_api.errors import Problem, install_problem_handlers
 from relink_api.logs import protect_third_party_loggers
 from relink_api.middleware import RequestContextMiddleware
 from relink_api.probes import router as probes_router
+from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
 from relink_api.stripe_gateway import StripeGateway
+from relink_api.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +59,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
     app.state.database = database
     app.state.stripe = gateway
+    scheduled: asyncio.Task[None] | None = None
+    if settings.sync_interval_seconds > 0:
+        scheduled = asyncio.create_task(run_periodically(database, gateway, settings))
     try:
         yield
     finally:
         # Reverse order of acquisition.
+        if scheduled is not None:
+            scheduled.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await scheduled
         await gateway.aclose()
         await database.close()
 
@@ -84,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(probes_router)
     app.include_router(accounts_router)
     app.include_router(relink_router)
+    app.include_router(webhooks_router)
     _register_problem_schema(app)
     return app
 

@@ -203,6 +203,89 @@ def import_accounts(
         raise click.ClickException(exc.detail) from None
 
 
+@main.command()
+@click.option("--customer", "customer_ids", multiple=True, help="Only this customer's accounts.")
+@click.option(
+    "--stale-after",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds since an account was last confirmed (default RELINK_SYNC_STALE_AFTER_SECONDS;"
+    " 0 with --customer re-reads all of that customer's accounts).",
+)
+def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
+    """Re-read accounts from Stripe and apply what changed. Safe beside the server and
+    other `sync` runs; exits 1 if any account failed."""
+    from datetime import timedelta
+
+    from relink_api.app import open_database
+    from relink_api.reconcile.service import count_due, sync_accounts
+    from relink_api.stripe_gateway import StripeGateway
+
+    settings = load_settings()
+    if settings.stripe_secret_key is None:
+        raise ConfigProblem("Reconciling reads from Stripe: set STRIPE_SECRET_KEY.")
+    configure_logging(settings.log_level)
+    api_key = settings.stripe_secret_key.get_secret_value()
+    age = timedelta(
+        seconds=settings.sync_stale_after_seconds if stale_after is None else stale_after
+    )
+    customers = list(customer_ids) or None
+    interactive = sys.stderr.isatty()
+
+    async def go() -> tuple[int, int, int]:
+        database = await open_database(settings)
+        gateway = StripeGateway(settings, api_key=api_key)
+        try:
+            total = await count_due(database, customer_ids=customers, stale_after=age)
+            with click.progressbar(
+                length=total, label="syncing", file=sys.stderr, hidden=not interactive
+            ) as bar:
+                summary = await sync_accounts(
+                    database,
+                    gateway,
+                    customer_ids=customers,
+                    stale_after=age,
+                    concurrency=settings.sync_concurrency,
+                    requests_per_second=settings.sync_requests_per_second,
+                    on_progress=bar.update,
+                )
+        finally:
+            await gateway.aclose()
+            await database.close()
+        return summary.checked, summary.changed, summary.failed
+
+    checked, changed, failed = _run(go)
+    click.echo(f"checked {checked}, changed {changed}, failed {failed}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command(name="prune-events")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=30),
+    default=None,
+    help="Default RELINK_WEBHOOK_RETENTION_DAYS (at least 30: Stripe resends for 30 days).",
+)
+def prune_events(older_than_days: int | None) -> None:
+    """Delete webhook events received longer ago than the retention period."""
+    from relink_api.app import open_database
+    from relink_api.webhooks.service import prune_events as prune
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    days = older_than_days or settings.webhook_retention_days
+
+    async def go() -> int:
+        database = await open_database(settings)
+        try:
+            return await prune(database, retention_days=days)
+        finally:
+            await database.close()
+
+    click.echo(f"deleted {_run(go)} webhook event(s) older than {days} days")
+
+
 def render_openapi() -> str:
     """The OpenAPI document, byte-for-byte deterministic."""
     from relink_api.app import create_app

@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
 
+    # --- Webhooks and reconciliation ---------------------------------------------------
+    webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=3600, description="Signature age (past or future) accepted."
+    )
+    # Stripe resends for 3 days and lets operators resend for 30: ids are kept at least 30.
+    webhook_retention_days: int = Field(default=30, ge=30)
+    sync_interval_seconds: float = Field(
+        default=0, ge=0, description="Run reconciliation inside the server this often; 0 = off."
+    )
+    sync_stale_after_seconds: int = Field(
+        default=6 * 3600, ge=0, description="Re-read accounts not confirmed for this long."
+    )
+    sync_concurrency: int = Field(default=4, ge=1, le=25)
+    # Stripe's default limit is about 25 requests/s per endpoint, shared with live traffic.
+    sync_requests_per_second: float = Field(default=10, gt=0, le=25)
+
     # --- Database ---------------------------------------------------------------------
     database_url: SecretStr | None = Field(
         default=None,

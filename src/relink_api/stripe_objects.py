@@ -194,3 +194,28 @@ class FcSession(_StripeShape):
     ui_mode: str | None = None
     url: str | None = Field(default=None, repr=False)
     livemode: bool = False
+
+
+class EventData(_StripeShape):
+    object: dict[str, Any] = Field(default_factory=dict)
+
+
+class StripeEvent(_StripeShape):
+    """An event envelope (``object: "event"``); ``data.object`` stays raw JSON until a
+    handler reads it as the resource its type names."""
+
+    id: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=255)
+    created: int
+    api_version: str | None = None
+    livemode: bool = False
+    data: EventData = Field(default_factory=EventData)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, tz=UTC)
+
+    @property
+    def object_id(self) -> str | None:
+        value = self.data.object.get("id")
+        return value if isinstance(value, str) else None

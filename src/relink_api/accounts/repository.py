@@ -131,6 +131,14 @@ async def list_on_authorization(
     return [AccountRow.from_record(record) for record in records]
 
 
+async def ids_on_authorization(conn: Connection, *, authorization_id: str) -> list[str]:
+    """Every stored account on the authorization, whoever owns it."""
+    records = await conn.fetch(
+        "SELECT id FROM accounts WHERE authorization_id = $1 ORDER BY id", authorization_id
+    )
+    return [record["id"] for record in records]
+
+
 async def known_ids(conn: Connection, *, customer_id: str, account_ids: Sequence[str]) -> set[str]:
     """Which of ``account_ids`` are stored accounts of this customer."""
     records = await conn.fetch(
@@ -166,6 +174,7 @@ async def insert(
     inactive_since: datetime | None,
     needs_payment_method: bool = False,
     replaces_account_id: str | None = None,
+    confirmed: bool = False,
 ) -> AccountRow | None:
     """Insert a new account; ``None`` when another transaction inserted it first."""
     record = await conn.fetchrow(
@@ -174,9 +183,10 @@ async def insert(
             id, customer_id, owner_source, authorization_id, institution_id, institution_name,
             display_name, last4, category, subcategory, status, action, cause,
             expected_deactivation_at, account_number_expires_at, permissions, account_holder,
-            snapshot, state_as_of, inactive_since, needs_payment_method, replaces_account_id)
+            snapshot, state_as_of, inactive_since, needs_payment_method, replaces_account_id,
+            confirmed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22)
+                $18, $19, $20, $21, $22, CASE WHEN $23 THEN now() END)
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,
@@ -188,6 +198,7 @@ async def insert(
         inactive_since,
         needs_payment_method,
         replaces_account_id,
+        confirmed,
     )
     if record is None:
         return None
@@ -202,6 +213,7 @@ async def update_state(
     state: AccountState,
     state_as_of: datetime,
     inactive_since: datetime | None,
+    confirmed: bool = False,
 ) -> AccountRow:
     await conn.execute(
         """
@@ -211,6 +223,8 @@ async def update_state(
             action = $11, cause = $12, expected_deactivation_at = $13,
             account_number_expires_at = $14, permissions = $15, account_holder = $16,
             snapshot = $17, state_as_of = GREATEST(state_as_of, $18), inactive_since = $19,
+            confirmed_at = CASE WHEN $20 THEN now() ELSE confirmed_at END,
+            sync_lease_until = CASE WHEN $20 THEN NULL ELSE sync_lease_until END,
             updated_at = now()
         WHERE id = $1
         """,
@@ -219,6 +233,7 @@ async def update_state(
         *state.values(),
         state_as_of,
         inactive_since,
+        confirmed,
     )
     row = await get(conn, account_id=account_id)
     assert row is not None

@@ -55,10 +55,20 @@ def state_from_snapshot(account: FcAccount, raw: dict[str, Any]) -> AccountState
     )
 
 
+class ConflictingSnapshot(Exception):
+    """A snapshot as old as the stored state that disagrees with it: only a fresh read from
+    Stripe can say which is right."""
+
+
+# Sources whose snapshot is a read made now, not a notification of something past.
+_READ_SOURCES = frozenset({"refresh", "sync", "import", "relink"})
+
+
 @dataclass(frozen=True, slots=True)
 class AppliedSnapshot:
     before: AccountRow | None
     after: AccountRow
+    stale: bool = False
 
     @property
     def changed(self) -> bool:
@@ -88,13 +98,17 @@ async def apply_snapshot(
     owner_if_new: str | None = None,
     needs_payment_method: bool = False,
     replaces_account_id: str | None = None,
+    ordered: bool = False,
 ) -> AppliedSnapshot:
     """Store what Stripe says of an account and write a history row if its state moved.
 
     Runs inside the caller's transaction. The owner is Stripe's ``account_holder.customer``;
     an account Stripe holds without one keeps the owner an operator (or a relink) gave it.
+    ``ordered`` (webhooks): a snapshot older than the stored state is not applied (the result
+    is ``stale``), and one of the same second that disagrees raises ``ConflictingSnapshot``.
     """
     state = state_from_snapshot(account, raw)
+    confirmed = source in _READ_SOURCES
     before = await repository.get(conn, account_id=account.id, for_update=True)
     if before is None:
         customer = account.customer or owner_if_new
@@ -109,6 +123,7 @@ async def apply_snapshot(
             inactive_since=state_as_of if account.status == "inactive" else None,
             needs_payment_method=needs_payment_method,
             replaces_account_id=replaces_account_id,
+            confirmed=confirmed,
         )
         if inserted is not None:
             result = AppliedSnapshot(before=None, after=inserted)
@@ -117,6 +132,14 @@ async def apply_snapshot(
         # Inserted by a concurrent transaction since our read: lock it and update instead.
         before = await repository.get(conn, account_id=account.id, for_update=True)
         assert before is not None
+    if ordered:
+        if state_as_of < before.state_as_of:
+            return AppliedSnapshot(before=before, after=before, stale=True)
+        if state_as_of == before.state_as_of and (before.status, before.action) != (
+            account.status,
+            account.action,
+        ):
+            raise ConflictingSnapshot(account.id)
     customer = before.customer_id
     if before.owner_source == "account_holder" and account.customer is not None:
         customer = account.customer
@@ -135,6 +158,7 @@ async def apply_snapshot(
         state=state,
         state_as_of=state_as_of,
         inactive_since=inactive_since,
+        confirmed=confirmed,
     )
     result = AppliedSnapshot(before=before, after=after)
     await _record(conn, result, source, event_id, relink_session_id)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from relink_api.errors import ServiceUnavailable
 from relink_api.settings import Settings
 
 # What repositories receive: a pooled connection. The stubs make these generic over the
@@ -21,6 +22,31 @@ if TYPE_CHECKING:
 else:
     Connection = PoolConnectionProxy
     Pool = asyncpg.Pool
+
+
+# Errors that mean "the database cannot be reached or used right now", as opposed to a
+# query that is wrong: a caller (or Stripe's webhook delivery) should retry later.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+)
+_RETRY_AFTER_SECONDS = "5"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    slug = "database-unavailable"
+    title = "The database is unavailable"
+
+
+def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "The database cannot be reached; nothing was changed. Retry shortly.",
+        headers={"Retry-After": _RETRY_AFTER_SECONDS},
+    )
 
 
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -51,15 +77,25 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """A connection inside a transaction that commits when the block ends cleanly."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
+        """A connection inside a transaction that commits when the block ends cleanly.
+
+        Losing the database (at acquire, mid-statement or at commit) becomes
+        ``DatabaseUnavailable`` (503): the transaction did not commit.
+        """
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection for reads that need no transaction."""
-        async with self._pool.acquire() as conn:
-            yield conn
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except UNAVAILABLE_ERRORS as exc:
+            raise _unavailable(exc) from exc
 
     async def ping(self, *, within_seconds: float) -> bool:
         try:

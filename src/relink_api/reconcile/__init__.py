@@ -1,0 +1,1 @@
+"""Reconciliation: re-read accounts from Stripe to catch what webhooks missed."""

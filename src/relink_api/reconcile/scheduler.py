@@ -1,0 +1,41 @@
+"""Reconciliation inside the server, on an interval (off unless configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from relink_api.db import Database
+from relink_api.reconcile.service import sync_accounts
+from relink_api.settings import Settings
+from relink_api.stripe_gateway import StripeGateway
+
+logger = logging.getLogger(__name__)
+
+
+async def run_periodically(db: Database, gateway: StripeGateway, settings: Settings) -> None:
+    """Sync due accounts every ``sync_interval_seconds`` until cancelled."""
+    while True:
+        await asyncio.sleep(settings.sync_interval_seconds)
+        try:
+            summary = await sync_accounts(
+                db,
+                gateway,
+                stale_after=timedelta(seconds=settings.sync_stale_after_seconds),
+                concurrency=settings.sync_concurrency,
+                requests_per_second=settings.sync_requests_per_second,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # One bad round (database restarting, say) must not stop later rounds.
+            logger.exception("scheduled sync failed")
+            continue
+        if summary.checked:
+            logger.info(
+                "scheduled sync: checked %d, changed %d, failed %d",
+                summary.checked,
+                summary.changed,
+                summary.failed,
+            )

@@ -1,0 +1,1 @@
+"""Stripe webhooks: signature check, durable event log, one handler per event type."""

@@ -1,0 +1,147 @@
+"""Receive a Stripe event: verify, record durably, apply once, in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from relink_api.accounts import repository as accounts_repository
+from relink_api.accounts.service import ConflictingSnapshot, apply_snapshot, read_time
+from relink_api.db import Database
+from relink_api.errors import BadRequest
+from relink_api.settings import Settings
+from relink_api.stripe_gateway import StripeGateway
+from relink_api.stripe_objects import StripeEvent
+from relink_api.webhooks import repository
+from relink_api.webhooks.handlers import (
+    AccountUpdate,
+    MalformedEvent,
+    Plan,
+    fresh_account,
+    planner_for,
+)
+from relink_api.webhooks.schemas import WebhookAck, WebhookResult
+from relink_api.webhooks.signature import SignatureError, verify
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookSignatureInvalid(BadRequest):
+    slug = "webhook-signature-invalid"
+    title = "The webhook signature is not valid"
+
+
+def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedEvent("The body is not JSON.") from exc
+    if not isinstance(document, dict):
+        raise MalformedEvent("The body is not a JSON object.")
+    try:
+        return StripeEvent.model_validate(document), document
+    except ValidationError as exc:
+        raise MalformedEvent("The body is not a Stripe event (id, type, created).") from exc
+
+
+async def receive_event(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    payload: bytes,
+    signature_header: str | None,
+) -> WebhookAck:
+    """Verify, record and apply one delivery. Answers only after the commit."""
+    secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
+    try:
+        verify(
+            payload,
+            signature_header,
+            secrets,
+            tolerance=settings.webhook_tolerance_seconds,
+            now=time.time(),
+        )
+    except SignatureError as exc:
+        raise WebhookSignatureInvalid(str(exc)) from exc
+    event, document = parse_event(payload)
+
+    # A redelivery of an applied event needs no Stripe call and no transaction.
+    async with db.connection() as conn:
+        if await repository.is_recorded(conn, event_id=event.id):
+            return WebhookAck(event_id=event.id, result=WebhookResult.duplicate)
+
+    planner = planner_for(event.type)
+    plan = await planner(event, db, gateway) if planner else Plan(handled=False)
+    try:
+        result = await _record_and_apply(db, event, document, plan)
+    except ConflictingSnapshot as conflict:
+        # Same second, different state: only Stripe's current copy can settle it.
+        account_id = str(conflict)
+        fresh = await fresh_account(gateway, account_id)
+        if fresh is None:
+            raise
+        plan.accounts = [
+            AccountUpdate(fresh[0], fresh[1], read_time(), ordered=False)
+            if update.account.id == account_id
+            else update
+            for update in plan.accounts
+        ]
+        result = await _record_and_apply(db, event, document, plan)
+    logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+    return WebhookAck(event_id=event.id, result=result)
+
+
+async def _record_and_apply(
+    db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
+) -> WebhookResult:
+    async with db.transaction() as conn:
+        if not await repository.record(conn, event=event, payload=document):
+            return WebhookResult.duplicate
+        if not plan.handled:
+            result = WebhookResult.ignored
+        else:
+            stale = 0
+            for update in plan.accounts:
+                applied = await apply_snapshot(
+                    conn,
+                    account=update.account,
+                    raw=update.raw,
+                    source="webhook",
+                    state_as_of=update.state_as_of,
+                    event_id=event.id,
+                    ordered=update.ordered,
+                )
+                stale += int(applied.stale)
+            if plan.authorization is not None:
+                authorization = plan.authorization.authorization
+                await accounts_repository.upsert_authorization(
+                    conn,
+                    authorization_id=authorization.id,
+                    customer_id=authorization.customer,
+                    institution_id=authorization.institution,
+                    institution_name=authorization.institution_name,
+                    status=authorization.status,
+                    action=plan.authorization.action,
+                    expected_deactivation_at=plan.authorization.expected_deactivation_at,
+                    snapshot=authorization.model_dump(mode="json"),
+                    state_as_of=plan.authorization.state_as_of,
+                )
+            all_stale = bool(plan.accounts) and stale == len(plan.accounts)
+            result = WebhookResult.stale if all_stale else WebhookResult.applied
+        await repository.mark_processed(conn, event_id=event.id, result=result.value)
+    return result
+
+
+async def prune_events(db: Database, *, retention_days: int, now: datetime | None = None) -> int:
+    """Delete events received more than ``retention_days`` ago (at least 30)."""
+    if retention_days < 30:
+        raise ValueError("Webhook events are kept at least 30 days.")
+    cutoff = (now or datetime.now(tz=UTC)) - timedelta(days=retention_days)
+    async with db.transaction() as conn:
+        return await repository.prune(conn, received_before=cutoff)
