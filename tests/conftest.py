@@ -4,6 +4,7 @@ from a migrated template), the app with its lifespan, and respx standing in for 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,19 @@ def auth_b(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 def seed(db: Database) -> Seed:
-    """Store an account as if Stripe had reported it (``fc_account`` keyword arguments)."""
+    """Store an account as if Stripe had reported it (``fc_account`` keyword arguments).
 
-    async def _seed(account_id: str = "fca_checking", **kwargs: Any) -> dict[str, Any]:
-        owner = kwargs.pop("owner", None)
+    ``as_of`` is the Stripe time the stored state describes: by default an hour ago, so an
+    event created now is newer. ``owner`` owns a holder-less account.
+    """
+
+    async def _seed(
+        account_id: str = "fca_checking",
+        *,
+        owner: str | None = None,
+        as_of: datetime | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         raw = fc_account(account_id, **kwargs)
         async with db.transaction() as conn:
             await apply_snapshot(
@@ -125,7 +135,7 @@ def seed(db: Database) -> Seed:
                 account=FcAccount.model_validate(raw),
                 raw=raw,
                 source="sync",
-                state_as_of=read_time(),
+                state_as_of=as_of or read_time() - timedelta(hours=1),
                 owner_if_new=owner,
             )
         return raw
