@@ -112,7 +112,9 @@ async def apply_snapshot(
     before = await repository.get(conn, account_id=account.id, for_update=True)
     if before is None:
         customer = account.customer or owner_if_new
-        owner_source = "account_holder" if account.customer else "relink"
+        # A holder-less account is owned by whoever the caller names (the customer whose
+        # relink linked it); with nobody named it waits for an operator to assign it.
+        owner_source = "relink" if account.customer is None and owner_if_new else "account_holder"
         inserted = await repository.insert(
             conn,
             account_id=account.id,

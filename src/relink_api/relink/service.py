@@ -269,7 +269,8 @@ async def complete_session(
         if locked.status == RelinkSessionStatus.completed:
             return to_read(locked)  # a concurrent call finished first
         reactivated: list[str] = []
-        for account_id, (account, raw) in snapshots.items():
+        # Lock accounts in id order, as every multi-account writer does: no deadlocks.
+        for account_id, (account, raw) in sorted(snapshots.items()):
             is_new = account_id in verdict.new_account_ids
             applied = await accounts_service.apply_snapshot(
                 conn,

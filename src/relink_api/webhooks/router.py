@@ -24,7 +24,7 @@ class PayloadTooLarge(ProblemError):
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Webhook bodies are limited to {limit} bytes.")
     body = bytearray()
     async for chunk in request.stream():

@@ -28,7 +28,8 @@ def parse_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("The Stripe-Signature header is malformed.")
         if key == "t":
-            if timestamp is not None or not value.isdigit():
+            # isdigit() alone admits "²" and other Latin-1 digits that int() refuses.
+            if timestamp is not None or not (value.isascii() and value.isdigit()):
                 raise SignatureError("The Stripe-Signature header has a bad timestamp.")
             timestamp = int(value)
         elif key == "v1":
