@@ -285,6 +285,38 @@ async def test_a_stripe_failure_is_counted_and_its_lease_released(
     assert [route.call_count for route in good] == [1, 1]
 
 
+async def test_an_unexpected_error_is_counted_and_does_not_end_the_run(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    seed: Seed,
+    stripe_mock: respx.MockRouter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for account_id in ("fca_1", "fca_2"):
+        await seed(account_id, status="active")
+    await confirm_hours_ago(db, 7)
+    stripe_mock.get(f"{ACCOUNTS}/fca_2").respond(200, json=fc_account("fca_2", **BROKEN))
+    real = gateway.retrieve_account
+
+    async def retrieve(account_id: str) -> tuple[FcAccount, dict[str, Any]]:
+        if account_id == "fca_1":
+            raise RuntimeError("a bug, not a Stripe error")
+        return await real(account_id)
+
+    monkeypatch.setattr(gateway, "retrieve_account", retrieve)
+
+    summary = await run_sync(db, gateway, settings)
+
+    assert totals(summary) == (2, 1, 1)
+    async with db.connection() as conn:
+        leases = await conn.fetch("SELECT id, sync_lease_until FROM accounts ORDER BY id")
+    assert [(row["id"], row["sync_lease_until"]) for row in leases] == [
+        ("fca_1", None),
+        ("fca_2", None),
+    ]
+
+
 # --- the command ---------------------------------------------------------------------------
 
 

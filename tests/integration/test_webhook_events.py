@@ -436,7 +436,12 @@ async def test_a_payload_without_preview_fields_is_settled_by_rereading_the_acco
     payload = fc_account(status="inactive", action="relink_required", cause="access_expired")
     del payload["status_details"]
     del payload["authorization"]
-    document = event("financial_connections.account.deactivated", payload, api_version="2024-06-20")
+    document = event(
+        "financial_connections.account.deactivated",
+        payload,
+        api_version="2024-06-20",
+        created=int(time.time()) - 120,
+    )
     route = stripe_mock.get(ACCOUNT_URL).respond(
         200,
         json=fc_account(
@@ -460,6 +465,8 @@ async def test_a_payload_without_preview_fields_is_settled_by_rereading_the_acco
         "relink_required",
     )
     assert body["authorization_id"] == "fcauth_reread"
+    # The outage began when the event says, not when the account was re-read.
+    assert parsed(body["inactive_since"]) == at(document["created"])
     [row] = await logged(db)
     assert (row["api_version"], row["result"]) == ("2024-06-20", "applied")
     assert [(row["source"], row["event_id"]) for row in (await history(db))[1:]] == [
@@ -501,6 +508,39 @@ async def test_a_conflicting_event_of_the_same_second_is_settled_by_stripe(
     assert route.call_count == 1
     body = await stored(client, auth_a)
     assert (body["status"], body["action"], body["cause"], body["link_health"]) == expected
+    assert [(row["id"], row["result"]) for row in await logged(db)] == [(document["id"], "applied")]
+
+
+async def test_a_conflict_over_an_account_stripe_no_longer_knows_applies_the_payload(
+    client: httpx.AsyncClient,
+    db: Database,
+    seed: Seed,
+    stripe_mock: respx.MockRouter,
+    auth_a: dict[str, str],
+) -> None:
+    created = int(time.time()) - 60
+    await seed(status="active", as_of=at(created))
+    document = event(
+        "financial_connections.account.deactivated",
+        fc_account(status="inactive", action="relink_required", cause="access_expired"),
+        created=created,
+    )
+    route = stripe_mock.get(ACCOUNT_URL).respond(
+        404,
+        json={
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": "No such financial_connections.account: 'fca_checking'",
+            }
+        },
+    )
+
+    ack(await deliver(client, document), document, "applied")
+
+    assert route.call_count == 1
+    body = await stored(client, auth_a)
+    assert (body["status"], body["cause"]) == ("inactive", "access_expired")
     assert [(row["id"], row["result"]) for row in await logged(db)] == [(document["id"], "applied")]
 
 

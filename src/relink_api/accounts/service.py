@@ -99,6 +99,7 @@ async def apply_snapshot(
     needs_payment_method: bool = False,
     replaces_account_id: str | None = None,
     ordered: bool = False,
+    outage_started_at: datetime | None = None,
 ) -> AppliedSnapshot:
     """Store what Stripe says of an account and write a history row if its state moved.
 
@@ -106,9 +107,12 @@ async def apply_snapshot(
     an account Stripe holds without one keeps the owner an operator (or a relink) gave it.
     ``ordered`` (webhooks): a snapshot older than the stored state is not applied (the result
     is ``stale``), and one of the same second that disagrees raises ``ConflictingSnapshot``.
+    ``outage_started_at``: when a new outage began, if earlier than ``state_as_of`` (an event
+    whose account had to be re-read).
     """
     state = state_from_snapshot(account, raw)
     confirmed = source in _READ_SOURCES
+    outage_start = min(outage_started_at or state_as_of, state_as_of)
     before = await repository.get(conn, account_id=account.id, for_update=True)
     if before is None:
         customer = account.customer or owner_if_new
@@ -122,7 +126,7 @@ async def apply_snapshot(
             owner_source=owner_source,
             state=state,
             state_as_of=state_as_of,
-            inactive_since=state_as_of if account.status == "inactive" else None,
+            inactive_since=outage_start if account.status == "inactive" else None,
             needs_payment_method=needs_payment_method,
             replaces_account_id=replaces_account_id,
             confirmed=confirmed,
@@ -150,7 +154,7 @@ async def apply_snapshot(
     if account.status == "inactive":
         # The first deactivation time survives redelivery and later events of the outage.
         inactive_since = before.inactive_since if before.status == "inactive" else None
-        inactive_since = inactive_since or state_as_of
+        inactive_since = inactive_since or outage_start
     else:
         inactive_since = None
     after = await repository.update_state(

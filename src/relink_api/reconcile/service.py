@@ -71,9 +71,15 @@ async def sync_accounts(
                         conn, account=account, raw=raw, source="sync", state_as_of=read_time()
                     )
                 summary.changed += int(applied.changed)
-            except ProblemError as exc:
+            except Exception as exc:
+                # One account's failure (Stripe, or anything unexpected) must not end the
+                # run; its lease is handed back so a later run can try again. A cancelled
+                # run leaves its leases to lapse (after _LEASE).
                 summary.failed += 1
-                logger.warning("sync: %s failed: %s", account_id, exc.detail)
+                if isinstance(exc, ProblemError):
+                    logger.warning("sync: %s failed: %s", account_id, exc.detail)
+                else:
+                    logger.exception("sync: %s failed", account_id)
                 async with db.transaction() as conn:
                     await repository.release(conn, account_id=account_id)
             finally:

@@ -62,6 +62,8 @@ class AccountUpdate:
     state_as_of: datetime
     # A payload is ordered against stored state; a fresh read from Stripe is current.
     ordered: bool
+    # For a re-read: when the event that prompted it happened (an outage starts then).
+    event_created: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,10 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
     if _lacks_preview_fields(raw):
         fresh = await fresh_account(gateway, account.id)
         if fresh is not None:
-            return Plan(True, [AccountUpdate(fresh[0], fresh[1], read_time(), ordered=False)])
+            update = AccountUpdate(
+                fresh[0], fresh[1], read_time(), ordered=False, event_created=event.created_at
+            )
+            return Plan(True, [update])
         logger.warning(
             "event %s: %s is gone from Stripe; applying the payload", event.id, account.id
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from relink_api.db import Database
 from relink_api.errors import BadRequest
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import StripeGateway
-from relink_api.stripe_objects import StripeEvent
+from relink_api.stripe_objects import FcAccount, StripeEvent
 from relink_api.webhooks import repository
 from relink_api.webhooks.handlers import (
     AccountUpdate,
@@ -84,17 +85,25 @@ async def receive_event(
         # Same second, different state: only Stripe's current copy can settle it.
         account_id = str(conflict)
         fresh = await fresh_account(gateway, account_id)
-        if fresh is None:
-            raise
         plan.accounts = [
-            AccountUpdate(fresh[0], fresh[1], read_time(), ordered=False)
-            if update.account.id == account_id
-            else update
+            _settled(update, fresh, event) if update.account.id == account_id else update
             for update in plan.accounts
         ]
         result = await _record_and_apply(db, event, document, plan)
     logger.info("webhook %s %s: %s", event.id, event.type, result.value)
     return WebhookAck(event_id=event.id, result=result)
+
+
+def _settled(
+    update: AccountUpdate, fresh: tuple[FcAccount, dict[str, Any]] | None, event: StripeEvent
+) -> AccountUpdate:
+    """The update that settles a same-second conflict: Stripe's current copy, or, if Stripe
+    no longer knows the account, the event's own payload applied as the latest word."""
+    if fresh is None:
+        return replace(update, ordered=False)
+    return AccountUpdate(
+        fresh[0], fresh[1], read_time(), ordered=False, event_created=event.created_at
+    )
 
 
 async def _record_and_apply(
@@ -116,6 +125,7 @@ async def _record_and_apply(
                     state_as_of=update.state_as_of,
                     event_id=event.id,
                     ordered=update.ordered,
+                    outage_started_at=update.event_created,
                 )
                 stale += int(applied.stale)
             if plan.authorization is not None:
