@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -19,6 +19,8 @@ from relink_api.db.migrate import apply_migrations
 from relink_api.errors import Problem, install_problem_handlers
 from relink_api.logs import protect_third_party_loggers
 from relink_api.middleware import RequestContextMiddleware
+from relink_api.page import mount_page
+from relink_api.page import router as page_router
 from relink_api.probes import router as probes_router
 from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.router import router as relink_router
@@ -55,23 +57,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise ConfigurationError(
             "relink-api needs STRIPE_SECRET_KEY (a test-mode sk_test_… key) to talk to Stripe."
         )
-    database = await open_database(settings)
-    gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
-    app.state.database = database
-    app.state.stripe = gateway
-    scheduled: asyncio.Task[None] | None = None
-    if settings.sync_interval_seconds > 0:
-        scheduled = asyncio.create_task(run_periodically(database, gateway, settings))
-    try:
+    # Everything acquired here is released in reverse order, whatever fails.
+    async with AsyncExitStack() as stack:
+        database = await open_database(settings)
+        stack.push_async_callback(database.close)
+        gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
+        stack.push_async_callback(gateway.aclose)
+        app.state.database = database
+        app.state.stripe = gateway
+        if settings.sandbox:
+            from relink_api.sandbox.lifecycle import start_sandbox
+
+            await start_sandbox(app, database, settings, stack)
+        if settings.sync_interval_seconds > 0:
+            scheduled = asyncio.create_task(run_periodically(database, gateway, settings))
+
+            async def stop_schedule() -> None:
+                scheduled.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduled
+
+            stack.push_async_callback(stop_schedule)
         yield
-    finally:
-        # Reverse order of acquisition.
-        if scheduled is not None:
-            scheduled.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await scheduled
-        await gateway.aclose()
-        await database.close()
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -96,6 +103,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(relink_router)
     app.include_router(webhooks_router)
+    app.include_router(page_router)
+    if settings.sandbox:
+        from relink_api.sandbox.mount import mount_sandbox
+
+        mount_sandbox(app)
+    mount_page(app)
     _register_problem_schema(app)
     return app
 

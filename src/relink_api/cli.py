@@ -74,16 +74,20 @@ def serve(host: str | None, port: int | None) -> None:
     if missing:
         lines = "\n".join(f"  - {item}" for item in missing)
         raise ConfigProblem(
-            "relink-api cannot serve yet: Stripe is not simulated in this version, so set "
-            f"these environment variables and run it again:\n{lines}"
+            "relink-api cannot serve against Stripe yet; set these environment variables "
+            f"(or unset STRIPE_SECRET_KEY to run the offline sandbox):\n{lines}"
         )
     configure_logging(settings.log_level)
     bind_host = host or settings.host
     bind_port = port or settings.port
-    mode = settings.stripe_mode
+    if settings.stripe_secret_key is None or settings.sandbox:
+        from relink_api.sandbox.setup import sandbox_settings
+
+        settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+    mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
     database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
     click.echo(
-        f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} mode · database {database}",
+        f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} · database {database}",
         err=True,
     )
     uvicorn.run(

@@ -56,4 +56,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     # pgserver narrates every initdb/pg_ctl call at INFO; its warnings are what matter.
     logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
+    # httpx logs one line per request at INFO; the access log already says what matters.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     protect_third_party_loggers()

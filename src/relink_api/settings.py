@@ -19,6 +19,8 @@ DEFAULT_STRIPE_API_VERSION = "2026-09-30.preview"
 _SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
 _MIN_JWT_SECRET_BYTES = 32
+# Keys the sandbox generates for itself; a real key never starts like this.
+SANDBOX_KEY_PREFIX = "sk_test_sandbox"
 
 
 class ConfigurationError(Exception):
@@ -106,6 +108,17 @@ class Settings(BaseSettings):
         description="Exact origins (https://app.example.com) or app schemes (myapp://).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    public_base_url: str | None = Field(
+        default=None,
+        description="How this server is reached (http://host:port); the sandbox calls itself here.",
+    )
+
+    # --- Sandbox ------------------------------------------------------------------------
+    sandbox: bool = Field(
+        default=False,
+        description="Simulate Stripe in-process. `serve` turns it on when no STRIPE_SECRET_KEY "
+        "is set; it is refused alongside a real key.",
+    )
 
     @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod
@@ -186,6 +199,13 @@ class Settings(BaseSettings):
                 )
             if self.stripe_api_base is not None:
                 return "RELINK_STRIPE_API_BASE must not be set with a live STRIPE_SECRET_KEY."
+        if self.sandbox and secret is not None and not secret.startswith(SANDBOX_KEY_PREFIX):
+            return (
+                "The sandbox simulates Stripe and cannot run with a real STRIPE_SECRET_KEY; "
+                "unset one or the other."
+            )
+        if self.sandbox and self.stripe_api_base is None and secret is not None:
+            return "The sandbox needs RELINK_STRIPE_API_BASE pointing at its own API."
         if self.db_pool_min_size > self.db_pool_max_size:
             return "RELINK_DB_POOL_MIN_SIZE must not exceed RELINK_DB_POOL_MAX_SIZE."
         return None
@@ -202,13 +222,11 @@ class Settings(BaseSettings):
         return self.auth_jwt_secret is not None or self.auth_jwks_url is not None
 
     def missing_for_serving(self) -> list[str]:
-        """Settings that ``serve`` cannot start without, each with what to give it."""
+        """Settings that ``serve`` against real Stripe cannot start without, each with what
+        to give it. Without a secret key nothing is missing: the sandbox provides it all."""
         missing: list[str] = []
         if self.stripe_secret_key is None:
-            missing.append(
-                "STRIPE_SECRET_KEY (a test-mode key sk_test_… from "
-                "https://dashboard.stripe.com/test/apikeys)"
-            )
+            return missing
         if self.stripe_publishable_key is None:
             missing.append("STRIPE_PUBLISHABLE_KEY (pk_test_… from the same page)")
         if not self.auth_configured:

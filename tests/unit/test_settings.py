@@ -107,9 +107,10 @@ def test_unsafe_or_contradictory_configuration_stops_with_one_sentence(
 
 
 def test_missing_for_serving_names_each_setting() -> None:
-    missing = Settings().missing_for_serving()
+    # No key at all: the sandbox provides everything.
+    assert Settings().missing_for_serving() == []
+    missing = Settings(stripe_secret_key="sk_test_abc").missing_for_serving()  # type: ignore[arg-type]
     joined = " ".join(missing)
-    assert "STRIPE_SECRET_KEY" in joined
     assert "STRIPE_PUBLISHABLE_KEY" in joined
     assert "RELINK_AUTH_JWT_SECRET" in joined
     complete = Settings(
@@ -118,3 +119,8 @@ def test_missing_for_serving_names_each_setting() -> None:
         auth_jwt_secret=SECRET,  # type: ignore[arg-type]
     )
     assert complete.missing_for_serving() == []
+
+
+def test_the_sandbox_is_refused_with_a_real_key() -> None:
+    with pytest.raises(ConfigurationError, match="cannot run with a real STRIPE_SECRET_KEY"):
+        Settings(sandbox=True, stripe_secret_key="sk_test_abc")  # type: ignore[arg-type]

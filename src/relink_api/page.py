@@ -1,0 +1,90 @@
+"""The bundled relink page: its files, and the configuration it reads at start."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from relink_api.deps import SettingsDep
+
+STRIPE_JS_URL = "https://js.stripe.com/v3"
+SANDBOX_STRIPE_JS_PATH = "/sandbox/stripe.js"
+
+router = APIRouter(tags=["page"])
+
+# Only this origin and Stripe.js; no inline script, no third-party anything.
+_CSP = (
+    "default-src 'self'; script-src 'self' https://js.stripe.com; "
+    "frame-src https://js.stripe.com https://*.stripe.com; "
+    "connect-src 'self' https://api.stripe.com; img-src 'self' data:; style-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+class Mode(StrEnum):
+    sandbox = "sandbox"
+    test = "test"
+    live = "live"
+
+
+class ClientConfig(BaseModel):
+    """What a browser or app needs to start Stripe.js; nothing secret."""
+
+    publishable_key: str | None = Field(description="Stripe.js key (pk_…).")
+    stripe_js_url: str = Field(description="Where to load Stripe.js from.")
+    mode: Mode
+
+
+def static_dir() -> Path | None:
+    """The page's files: packaged with the wheel, or the repository's static/ folder."""
+    packaged = Path(__file__).parent / "_static"
+    repository = Path(__file__).resolve().parents[2] / "static"
+    for candidate in (packaged, repository):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None
+
+
+@router.get(
+    "/v1/config",
+    response_model=ClientConfig,
+    operation_id="getClientConfig",
+    summary="Configuration for the page and apps",
+)
+async def get_client_config(settings: SettingsDep) -> ClientConfig:
+    if settings.sandbox:
+        return ClientConfig(
+            publishable_key=settings.stripe_publishable_key,
+            stripe_js_url=SANDBOX_STRIPE_JS_PATH,
+            mode=Mode.sandbox,
+        )
+    return ClientConfig(
+        publishable_key=settings.stripe_publishable_key,
+        stripe_js_url=STRIPE_JS_URL,
+        mode=Mode.live if settings.stripe_mode == "live" else Mode.test,
+    )
+
+
+def mount_page(app: FastAPI) -> None:
+    """Serve the page at ``/`` and its files under ``/static`` (when they exist)."""
+    directory = static_dir()
+    if directory is None:
+        return
+    index = directory / "index.html"
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(index, media_type="text/html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=directory), name="static")

@@ -1,0 +1,121 @@
+"""Sandbox controls: make Stripe do what it would do on its own (break a link, warn of an
+expiry), and make demo customers. Each change is announced by webhook, as Stripe would."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from relink_api.auth import mint_token
+from relink_api.deps import DatabaseDep, SettingsDep
+from relink_api.sandbox import store, world
+from relink_api.sandbox.outbox import Outbox
+from relink_api.sandbox.wire import invalid
+
+router = APIRouter(prefix="/sandbox/control", include_in_schema=False)
+
+INACTIVE_CAUSES = (
+    "access_denied",
+    "access_expired",
+    "account_closed",
+    "account_unavailable",
+    "institution_requirement",
+    "unspecified",
+)
+
+
+class Deactivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cause: str = Field(default="access_expired", pattern="^(" + "|".join(INACTIVE_CAUSES) + ")$")
+    action: str = Field(default="relink_required", pattern="^(relink_required|none)$")
+
+
+class ExpectedDeactivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: date
+
+
+def _outbox(request: Request) -> Outbox:
+    outbox: Outbox = request.app.state.sandbox_outbox
+    return outbox
+
+
+@router.post("/demo-customers")
+async def create_demo_customer(db: DatabaseDep, settings: SettingsDep) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        created = await world.create_demo_customer(conn)
+    token = mint_token(settings, created["customer_id"], ttl_seconds=12 * 3600)
+    base = settings.public_base_url or ""
+    return {**created, "token": token, "page_url": f"{base}/#token={token}"}
+
+
+@router.post("/accounts/{account_id}/deactivate")
+async def deactivate_account(
+    account_id: str, db: DatabaseDep, body: Deactivation | None = None
+) -> dict[str, Any]:
+    change = body or Deactivation()
+    async with db.transaction() as conn:
+        return await world.deactivate_account(
+            conn, account_id, cause=change.cause, action=change.action
+        )
+
+
+@router.post("/accounts/{account_id}/reactivate")
+async def reactivate_account(account_id: str, db: DatabaseDep) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        return await world.reactivate_account(conn, account_id)
+
+
+@router.post("/authorizations/{authorization_id}/deactivate")
+async def deactivate_authorization(
+    authorization_id: str, db: DatabaseDep, body: Deactivation | None = None
+) -> dict[str, Any]:
+    change = body or Deactivation()
+    async with db.transaction() as conn:
+        ids = await world.authorization_accounts(conn, authorization_id)
+        accounts = [
+            await world.deactivate_account(
+                conn, account_id, cause=change.cause, action=change.action
+            )
+            for account_id in ids
+        ]
+    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+
+
+@router.post("/authorizations/{authorization_id}/reactivate")
+async def reactivate_authorization(authorization_id: str, db: DatabaseDep) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        ids = await world.authorization_accounts(conn, authorization_id)
+        accounts = [await world.reactivate_account(conn, account_id) for account_id in ids]
+    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+
+
+@router.post("/accounts/{account_id}/expected-deactivation")
+async def expected_deactivation(
+    account_id: str, body: ExpectedDeactivation, db: DatabaseDep
+) -> dict[str, Any]:
+    moment = datetime(body.date.year, body.date.month, body.date.day, tzinfo=UTC)
+    if moment <= datetime.now(tz=UTC):
+        raise invalid("The expected deactivation date must be in the future.", param="date")
+    async with db.transaction() as conn:
+        return await world.set_expected_deactivation(
+            conn, account_id, expected=int(moment.timestamp())
+        )
+
+
+@router.post("/outbox/flush")
+async def flush_outbox(request: Request, db: DatabaseDep) -> dict[str, int]:
+    delivered = await _outbox(request).deliver_due()
+    async with db.connection() as conn:
+        pending = await store.pending_count(conn)
+    return {"delivered": delivered, "pending": pending}
+
+
+@router.get("/outbox")
+async def list_outbox(db: DatabaseDep) -> dict[str, Any]:
+    async with db.connection() as conn:
+        events = await store.list_events(conn, limit=200)
+    return {"data": events}

@@ -1,0 +1,49 @@
+"""Starting and stopping the sandbox inside the server's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from contextlib import AsyncExitStack
+
+from fastapi import FastAPI
+
+from relink_api.auth import mint_token
+from relink_api.db import Database
+from relink_api.sandbox import store, world
+from relink_api.sandbox.outbox import Outbox
+from relink_api.settings import Settings
+
+
+async def start_sandbox(
+    app: FastAPI, database: Database, settings: Settings, stack: AsyncExitStack
+) -> None:
+    """Create the sandbox's tables, seed a demo customer on first start, deliver webhooks."""
+    async with database.transaction() as conn:
+        await store.create_schema(conn)
+        demo = await conn.fetchval(
+            "SELECT id FROM sandbox.objects WHERE type = 'customer' ORDER BY created_at, id LIMIT 1"
+        )
+        if demo is None:
+            demo = (await world.create_demo_customer(conn))["customer_id"]
+    base = settings.public_base_url or ""
+    secret = settings.stripe_webhook_secrets[0].get_secret_value()
+    outbox = Outbox(database, url=f"{base}/v1/webhooks/stripe", secret=secret)
+    stack.push_async_callback(outbox.aclose)
+    app.state.sandbox_outbox = outbox
+    delivery = asyncio.create_task(outbox.run(), name="sandbox-webhooks")
+
+    async def stop_delivery() -> None:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+
+    stack.push_async_callback(stop_delivery)
+    token = mint_token(settings, demo, ttl_seconds=12 * 3600)
+    sys.stderr.write(
+        "\n  Stripe is SIMULATED: this is the relink-api sandbox (no real money, no real banks).\n"
+        f"  Demo customer {demo}. Open the relink page:\n\n"
+        f"    {base}/#token={token}\n\n"
+        f"  Sandbox controls and the Stripe.js stand-in: see docs/sandbox.md ({base}/sandbox/…)\n\n"
+    )

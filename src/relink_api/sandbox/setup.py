@@ -1,0 +1,55 @@
+"""Sandbox mode's settings: generated keys and secrets, kept in the data folder so that
+tokens and signatures survive restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from relink_api.settings import SANDBOX_KEY_PREFIX, Settings
+
+SECRETS_FILE = "sandbox-secrets.json"
+
+
+def _load_or_create(data_dir: Path) -> dict[str, str]:
+    path = data_dir / SECRETS_FILE
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    suffix = secrets.token_hex(8)
+    values = {
+        "secret_key": f"{SANDBOX_KEY_PREFIX}_{suffix}",
+        "publishable_key": f"pk_test_sandbox_{suffix}",
+        "webhook_secret": "whsec_" + secrets.token_hex(24),
+        "jwt_secret": secrets.token_hex(32),
+    }
+    # Written whole or not at all, readable by this user only.
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    temporary.replace(path)
+    return values
+
+
+def sandbox_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """The settings of a server that simulates Stripe at ``http://host:port``."""
+    values = _load_or_create(settings.data_dir.expanduser().resolve())
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = settings.public_base_url or f"http://{reachable}:{port}"
+    update: dict[str, object] = {
+        "sandbox": True,
+        "stripe_secret_key": SecretStr(values["secret_key"]),
+        "stripe_publishable_key": values["publishable_key"],
+        "stripe_webhook_secrets": [SecretStr(values["webhook_secret"])],
+        "stripe_api_base": f"{base}/sandbox/stripe",
+        "public_base_url": base,
+    }
+    if not settings.auth_configured:
+        update["auth_jwt_secret"] = SecretStr(values["jwt_secret"])
+    return settings.model_copy(update=update)

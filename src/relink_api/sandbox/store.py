@@ -1,0 +1,226 @@
+"""The sandbox's own state (schema ``sandbox``): Stripe objects as JSON documents, the
+webhook outbox and idempotency keys. Created on first start of a sandbox, never in
+production migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from relink_api.db import Connection
+
+SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS sandbox;
+CREATE TABLE IF NOT EXISTS sandbox.objects (
+    id          text PRIMARY KEY,
+    type        text NOT NULL,
+    -- A second key to find an object by: a session's client secret, an account's holder.
+    lookup      text,
+    data        jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS objects_type_lookup_idx ON sandbox.objects (type, lookup, id);
+CREATE TABLE IF NOT EXISTS sandbox.events (
+    id               text PRIMARY KEY,
+    type             text NOT NULL,
+    payload          jsonb NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    seq              bigserial,
+    delivered_at     timestamptz,
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_error       text
+);
+CREATE INDEX IF NOT EXISTS events_pending_idx ON sandbox.events (next_attempt_at)
+    WHERE delivered_at IS NULL;
+CREATE TABLE IF NOT EXISTS sandbox.idempotency (
+    key         text PRIMARY KEY,
+    status      integer NOT NULL,
+    body        jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+async def create_schema(conn: Connection) -> None:
+    # Several replicas may start at once: serialize, as the migrations do.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('relink-sandbox-schema'))")
+    await conn.execute(SCHEMA)
+
+
+async def get(
+    conn: Connection, object_id: str, *, type: str, for_update: bool = False
+) -> dict[str, Any] | None:
+    data: dict[str, Any] | None = await conn.fetchval(
+        "SELECT data FROM sandbox.objects WHERE id = $1 AND type = $2"
+        + (" FOR UPDATE" if for_update else ""),
+        object_id,
+        type,
+    )
+    return data
+
+
+async def find(
+    conn: Connection, *, type: str, lookup: str, for_update: bool = False
+) -> dict[str, Any] | None:
+    data: dict[str, Any] | None = await conn.fetchval(
+        "SELECT data FROM sandbox.objects WHERE type = $1 AND lookup = $2"
+        + (" FOR UPDATE" if for_update else ""),
+        type,
+        lookup,
+    )
+    return data
+
+
+async def put(
+    conn: Connection, obj: dict[str, Any], *, type: str, lookup: str | None = None
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO sandbox.objects (id, type, lookup, data) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data,
+            lookup = COALESCE(EXCLUDED.lookup, sandbox.objects.lookup)
+        """,
+        obj["id"],
+        type,
+        lookup,
+        obj,
+    )
+
+
+async def list_by_lookup(
+    conn: Connection,
+    *,
+    type: str,
+    lookup: str,
+    limit: int,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> list[dict[str, Any]]:
+    """Objects with this lookup key, newest first (Stripe's list order), one page."""
+    if ending_before is not None:
+        records = await conn.fetch(
+            """
+            SELECT data FROM (
+                SELECT data, created_at, id FROM sandbox.objects
+                WHERE type = $1 AND lookup = $2 AND (created_at, id) > (
+                    SELECT created_at, id FROM sandbox.objects WHERE id = $3)
+                ORDER BY created_at, id LIMIT $4
+            ) page ORDER BY created_at DESC, id DESC
+            """,
+            type,
+            lookup,
+            ending_before,
+            limit,
+        )
+    else:
+        records = await conn.fetch(
+            """
+            SELECT data FROM sandbox.objects
+            WHERE type = $1 AND lookup = $2
+              AND ($3::text IS NULL OR (created_at, id) < (
+                    SELECT created_at, id FROM sandbox.objects WHERE id = $3))
+            ORDER BY created_at DESC, id DESC LIMIT $4
+            """,
+            type,
+            lookup,
+            starting_after,
+            limit,
+        )
+    return [record["data"] for record in records]
+
+
+async def accounts_on_authorization(
+    conn: Connection, authorization_id: str, *, for_update: bool = False
+) -> list[dict[str, Any]]:
+    records = await conn.fetch(
+        "SELECT data FROM sandbox.objects WHERE type = 'account' "
+        "AND data->>'authorization' = $1 ORDER BY id" + (" FOR UPDATE" if for_update else ""),
+        authorization_id,
+    )
+    return [record["data"] for record in records]
+
+
+async def count(conn: Connection, *, type: str) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM sandbox.objects WHERE type = $1", type))
+
+
+async def enqueue_event(conn: Connection, event: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO sandbox.events (id, type, payload) VALUES ($1, $2, $3)",
+        event["id"],
+        event["type"],
+        event,
+    )
+
+
+async def claim_events(
+    conn: Connection, *, lease_until: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Due undelivered events in creation order, leased so one deliverer sends each."""
+    records = await conn.fetch(
+        """
+        UPDATE sandbox.events SET next_attempt_at = $1, attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM sandbox.events
+            WHERE delivered_at IS NULL AND next_attempt_at <= clock_timestamp()
+            ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, payload, attempts, seq
+        """,
+        lease_until,
+        limit,
+    )
+    return [dict(record) for record in sorted(records, key=lambda r: r["seq"])]
+
+
+async def mark_delivered(conn: Connection, *, event_id: str) -> None:
+    await conn.execute(
+        "UPDATE sandbox.events SET delivered_at = clock_timestamp(), last_error = NULL "
+        "WHERE id = $1",
+        event_id,
+    )
+
+
+async def mark_failed(conn: Connection, *, event_id: str, retry_at: datetime, error: str) -> None:
+    await conn.execute(
+        "UPDATE sandbox.events SET next_attempt_at = $2, last_error = $3 WHERE id = $1",
+        event_id,
+        retry_at,
+        error[:500],
+    )
+
+
+async def list_events(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
+    records = await conn.fetch(
+        """
+        SELECT id, type, payload->'data'->'object'->>'id' AS object_id, attempts,
+               delivered_at, last_error
+        FROM sandbox.events ORDER BY seq DESC LIMIT $1
+        """,
+        limit,
+    )
+    return [dict(record) for record in records]
+
+
+async def pending_count(conn: Connection) -> int:
+    return int(
+        await conn.fetchval("SELECT count(*) FROM sandbox.events WHERE delivered_at IS NULL")
+    )
+
+
+async def idempotent_response(conn: Connection, key: str) -> tuple[int, dict[str, Any]] | None:
+    record = await conn.fetchrow("SELECT status, body FROM sandbox.idempotency WHERE key = $1", key)
+    return (record["status"], record["body"]) if record else None
+
+
+async def store_idempotent_response(
+    conn: Connection, key: str, status: int, body: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "INSERT INTO sandbox.idempotency (key, status, body) VALUES ($1, $2, $3) "
+        "ON CONFLICT (key) DO NOTHING",
+        key,
+        status,
+        body,
+    )

@@ -1,0 +1,361 @@
+"""The sandbox's Stripe: what its objects look like and how they change.
+
+Every change that Stripe would announce queues the matching event in the outbox, in the
+same transaction, so the app hears of it exactly as it would from Stripe.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from relink_api.db import Connection
+from relink_api.sandbox import store
+from relink_api.sandbox.wire import invalid, missing, new_id
+from relink_api.settings import DEFAULT_STRIPE_API_VERSION
+
+DAY = 86_400
+INSTITUTIONS = {
+    "fcinst_SandboxBank": "Sandbox Bank",
+    "fcinst_RiversideCU": "Riverside Credit Union",
+}
+RELINKABLE_SUBCATEGORIES = ("checking", "savings")
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def holder(customer_id: str | None) -> dict[str, Any] | None:
+    if customer_id is None:
+        return None
+    return {"type": "customer", "customer": customer_id, "customer_account": None}
+
+
+def make_account(
+    *,
+    customer_id: str | None,
+    authorization_id: str,
+    institution_id: str,
+    display_name: str,
+    subcategory: str,
+    status: str = "active",
+    action: str | None = None,
+    cause: str | None = None,
+    expected_deactivation_date: int | None = None,
+    permissions: list[str] | None = None,
+) -> dict[str, Any]:
+    account: dict[str, Any] = {
+        "id": new_id("fca"),
+        "object": "financial_connections.account",
+        "account_holder": holder(customer_id),
+        "account_numbers": [],
+        "authorization": authorization_id,
+        "balance": None,
+        "balance_refresh": None,
+        "category": "credit" if subcategory == "credit_card" else "cash",
+        "created": now(),
+        "display_name": display_name,
+        "inferred_balances_refresh": None,
+        "institution": institution_id,
+        "institution_name": INSTITUTIONS[institution_id],
+        "last4": f"{random.randint(0, 9999):04d}",
+        "livemode": False,
+        "ownership": None,
+        "ownership_refresh": None,
+        "permissions": permissions or ["payment_method", "balances"],
+        "subcategory": subcategory,
+        "subscriptions": [],
+        "supported_payment_method_types": (
+            [] if subcategory == "credit_card" else ["us_bank_account", "link"]
+        ),
+        "transaction_refresh": None,
+    }
+    set_status(account, status, action=action, cause=cause, expected=expected_deactivation_date)
+    return account
+
+
+def set_status(
+    account: dict[str, Any],
+    status: str,
+    *,
+    action: str | None = None,
+    cause: str | None = None,
+    expected: int | None = None,
+) -> None:
+    """Set status and the status_details branch that goes with it, as Stripe renders them."""
+    account["status"] = status
+    if status == "inactive":
+        account["status_details"] = {
+            "inactive": {"action": action or "relink_required", "cause": cause or "unspecified"}
+        }
+    elif status == "active" and expected is not None:
+        account["status_details"] = {
+            "active": {
+                "action": "relink_required",
+                "cause": cause or "access_expired",
+                "expected_deactivation_date": expected,
+            }
+        }
+    else:
+        account["status_details"] = None
+
+
+def make_authorization(*, customer_id: str | None, institution_id: str) -> dict[str, Any]:
+    return {
+        "id": new_id("fcauth"),
+        "object": "financial_connections.authorization",
+        "account_holder": holder(customer_id),
+        "institution": institution_id,
+        "institution_name": INSTITUTIONS[institution_id],
+        "livemode": False,
+        "status": "active",
+        "status_details": None,
+    }
+
+
+def make_event(type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": new_id("evt"),
+        "object": "event",
+        "api_version": DEFAULT_STRIPE_API_VERSION,
+        "created": now(),
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type,
+    }
+
+
+async def emit(conn: Connection, type: str, obj: dict[str, Any]) -> None:
+    await store.enqueue_event(conn, make_event(type, obj))
+
+
+async def save_account(conn: Connection, account: dict[str, Any]) -> None:
+    customer = (account.get("account_holder") or {}).get("customer")
+    await store.put(conn, account, type="account", lookup=customer)
+
+
+async def refresh_authorization(conn: Connection, authorization_id: str) -> None:
+    """An authorization is as healthy as its accounts: inactive while any is."""
+    authorization = await store.get(conn, authorization_id, type="authorization", for_update=True)
+    if authorization is None:
+        return
+    accounts = [
+        account
+        for account in await store.accounts_on_authorization(conn, authorization_id)
+        if account["status"] != "disconnected"
+    ]
+    inactive = [account for account in accounts if account["status"] == "inactive"]
+    if inactive:
+        repairable = any(
+            account["status_details"]["inactive"]["action"] == "relink_required"
+            for account in inactive
+        )
+        authorization["status"] = "inactive"
+        authorization["status_details"] = {
+            "inactive": {"action": "relink_required" if repairable else "none"}
+        }
+    else:
+        expected = [
+            account["status_details"]["active"]["expected_deactivation_date"]
+            for account in accounts
+            if account.get("status_details") and account["status_details"].get("active")
+        ]
+        authorization["status"] = "active"
+        authorization["status_details"] = (
+            {"active": {"action": "relink_required", "expected_deactivation_date": min(expected)}}
+            if expected
+            else None
+        )
+    await store.put(conn, authorization, type="authorization")
+
+
+async def load(conn: Connection, object_id: str, *, type: str, kind: str) -> dict[str, Any]:
+    found = await store.get(conn, object_id, type=type, for_update=True)
+    if found is None:
+        raise missing(kind, object_id)
+    return found
+
+
+# --- demo data -------------------------------------------------------------------------
+
+
+async def create_demo_customer(conn: Connection, *, name: str = "Demo Customer") -> dict[str, Any]:
+    """A customer with the demo accounts; the app hears of each through `account.created`."""
+    customer = {
+        "id": new_id("cus", 14),
+        "object": "customer",
+        "name": name,
+        "email": "demo@example.com",
+    }
+    await store.put(conn, customer, type="customer")
+    for institution_id, institution_name in INSTITUTIONS.items():
+        await store.put(
+            conn,
+            {
+                "id": institution_id,
+                "object": "financial_connections.institution",
+                "name": institution_name,
+            },
+            type="institution",
+        )
+    cid = customer["id"]
+    broken = make_authorization(customer_id=cid, institution_id="fcinst_SandboxBank")
+    closed = make_authorization(customer_id=cid, institution_id="fcinst_SandboxBank")
+    expiring = make_authorization(customer_id=cid, institution_id="fcinst_RiversideCU")
+    healthy = make_authorization(customer_id=cid, institution_id="fcinst_RiversideCU")
+    expected = now() + 14 * DAY
+    roles = {
+        "relink_required": make_account(
+            customer_id=cid,
+            authorization_id=broken["id"],
+            institution_id="fcinst_SandboxBank",
+            display_name="Everyday Checking",
+            subcategory="checking",
+            status="inactive",
+            action="relink_required",
+            cause="access_expired",
+        ),
+        "relink_required_savings": make_account(
+            customer_id=cid,
+            authorization_id=broken["id"],
+            institution_id="fcinst_SandboxBank",
+            display_name="High-Yield Savings",
+            subcategory="savings",
+            status="inactive",
+            action="relink_required",
+            cause="access_expired",
+        ),
+        "credit_card": make_account(
+            customer_id=cid,
+            authorization_id=broken["id"],
+            institution_id="fcinst_SandboxBank",
+            display_name="Rewards Card",
+            subcategory="credit_card",
+            status="inactive",
+            action="relink_required",
+            cause="access_expired",
+            permissions=["balances"],
+        ),
+        "unrepairable": make_account(
+            customer_id=cid,
+            authorization_id=closed["id"],
+            institution_id="fcinst_SandboxBank",
+            display_name="Old Checking",
+            subcategory="checking",
+            status="inactive",
+            action="none",
+            cause="account_closed",
+        ),
+        "expiring": make_account(
+            customer_id=cid,
+            authorization_id=expiring["id"],
+            institution_id="fcinst_RiversideCU",
+            display_name="Joint Checking",
+            subcategory="checking",
+            expected_deactivation_date=expected,
+        ),
+        "healthy": make_account(
+            customer_id=cid,
+            authorization_id=healthy["id"],
+            institution_id="fcinst_RiversideCU",
+            display_name="Rainy Day Savings",
+            subcategory="savings",
+        ),
+    }
+    for authorization in (broken, closed, expiring, healthy):
+        await store.put(conn, authorization, type="authorization", lookup=cid)
+    for account in roles.values():
+        await save_account(conn, account)
+        await emit(conn, "financial_connections.account.created", account)
+    for authorization in (broken, closed, expiring, healthy):
+        await refresh_authorization(conn, authorization["id"])
+    return {"customer_id": cid, "accounts": {role: a["id"] for role, a in roles.items()}}
+
+
+# --- state changes the control API drives ---------------------------------------------------
+
+
+async def deactivate_account(
+    conn: Connection, account_id: str, *, cause: str, action: str
+) -> dict[str, Any]:
+    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    if account["status"] == "disconnected":
+        raise invalid(f"{account_id} is disconnected.", param="id")
+    set_status(account, "inactive", action=action, cause=cause)
+    for number in account.get("account_numbers") or []:
+        number["status"] = "deactivated"
+    await save_account(conn, account)
+    await emit(conn, "financial_connections.account.deactivated", account)
+    await refresh_authorization(conn, account["authorization"])
+    return account
+
+
+async def reactivate_account(conn: Connection, account_id: str) -> dict[str, Any]:
+    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    if account["status"] == "disconnected":
+        raise invalid(f"{account_id} is disconnected.", param="id")
+    changed = account["status"] != "active" or account.get("status_details") is not None
+    set_status(account, "active")
+    for number in account.get("account_numbers") or []:
+        number["status"] = "transactable"
+    await save_account(conn, account)
+    if changed:
+        await emit(conn, "financial_connections.account.reactivated", account)
+    await refresh_authorization(conn, account["authorization"])
+    return account
+
+
+async def set_expected_deactivation(
+    conn: Connection, account_id: str, *, expected: int
+) -> dict[str, Any]:
+    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    if account["status"] != "active":
+        raise invalid(f"{account_id} is not active; only active accounts expire.", param="id")
+    had_date = bool(account.get("status_details") and account["status_details"].get("active"))
+    set_status(account, "active", expected=expected)
+    await save_account(conn, account)
+    event_type = (
+        "financial_connections.account.expected_deactivation_date_updated"
+        if had_date
+        else "financial_connections.account.upcoming_deactivation"
+    )
+    await emit(conn, event_type, account)
+    await refresh_authorization(conn, account["authorization"])
+    return account
+
+
+async def authorization_accounts(conn: Connection, authorization_id: str) -> list[str]:
+    await load(
+        conn, authorization_id, type="authorization", kind="financial_connections.authorization"
+    )
+    return [
+        account["id"]
+        for account in await store.accounts_on_authorization(conn, authorization_id)
+        if account["status"] != "disconnected"
+    ]
+
+
+async def repair_authorization(conn: Connection, authorization_id: str) -> list[str]:
+    """A successful relink: every repairable account on the authorization is active again
+    (tokenized numbers transactable). Returns the accounts it reactivated."""
+    reactivated: list[str] = []
+    for account in await store.accounts_on_authorization(conn, authorization_id, for_update=True):
+        details = account.get("status_details") or {}
+        repairable = account["status"] == "inactive" and (
+            (details.get("inactive") or {}).get("action") == "relink_required"
+        )
+        expiring = account["status"] == "active" and details.get("active") is not None
+        if not (repairable or expiring):
+            continue
+        set_status(account, "active")
+        for number in account.get("account_numbers") or []:
+            number["status"] = "transactable"
+        await save_account(conn, account)
+        await emit(conn, "financial_connections.account.reactivated", account)
+        reactivated.append(account["id"])
+    await refresh_authorization(conn, authorization_id)
+    return reactivated
