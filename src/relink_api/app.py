@@ -14,7 +14,7 @@ from relink_api import __version__
 from relink_api.accounts.router import router as accounts_router
 from relink_api.auth import Authenticator
 from relink_api.db import Database
-from relink_api.db.embedded import start_embedded_postgres
+from relink_api.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from relink_api.db.migrate import apply_migrations
 from relink_api.errors import Problem, install_problem_handlers
 from relink_api.logs import protect_third_party_loggers
@@ -59,6 +59,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     # Everything acquired here is released in reverse order, whatever fails.
     async with AsyncExitStack() as stack:
+        if settings.database_url is None:
+            # uvicorn re-raises SIGTERM after shutting down, so pgserver's exit handler
+            # would never stop the embedded server: stop it here, last of all.
+            stack.push_async_callback(asyncio.to_thread, stop_embedded_postgres)
         database = await open_database(settings)
         stack.push_async_callback(database.close)
         gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())

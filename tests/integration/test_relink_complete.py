@@ -12,6 +12,7 @@ from relink_api.db import Database
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_session
+from tests.stripe_events import deliver, event
 
 SESSIONS = "/v1/financial_connections/sessions"
 SESSION_1 = f"{SESSIONS}/fcsess_1"
@@ -534,3 +535,66 @@ async def test_a_sibling_stripe_no_longer_knows_does_not_block_the_outcome(
     assert response.json()["outcome"] == "relinked"
     assert response.json()["reactivated_account_ids"] == ["fca_checking"]
     assert (await get_account(client, "fca_savings", auth_a))["link_health"] == "relink_required"
+
+
+# --- webhooks that arrive before the page completes the session ---------------------------
+
+
+async def test_accounts_reactivated_by_webhook_before_completion_are_still_listed(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    await seed_broken_pair(seed)
+    session_id = await start_session(client, stripe_mock, auth_a)
+    mock_account_scope_success(stripe_mock)
+    # Stripe's `reactivated` webhooks win the race against the page's call.
+    for account_id, subcategory in (("fca_checking", "checking"), ("fca_savings", "savings")):
+        document = event(
+            "financial_connections.account.reactivated",
+            fc_account(account_id, subcategory=subcategory),
+        )
+        assert (await deliver(client, document)).json()["result"] == "applied"
+    assert (await get_account(client, "fca_savings", auth_a))["link_health"] == "ok"
+
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "relinked"
+    assert response.json()["reactivated_account_ids"] == ["fca_checking", "fca_savings"]
+
+
+async def test_a_new_account_stored_by_webhook_before_completion_is_still_new(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
+    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+    linked = fc_account("fca_new", display_name="Premier Checking", last4="4321")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[linked],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=fc_account("fca_checking"))
+    created = event("financial_connections.account.created", linked)
+    assert (await deliver(client, created)).json()["result"] == "applied"
+    assert (await get_account(client, "fca_new", auth_a))["needs_new_payment_method"] is False
+
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["outcome"] == "new_account"
+    assert body["next_step"] == "set_up_payment_method"
+    assert body["reactivated_account_ids"] == ["fca_checking"]
+    new = await get_account(client, "fca_new", auth_a)
+    assert new["needs_new_payment_method"] is True
+    assert new["replaces_account_id"] == "fca_checking"

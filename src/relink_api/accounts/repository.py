@@ -139,14 +139,31 @@ async def ids_on_authorization(conn: Connection, *, authorization_id: str) -> li
     return [record["id"] for record in records]
 
 
-async def known_ids(conn: Connection, *, customer_id: str, account_ids: Sequence[str]) -> set[str]:
-    """Which of ``account_ids`` are stored accounts of this customer."""
+async def known_ids(
+    conn: Connection, *, customer_id: str, account_ids: Sequence[str], stored_before: datetime
+) -> set[str]:
+    """Which of ``account_ids`` were stored accounts of this customer before that moment."""
     records = await conn.fetch(
-        "SELECT id FROM accounts WHERE customer_id = $1 AND id = ANY($2::text[])",
+        "SELECT id FROM accounts WHERE customer_id = $1 AND id = ANY($2::text[]) "
+        "AND created_at < $3",
         customer_id,
         list(account_ids),
+        stored_before,
     )
     return {record["id"] for record in records}
+
+
+async def mark_replacement(
+    conn: Connection, *, account_id: str, customer_id: str, replaces_account_id: str
+) -> None:
+    """Flag an account linked in place of another: it needs a new payment method."""
+    await conn.execute(
+        "UPDATE accounts SET needs_payment_method = true, replaces_account_id = $3, "
+        "updated_at = now() WHERE id = $1 AND customer_id = $2",
+        account_id,
+        customer_id,
+        replaces_account_id,
+    )
 
 
 async def customer_has_authorization(

@@ -28,6 +28,18 @@ async def start_embedded_postgres(data_dir: Path, *, database: str = DATABASE_NA
     return dsn
 
 
+_started: list[object] = []
+
+
+def stop_embedded_postgres() -> None:
+    """Let go of the servers this process started (stopping each if no other process holds
+    it). Blocking: call it from a thread. pgserver also does this at exit, but a server
+    killed by a signal never reaches its exit handlers."""
+    while _started:
+        server = _started.pop()
+        server._cleanup()  # type: ignore[attr-defined]
+
+
 def _start_server(data_dir: Path, database: str) -> tuple[str, str, Path]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back
@@ -38,6 +50,8 @@ def _start_server(data_dir: Path, database: str) -> tuple[str, str, Path]:
     pgdata = data_dir.expanduser().resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="stop")
+    if server not in _started:
+        _started.append(server)
     return str(server.get_uri("postgres")), str(server.get_uri(database)), pgdata
 
 

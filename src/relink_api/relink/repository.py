@@ -13,7 +13,7 @@ from relink_api.db import Connection
 _COLUMNS = """
     id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
     permissions, return_url, status, outcome, failure_reason, next_step, linked_account_ids,
-    reactivated_account_ids, stripe_status, created_at, completed_at
+    reactivated_account_ids, stripe_status, created_at, completed_at, accounts_at_start
 """
 
 
@@ -37,6 +37,7 @@ class RelinkSessionRow:
     stripe_status: str | None
     created_at: datetime
     completed_at: datetime | None
+    accounts_at_start: dict[str, str]
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> RelinkSessionRow:
@@ -58,13 +59,14 @@ async def insert(
     ui_mode: str,
     permissions: Sequence[str],
     return_url: str | None,
+    accounts_at_start: dict[str, str],
 ) -> RelinkSessionRow:
     record = await conn.fetchrow(
         f"""
         INSERT INTO relink_sessions (
             id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
-            permissions, return_url)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            permissions, return_url, accounts_at_start)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         RETURNING {_COLUMNS}
         """,
         session_id,
@@ -76,6 +78,7 @@ async def insert(
         ui_mode,
         list(permissions),
         return_url,
+        accounts_at_start,
     )
     assert record is not None
     return RelinkSessionRow.from_record(record)

@@ -170,7 +170,8 @@ class RelinkSessionRead(BaseModel):
     next_step: NextStep | None
     linked_account_ids: list[str] = Field(description="Accounts the customer linked.")
     reactivated_account_ids: list[str] = Field(
-        description="Accounts this relink made active again, siblings included."
+        description="Accounts on the authorization that needed repair (relink_required or "
+        "expiring) when the session began and are healthy after it, siblings included."
     )
     created_at: datetime
     completed_at: datetime | None

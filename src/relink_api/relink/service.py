@@ -48,6 +48,7 @@ _SIBLING_READ_CONCURRENCY = 4
 
 
 _PERMISSIONS = frozenset(permission.value for permission in Permission)
+_NEEDED_REPAIR = frozenset({"relink_required", "expiring"})
 
 
 def _new_session_id() -> str:
@@ -104,7 +105,10 @@ async def create_session(
         account = await accounts_service.load_owned(
             conn, principal=principal, account_id=request.account_id
         )
-    authorization_id = _ensure_repairable(account)
+        authorization_id = _ensure_repairable(account)
+        on_authorization = await accounts_repository.list_on_authorization(
+            conn, authorization_id=authorization_id, customer_id=principal.customer_id
+        )
     permissions = (
         [permission.value for permission in request.permissions]
         if request.permissions
@@ -140,6 +144,7 @@ async def create_session(
             ui_mode=stripe_session.ui_mode or "modal",
             permissions=stripe_session.permissions,
             return_url=request.return_url,
+            accounts_at_start={sibling.id: sibling.link_health for sibling in on_authorization},
         )
     logger.info(
         "relink session %s created (stripe %s, scope %s, account %s)",
@@ -213,8 +218,13 @@ async def complete_session(
     if stripe_session.relink_result and stripe_session.relink_result.account:
         linked_ids.append(stripe_session.relink_result.account)
     async with db.connection() as conn:
+        # "Known" means known before the session began: Stripe's `account.created` webhook
+        # may already have stored an account the customer has only just linked.
         known = await accounts_repository.known_ids(
-            conn, customer_id=principal.customer_id, account_ids=linked_ids
+            conn,
+            customer_id=principal.customer_id,
+            account_ids=linked_ids,
+            stored_before=row.created_at,
         )
         siblings = await accounts_repository.list_on_authorization(
             conn, authorization_id=row.authorization_id, customer_id=principal.customer_id
@@ -268,7 +278,7 @@ async def complete_session(
         assert locked is not None
         if locked.status == RelinkSessionStatus.completed:
             return to_read(locked)  # a concurrent call finished first
-        reactivated: list[str] = []
+        health_now: dict[str, str] = {}
         # Lock accounts in id order, as every multi-account writer does: no deadlocks.
         for account_id, (account, raw) in sorted(snapshots.items()):
             is_new = account_id in verdict.new_account_ids
@@ -283,9 +293,21 @@ async def complete_session(
                 needs_payment_method=is_new,
                 replaces_account_id=row.account_id if is_new else None,
             )
-            was_active = applied.before is not None and applied.before.status == "active"
-            if applied.before is not None and not was_active and applied.after.status == "active":
-                reactivated.append(account_id)
+            if is_new and applied.before is not None:
+                # Stored by its `account.created` webhook first: flag it all the same.
+                await accounts_repository.mark_replacement(
+                    conn,
+                    account_id=account_id,
+                    customer_id=principal.customer_id,
+                    replaces_account_id=row.account_id,
+                )
+            health_now[account_id] = applied.after.link_health
+        # Judged against the session's start: webhooks may have reactivated some already.
+        reactivated = [
+            account_id
+            for account_id, health in row.accounts_at_start.items()
+            if health in _NEEDED_REPAIR and health_now.get(account_id) == "ok"
+        ]
         completed = await repository.complete(
             conn,
             session_id=row.id,

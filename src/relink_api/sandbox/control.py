@@ -44,9 +44,14 @@ def _outbox(request: Request) -> Outbox:
 
 
 @router.post("/demo-customers")
-async def create_demo_customer(db: DatabaseDep, settings: SettingsDep) -> dict[str, Any]:
+async def create_demo_customer(
+    request: Request, db: DatabaseDep, settings: SettingsDep
+) -> dict[str, Any]:
     async with db.transaction() as conn:
         created = await world.create_demo_customer(conn)
+    # The app learns of the accounts by webhook; deliver them before answering, so the
+    # page URL shows every account at once.
+    await _outbox(request).deliver_due()
     token = mint_token(settings, created["customer_id"], ttl_seconds=12 * 3600)
     base = settings.public_base_url or ""
     return {**created, "token": token, "page_url": f"{base}/#token={token}"}

@@ -1,0 +1,812 @@
+/*
+ * relink-api's bundled page: lists the customer's bank accounts by link health and repairs
+ * broken links with Stripe.js.
+ *
+ * Configuration comes from GET /v1/config (publishable key, Stripe.js URL). The bearer token
+ * comes from `window.relinkConfig = {token, apiBase}` (an embedding app) or the URL fragment
+ * `#token=…`, which is removed from the address bar at once; never from the query string.
+ *
+ * The relink session's client secret lives only in a local variable handed to
+ * collectFinancialConnectionsAccounts: it is never written to the DOM, storage, the URL or
+ * the console, and is stripped from what is posted back to the API.
+ */
+(function () {
+  "use strict";
+
+  // Link health → how the page groups and words it, in the order the groups are shown.
+  var GROUPS = [
+    { health: "relink_required", title: "Needs reconnecting", reconnect: true },
+    { health: "expiring", title: "Will stop working soon", reconnect: true },
+    { health: "unrepairable", title: "Can't be reconnected — link a new account" },
+    { health: "disconnected", title: "Disconnected" },
+    { health: "ok", title: "Working" },
+  ];
+
+  var CAUSES = {
+    access_expired: "Your bank's permission to share this account has expired.",
+    access_denied: "Your bank stopped allowing access to this account.",
+    account_closed: "The account was closed.",
+    account_unavailable: "Your bank no longer makes this account available.",
+    institution_requirement: "Your bank needs you to sign in again.",
+  };
+
+  var state = {
+    token: null,
+    apiBase: "",
+    config: null,
+    stripeLoaded: null, // Promise that settles when the Stripe.js script has loaded
+    stripes: {}, // publishable key → Stripe instance
+    accounts: [],
+    busy: false,
+  };
+
+  var ui = {};
+
+  // -------------------------------------------------------------------------------------
+  // Small DOM helpers
+  // -------------------------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        var value = attrs[name];
+        if (value === false || value === null || value === undefined) return;
+        if (name === "text") node.textContent = value;
+        else if (name === "className") node.className = value;
+        else if (name.slice(0, 2) === "on") node.addEventListener(name.slice(2), value);
+        else node.setAttribute(name, value === true ? "" : String(value));
+      });
+    }
+    appendAll(node, children);
+    return node;
+  }
+
+  function appendAll(node, children) {
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function hidden(text) {
+    return el("span", { className: "visually-hidden", text: text });
+  }
+
+  /** "Everyday Checking ••6789"; a screen reader hears "Everyday Checking ending in 6789". */
+  function accountName(account) {
+    var nodes = [account.display_name || "Bank account"];
+    if (account.last4) {
+      nodes.push(" ");
+      nodes.push(el("span", { "aria-hidden": "true", text: "••" }));
+      nodes.push(hidden("ending in "));
+      nodes.push(account.last4);
+    }
+    return nodes;
+  }
+
+  /** The same name as plain text, for accessible names: "Everyday Checking ending in 6789". */
+  function spokenName(account) {
+    var name = account.display_name || "Bank account";
+    return account.last4 ? name + " ending in " + account.last4 : name;
+  }
+
+  function bankName(account) {
+    return (account && account.institution_name) || "your bank";
+  }
+
+  function formatDate(value) {
+    var date = new Date(value);
+    if (isNaN(date.getTime())) return null;
+    // Stripe's deactivation dates are calendar days at midnight UTC: show that day.
+    return new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeZone: "UTC" }).format(date);
+  }
+
+  function expiryDate(account) {
+    var dates = [account.expected_deactivation_at, account.account_number_expires_at]
+      .filter(Boolean)
+      .map(function (value) {
+        return new Date(value);
+      })
+      .filter(function (date) {
+        return !isNaN(date.getTime());
+      })
+      .sort(function (a, b) {
+        return a - b;
+      });
+    return dates.length ? dates[0].toISOString() : null;
+  }
+
+  /**
+   * Say `message` in the live region. Progress is also shown on screen; an outcome is only
+   * spoken there, since its panel shows it (and its heading takes focus).
+   */
+  function announce(message, options) {
+    // Clear first so the same message twice is still announced.
+    ui.status.textContent = "";
+    ui.status.classList.toggle("visually-hidden", Boolean(options && options.spokenOnly));
+    if (message) {
+      window.setTimeout(function () {
+        ui.status.textContent = message;
+      }, 50);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Talking to the API
+  // -------------------------------------------------------------------------------------
+
+  function ApiProblem(detail, status, problem) {
+    this.name = "ApiProblem";
+    this.message = detail;
+    this.detail = detail;
+    this.status = status;
+    this.problem = problem || null;
+  }
+  ApiProblem.prototype = Object.create(Error.prototype);
+  ApiProblem.prototype.constructor = ApiProblem;
+
+  async function api(method, path, body, options) {
+    var headers = { Accept: "application/json, application/problem+json" };
+    if (state.token && !(options && options.anonymous)) {
+      headers.Authorization = "Bearer " + state.token;
+    }
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    var response;
+    try {
+      response = await fetch(state.apiBase + path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    } catch (_networkError) {
+      throw new ApiProblem(
+        "We couldn't reach the server. Check your internet connection and try again.",
+        0,
+      );
+    }
+    var payload = null;
+    var type = response.headers.get("Content-Type") || "";
+    if (type.indexOf("json") !== -1) {
+      try {
+        payload = await response.json();
+      } catch (_badJson) {
+        payload = null;
+      }
+    }
+    if (!response.ok) {
+      var detail =
+        (payload && (payload.detail || payload.title)) ||
+        "The server answered with an error (HTTP " + response.status + ").";
+      throw new ApiProblem(detail, response.status, payload);
+    }
+    return payload;
+  }
+
+  /** Every `client_secret`, however deep, removed: the API never needs it back. */
+  function withoutClientSecret(value) {
+    if (value === undefined) return {};
+    return JSON.parse(JSON.stringify(value), function (key, item) {
+      return key === "client_secret" ? undefined : item;
+    });
+  }
+
+  function loadStripeScript(url) {
+    if (typeof window.Stripe === "function") return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = url;
+      script.async = true;
+      script.addEventListener("load", function () {
+        if (typeof window.Stripe === "function") resolve();
+        else reject(new ApiProblem("Stripe.js loaded but did not start.", 0));
+      });
+      script.addEventListener("error", function () {
+        reject(
+          new ApiProblem(
+            "We couldn't load Stripe, which connects to your bank. Check your internet " +
+              "connection and reload the page.",
+            0,
+          ),
+        );
+      });
+      document.head.append(script);
+    });
+  }
+
+  async function stripeFor(publishableKey) {
+    if (!publishableKey) {
+      throw new ApiProblem("This server has no Stripe publishable key configured.", 0);
+    }
+    await state.stripeLoaded;
+    if (!state.stripes[publishableKey]) {
+      state.stripes[publishableKey] = window.Stripe(publishableKey);
+    }
+    return state.stripes[publishableKey];
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The accounts list
+  // -------------------------------------------------------------------------------------
+
+  async function loadAccounts() {
+    var accounts = [];
+    var cursor = null;
+    for (var page = 0; page < 50; page += 1) {
+      var query = new URLSearchParams({ limit: "100" });
+      if (cursor) query.set("cursor", cursor);
+      var list = await api("GET", "/v1/accounts?" + query.toString());
+      accounts = accounts.concat(list.data || []);
+      if (!list.has_more || !list.next_cursor) break;
+      cursor = list.next_cursor;
+    }
+    state.accounts = accounts;
+    renderAccounts();
+  }
+
+  function statusLine(account) {
+    switch (account.link_health) {
+      case "expiring": {
+        var date = expiryDate(account);
+        var formatted = date ? formatDate(date) : null;
+        return formatted
+          ? "Will stop working on " + formatted + ". Reconnect now to avoid a gap."
+          : "Will stop working soon. Reconnect now to avoid a gap.";
+      }
+      case "relink_required":
+        return (CAUSES[account.cause] || "The connection to your bank stopped working.") +
+          " Payments from it are paused until you reconnect.";
+      case "unrepairable":
+        return (CAUSES[account.cause] || "This connection can't be repaired.") +
+          " Link a new account to keep payments working.";
+      case "disconnected":
+        return "This account was disconnected. Link it again to use it.";
+      default:
+        return account.needs_new_payment_method
+          ? "Working. Set up payments from this account to use it."
+          : "Working.";
+    }
+  }
+
+  function renderAccount(account, group) {
+    var item = el("li", { className: "account account--" + account.link_health }, [
+      el("div", { className: "account__text" }, [
+        el("p", { className: "account__bank", text: bankName(account) }),
+        el("p", { className: "account__name" }, accountName(account)),
+        el("p", { className: "account__status", text: statusLine(account) }),
+      ]),
+    ]);
+    if (group.reconnect) {
+      var button = el(
+        "button",
+        {
+          type: "button",
+          className: "button",
+          "data-reconnect": account.id,
+          disabled: state.busy,
+          onclick: function () {
+            startRelink(account, "account");
+          },
+        },
+        ["Reconnect", hidden(" " + spokenName(account))],
+      );
+      item.append(button);
+    }
+    return item;
+  }
+
+  function renderAccounts() {
+    var sections = [];
+    var attention = 0;
+    GROUPS.forEach(function (group) {
+      var members = state.accounts
+        .filter(function (account) {
+          return account.link_health === group.health;
+        })
+        .sort(function (a, b) {
+          // By bank, then by name: the order a person scans in.
+          return (
+            bankName(a).localeCompare(bankName(b)) ||
+            (a.display_name || "").localeCompare(b.display_name || "")
+          );
+        });
+      if (!members.length) return;
+      if (group.reconnect) attention += members.length;
+      var headingId = "group-" + group.health;
+      sections.push(
+        el("section", { className: "group group--" + group.health, "aria-labelledby": headingId }, [
+          el("h2", { id: headingId }, [
+            group.title,
+            el("span", { className: "group__count", text: " (" + members.length + ")" }),
+          ]),
+          el(
+            "ul",
+            { className: "accounts", role: "list" },
+            members.map(function (account) {
+              return renderAccount(account, group);
+            }),
+          ),
+        ]),
+      );
+    });
+    if (!state.accounts.length) {
+      sections.push(el("p", { text: "You have no linked bank accounts yet." }));
+    }
+    ui.summary.textContent = !state.accounts.length
+      ? ""
+      : attention === 0
+        ? "All your bank connections that can be repaired are working."
+        : attention === 1
+          ? "One account needs your attention. Reconnecting takes about a minute."
+          : attention + " accounts need your attention. Reconnecting takes about a minute.";
+    ui.accounts.replaceChildren.apply(ui.accounts, sections);
+    ui.accounts.removeAttribute("aria-busy");
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    ui.accounts.querySelectorAll("button[data-reconnect]").forEach(function (button) {
+      button.disabled = busy;
+    });
+    ui.outcome.querySelectorAll("button").forEach(function (button) {
+      button.disabled = busy;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Outcomes
+  // -------------------------------------------------------------------------------------
+
+  function findAccount(id) {
+    return (
+      state.accounts.find(function (account) {
+        return account.id === id;
+      }) || null
+    );
+  }
+
+  function namedList(ids) {
+    return el(
+      "ul",
+      { className: "outcome__accounts" },
+      ids.map(function (id) {
+        var account = findAccount(id);
+        return el(
+          "li",
+          {},
+          account ? accountName(account).concat([" at ", bankName(account)]) : ["Account " + id],
+        );
+      }),
+    );
+  }
+
+  /**
+   * Show an outcome panel: a heading (which takes focus), paragraphs, and actions.
+   * `tone` is one of success, warning, problem.
+   */
+  function showPanel(tone, heading, paragraphs, actions, options) {
+    var title = el("h2", { id: "outcome-heading", tabindex: "-1", text: heading });
+    var buttons = (actions || []).concat(
+      options && options.final
+        ? []
+        : [{ label: "Back to accounts", secondary: true, run: dismissOutcome }],
+    );
+    ui.outcome.className = "outcome outcome--" + tone;
+    ui.outcome.replaceChildren(
+      title,
+      appendAll(el("div", { className: "outcome__body" }), paragraphs),
+    );
+    if (buttons.length) {
+      ui.outcome.append(
+        el(
+          "div",
+          { className: "actions" },
+          buttons.map(function (action) {
+            return el("button", {
+              type: "button",
+              className: action.secondary ? "button button--secondary" : "button",
+              text: action.label,
+              onclick: action.run,
+            });
+          }),
+        ),
+      );
+    }
+    ui.outcome.hidden = false;
+    title.focus();
+    announce(heading, { spokenOnly: true });
+  }
+
+  function dismissOutcome() {
+    ui.outcome.hidden = true;
+    ui.outcome.replaceChildren();
+    var first = ui.accounts.querySelector("button[data-reconnect]") || ui.accounts.querySelector("h2");
+    if (first) {
+      if (first.tagName === "H2") first.setAttribute("tabindex", "-1");
+      first.focus();
+    }
+  }
+
+  function showOutcome(result, account, scope) {
+    var bank = bankName(account);
+    var retry = {
+      label: "Try again",
+      run: function () {
+        startRelink(account, scope);
+      },
+    };
+    switch (result.outcome) {
+      case "relinked": {
+        var ids = (
+          result.reactivated_account_ids && result.reactivated_account_ids.length
+            ? result.reactivated_account_ids
+            : result.linked_account_ids || []
+        ).slice();
+        // The account the customer set out to repair first, then the others it brought back.
+        ids.sort(function (a, b) {
+          return (b === account.id) - (a === account.id);
+        });
+        showPanel("success", "Reconnected", [
+          el("p", {
+            text:
+              ids.length === 1
+                ? "This account works again:"
+                : "These accounts work again:",
+          }),
+          namedList(ids),
+          el("p", {
+            className: "next-step",
+            text: "Nothing else to do: payments from these accounts carry on as before.",
+          }),
+        ]);
+        return;
+      }
+      case "new_account": {
+        showPanel("warning", "You connected a different account", [
+          el("p", { text: "You connected this account at " + bank + ":" }),
+          namedList(result.linked_account_ids || []),
+          el("p", {}, [
+            "Payments set up from ",
+          ].concat(accountName(account), [" don't move to it by themselves."])),
+          el("p", {
+            className: "next-step",
+            text: "Next step: set up payments from the new account.",
+          }),
+        ]);
+        return;
+      }
+      case "cancelled":
+        showPanel(
+          "warning",
+          "Reconnecting was cancelled",
+          [
+            el("p", {
+              text: "You closed the window before finishing, so nothing changed.",
+            }),
+            el("p", {
+              className: "next-step",
+              text: "When you're ready, try again.",
+            }),
+          ],
+          [retry],
+        );
+        return;
+      case "failed":
+        showFailure(result, account, scope, bank, retry);
+        return;
+      default:
+        showPanel("problem", "We couldn't tell how reconnecting went", [
+          el("p", { text: "Reload the page to see your accounts as they are now." }),
+        ]);
+    }
+  }
+
+  function showFailure(result, account, scope, bank, retry) {
+    if (result.failure_reason === "no_account" && result.next_step === "relink_institution") {
+      showPanel(
+        "warning",
+        "That wasn't the account we needed",
+        [
+          el("p", {}, ["You signed in to " + bank + " but didn't connect "].concat(
+            accountName(account),
+            ["."],
+          )),
+          el("p", {
+            className: "next-step",
+            text:
+              "Next step: you can connect any checking or savings account at " + bank +
+              " instead.",
+          }),
+        ],
+        [
+          {
+            label: "Choose any account at " + bank,
+            run: function () {
+              startRelink(account, "institution");
+            },
+          },
+        ],
+      );
+      return;
+    }
+    if (result.failure_reason === "no_account") {
+      showPanel("warning", "No account was connected", [
+        el("p", { text: "You signed in to " + bank + " but no account was connected." }),
+        el("p", {
+          className: "next-step",
+          text: "Next step: set up payments from a new account.",
+        }),
+      ]);
+      return;
+    }
+    if (result.failure_reason === "no_authorization") {
+      showPanel(
+        "problem",
+        "Signing in to " + bank + " didn't work",
+        [
+          el("p", { text: "We couldn't sign in to your bank, so nothing changed." }),
+          el("p", {
+            className: "next-step",
+            text:
+              "Next step: try again. If it keeps failing, check your sign-in details with " +
+              bank + ".",
+          }),
+        ],
+        [retry],
+      );
+      return;
+    }
+    showPanel(
+      "problem",
+      "Reconnecting didn't work",
+      [
+        el("p", { text: "Something went wrong at the bank, so nothing changed." }),
+        el("p", { className: "next-step", text: "Next step: try again." }),
+      ],
+      [retry],
+    );
+  }
+
+  function showProblem(heading, error, retry, options) {
+    var detail =
+      error instanceof ApiProblem ? error.detail : "Something unexpected went wrong.";
+    if (error instanceof ApiProblem && error.status === 401) {
+      heading = "Your sign-in has ended";
+      detail = detail + " Open this page again from your app.";
+      retry = null;
+    }
+    showPanel(
+      "problem",
+      heading,
+      [el("p", { className: "problem-detail", text: detail })],
+      retry ? [retry] : [],
+      options,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------
+  // The relink flow
+  // -------------------------------------------------------------------------------------
+
+  async function startRelink(account, scope) {
+    if (state.busy) return;
+    setBusy(true);
+    ui.outcome.hidden = true;
+    announce(
+      scope === "institution"
+        ? "Opening " + bankName(account) + " to choose an account…"
+        : "Opening " + bankName(account) + "…",
+    );
+    var retry = {
+      label: "Try again",
+      run: function () {
+        startRelink(account, scope);
+      },
+    };
+    var sessionId = null;
+    var launchError = null;
+    try {
+      await state.stripeLoaded; // no session is created that Stripe.js could not open
+      var created = await api("POST", "/v1/relink-sessions", {
+        account_id: account.id,
+        scope: scope,
+      });
+      sessionId = created.id;
+      var publishableKey = created.publishable_key || state.config.publishable_key;
+      var stripe = await stripeFor(publishableKey);
+      var result;
+      try {
+        result = await stripe.collectFinancialConnectionsAccounts({
+          clientSecret: created.client_secret,
+        });
+      } catch (integrationError) {
+        result = {
+          error: {
+            type: "integration_error",
+            message: String((integrationError && integrationError.message) || integrationError),
+          },
+        };
+      }
+      created = null;
+      launchError = result && result.error ? result.error : null;
+      announce("Checking the result with the bank…");
+      var outcome = await api(
+        "POST",
+        "/v1/relink-sessions/" + encodeURIComponent(sessionId) + "/complete",
+        withoutClientSecret(result),
+      );
+      await refreshAccounts();
+      setBusy(false);
+      showOutcome(outcome, account, scope);
+    } catch (error) {
+      setBusy(false);
+      if (sessionId === null) {
+        showProblem("We couldn't start reconnecting", error, retry);
+      } else if (launchError && error instanceof ApiProblem && error.status === 409) {
+        // The bank window never got going, so Stripe still has the session open.
+        showProblem(
+          "We couldn't open " + bankName(account),
+          new ApiProblem(launchError.message || "The bank window could not open.", 0),
+          retry,
+        );
+      } else {
+        showProblem("We couldn't check the result", error, retry);
+      }
+      await refreshAccounts();
+    }
+  }
+
+  async function refreshAccounts() {
+    try {
+      await loadAccounts();
+    } catch (_ignored) {
+      // The list keeps its last good state; the outcome panel says what matters.
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Start-up
+  // -------------------------------------------------------------------------------------
+
+  /** The token in the URL fragment (`#token=…`), taken out of the address bar at once. */
+  function takeTokenFromFragment() {
+    var hash = window.location.hash;
+    if (!hash || hash.length < 2) return null;
+    var params = new URLSearchParams(hash.slice(1));
+    if (!params.has("token")) return null;
+    var token = params.get("token") || null;
+    params.delete("token");
+    var rest = params.toString();
+    // Out of the address bar, and so out of history, bookmarks and shared screenshots.
+    window.history.replaceState(
+      window.history.state,
+      "",
+      window.location.pathname + window.location.search + (rest ? "#" + rest : ""),
+    );
+    return token;
+  }
+
+  function readSettings() {
+    var embedded =
+      window.relinkConfig && typeof window.relinkConfig === "object" ? window.relinkConfig : {};
+    var fromFragment = takeTokenFromFragment();
+    var token = typeof embedded.token === "string" && embedded.token ? embedded.token : null;
+    state.token = token || fromFragment;
+    var base = typeof embedded.apiBase === "string" ? embedded.apiBase : "";
+    state.apiBase = base.replace(/\/+$/, "");
+  }
+
+  function buildSkeleton() {
+    var root = document.getElementById("relink-app");
+    if (!root) {
+      root = el("div", { id: "relink-app" });
+      document.body.append(root);
+    }
+    ui.summary = el("p", { className: "summary" });
+    ui.status = el("p", { className: "status", role: "status", "aria-live": "polite" });
+    ui.outcome = el("section", {
+      id: "outcome",
+      className: "outcome",
+      "aria-labelledby": "outcome-heading",
+      hidden: true,
+    });
+    ui.accounts = el("div", { id: "accounts", className: "groups", "aria-busy": "true" }, [
+      el("p", { text: "Loading your accounts…" }),
+    ]);
+    root.replaceChildren(
+      el("p", {
+        className: "intro",
+        text:
+          "Bank connections sometimes stop working, for example when your bank asks you to " +
+          "sign in again. Reconnect them here to keep payments working.",
+      }),
+      ui.summary,
+      ui.status,
+      ui.outcome,
+      ui.accounts,
+    );
+  }
+
+  async function start() {
+    readSettings();
+    buildSkeleton();
+    if (!state.token) {
+      ui.accounts.replaceChildren();
+      ui.accounts.removeAttribute("aria-busy");
+      showPanel(
+        "problem",
+        "This page needs a sign-in link",
+        [
+          el("p", {
+            text:
+              "Open it again from your app: the link it gives you signs you in for a short time.",
+          }),
+        ],
+        [],
+        { final: true },
+      );
+      return;
+    }
+    await boot();
+  }
+
+  /** Configuration, Stripe.js and the accounts; run again by "Try again" (the token stays). */
+  async function boot() {
+    ui.outcome.hidden = true;
+    var retry = {
+      label: "Try again",
+      run: function () {
+        boot();
+      },
+    };
+    try {
+      state.config = await api("GET", "/v1/config", undefined, { anonymous: true });
+      var scriptUrl = new URL(
+        state.config.stripe_js_url,
+        state.apiBase ? state.apiBase + "/" : window.location.href,
+      ).href;
+      state.stripeLoaded = loadStripeScript(scriptUrl);
+      state.stripeLoaded.catch(function () {
+        /* reported when a relink needs it */
+      });
+      if (state.config.mode === "sandbox" && !document.querySelector(".sandbox-note")) {
+        document.documentElement.setAttribute("data-mode", "sandbox");
+        ui.summary.before(
+          el("p", {
+            className: "sandbox-note",
+            text: "Sandbox: Stripe and the bank are simulated; no real account is touched.",
+          }),
+        );
+      }
+    } catch (error) {
+      ui.accounts.replaceChildren();
+      ui.accounts.removeAttribute("aria-busy");
+      showProblem("We couldn't load this page", error, retry, { final: true });
+      return;
+    }
+    try {
+      await loadAccounts();
+    } catch (error) {
+      ui.accounts.replaceChildren();
+      ui.accounts.removeAttribute("aria-busy");
+      showProblem("We couldn't load your accounts", error, retry, { final: true });
+    }
+  }
+
+  // A new link opened in the same tab only changes the fragment: sign in with its token.
+  window.addEventListener("hashchange", function () {
+    var token = takeTokenFromFragment();
+    if (!token || !ui.accounts || state.busy) return;
+    state.token = token;
+    boot();
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
