@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,7 +24,7 @@ from relink_api.sandbox.wire import (
     new_id,
     request_id,
 )
-from relink_api.settings import Settings
+from relink_api.settings import DEFAULT_STRIPE_API_VERSION, Settings
 
 router = APIRouter(prefix="/sandbox/stripe", include_in_schema=False)
 
@@ -108,25 +110,46 @@ def authenticate(request: Request, settings: Settings) -> None:
 
 
 def respond(request: Request, body: dict[str, Any], status: int = 200) -> JSONResponse:
-    headers = {"Request-Id": request_id()}
-    version = request.headers.get("stripe-version")
-    if version:
-        headers["Stripe-Version"] = version
+    headers = {
+        "Request-Id": request_id(),
+        "Stripe-Version": request.headers.get("stripe-version") or DEFAULT_STRIPE_API_VERSION,
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _idempotent(request: Request, conn: Connection, build: Any) -> JSONResponse:
+async def _idempotent(
+    request: Request, conn: Connection, params: dict[str, Any], build: Any
+) -> JSONResponse:
+    """Stripe's idempotency: the same key replays the first response, but only for the same
+    request; a key reused for other parameters or another endpoint is an error."""
     key = request.headers.get("idempotency-key")
+    fingerprint = hashlib.sha256(
+        json.dumps([request.method, request.url.path, params], sort_keys=True).encode()
+    ).hexdigest()
     if key:
         replay = await store.idempotent_response(conn, key)
         if replay is not None:
-            response = respond(request, replay[1], replay[0])
+            status, body, first = replay
+            if first != fingerprint:
+                raise StripeApiError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    f"they were first used with. Try using a key other than '{key}' if you "
+                    "meant to execute a different request.",
+                    type="idempotency_error",
+                )
+            response = respond(request, body, status)
             response.headers["Idempotent-Replayed"] = "true"
             return response
     body = await build()
     if key:
-        await store.store_idempotent_response(conn, key, 200, body)
+        await store.store_idempotent_response(conn, key, 200, body, fingerprint)
     return respond(request, body)
+
+
+async def _no_params(request: Request) -> None:
+    # Retrieve endpoints take only `expand`; Stripe refuses anything else by name.
+    check_known(await form_params(request), {"expand": True})
 
 
 def session_view(session: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +319,7 @@ async def create_session(request: Request, db: DatabaseDep, settings: SettingsDe
             await store.put(conn, session, type="session", lookup=session["client_secret"])
             return session_view(session)
 
-        return await _idempotent(request, conn, build)
+        return await _idempotent(request, conn, params, build)
 
 
 @router.get("/v1/financial_connections/sessions/{session_id}")
@@ -304,6 +327,7 @@ async def retrieve_session(
     session_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     authenticate(request, settings)
+    await _no_params(request)
     async with db.connection() as conn:
         session = await store.get(conn, session_id, type="session")
     if session is None:
@@ -319,6 +343,7 @@ async def retrieve_account(
     account_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     authenticate(request, settings)
+    await _no_params(request)
     async with db.connection() as conn:
         account = await store.get(conn, account_id, type="account")
     if account is None:
@@ -353,11 +378,15 @@ async def list_accounts(request: Request, db: DatabaseDep, settings: SettingsDep
         raise invalid("limit must be an integer between 1 and 100.", param="limit")
     limit = int(raw_limit)
     async with db.connection() as conn:
-        page = await store.list_by_lookup(
+        for cursor in ("starting_after", "ending_before"):
+            cursor_id = params.get(cursor)
+            if cursor_id is not None and await store.get(conn, cursor_id, type="account") is None:
+                raise missing("financial_connections.account", cursor_id, param=cursor)
+        page, has_more = await store.list_by_lookup(
             conn,
             type="account",
             lookup=customer,
-            limit=limit + 1,
+            limit=limit,
             starting_after=params.get("starting_after"),
             ending_before=params.get("ending_before"),
         )
@@ -365,8 +394,8 @@ async def list_accounts(request: Request, db: DatabaseDep, settings: SettingsDep
         request,
         {
             "object": "list",
-            "data": page[:limit],
-            "has_more": len(page) > limit,
+            "data": page,
+            "has_more": has_more,
             "url": "/v1/financial_connections/accounts",
         },
     )
@@ -377,6 +406,7 @@ async def retrieve_authorization(
     authorization_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     authenticate(request, settings)
+    await _no_params(request)
     async with db.connection() as conn:
         authorization = await store.get(conn, authorization_id, type="authorization")
     if authorization is None:
@@ -509,7 +539,7 @@ async def create_setup_intent(
                 )
             return session_view(setup_intent)
 
-        return await _idempotent(request, conn, build)
+        return await _idempotent(request, conn, params, build)
 
 
 @router.post("/v1/setup_intents/{setup_intent_id}/confirm")
@@ -532,6 +562,7 @@ async def retrieve_setup_intent(
     setup_intent_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     authenticate(request, settings)
+    await _no_params(request)
     async with db.connection() as conn:
         setup_intent = await store.get(conn, setup_intent_id, type="setup_intent")
     if setup_intent is None:
@@ -544,8 +575,21 @@ async def retrieve_payment_method(
     payment_method_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     authenticate(request, settings)
+    await _no_params(request)
     async with db.connection() as conn:
         payment_method = await store.get(conn, payment_method_id, type="payment_method")
     if payment_method is None:
         raise missing("payment_method", payment_method_id)
     return respond(request, payment_method)
+
+
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "DELETE", "PUT", "PATCH"], include_in_schema=False
+)
+async def unknown_endpoint(path: str, request: Request, settings: SettingsDep) -> JSONResponse:
+    authenticate(request, settings)
+    raise StripeApiError(
+        404,
+        f"Unrecognized request URL ({request.method}: /{path}). Please see "
+        "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+    )

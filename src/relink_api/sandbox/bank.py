@@ -4,11 +4,11 @@ modal and what they did there. See docs/sandbox.md, "Bank"."""
 from __future__ import annotations
 
 import hmac
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relink_api.db import Connection
 from relink_api.deps import DatabaseDep, SettingsDep
@@ -32,6 +32,20 @@ class SessionOutcome(SessionLookup):
 
 class SetupConfirmation(SessionLookup):
     pass
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+async def _body(request: Request, model: type[Body]) -> Body:
+    """The JSON body as ``model``; anything else is a Stripe.js-shaped 400."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        fields = ", ".join(
+            ".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()
+        )
+        raise invalid(f"Invalid request: check {fields}.", param=fields or None) from None
 
 
 def _publishable(request: Request, settings: Settings) -> None:
@@ -72,9 +86,10 @@ def _selectable(session: dict[str, Any], account: dict[str, Any]) -> bool:
 
 @router.post("/session")
 async def describe_session(
-    body: SessionLookup, request: Request, db: DatabaseDep, settings: SettingsDep
+    request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     _publishable(request, settings)
+    body = await _body(request, SessionLookup)
     async with db.transaction() as conn:
         session = await _pending_session(conn, body.client_secret)
         relink = session.get("relink_options") or {}
@@ -213,9 +228,10 @@ async def play(conn: Connection, session: dict[str, Any], body: SessionOutcome) 
 
 @router.post("/session/complete")
 async def complete_session(
-    body: SessionOutcome, request: Request, db: DatabaseDep, settings: SettingsDep
+    request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
     _publishable(request, settings)
+    body = await _body(request, SessionOutcome)
     async with db.transaction() as conn:
         session = await _pending_session(conn, body.client_secret)
         result = await play(conn, session, body)
@@ -223,10 +239,9 @@ async def complete_session(
 
 
 @router.post("/setup_intents/confirm")
-async def confirm_setup(
-    body: SetupConfirmation, request: Request, db: DatabaseDep, settings: SettingsDep
-) -> JSONResponse:
+async def confirm_setup(request: Request, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     _publishable(request, settings)
+    body = await _body(request, SetupConfirmation)
     async with db.transaction() as conn:
         setup_intent = await store.find(
             conn, type="setup_intent", lookup=body.client_secret, for_update=True

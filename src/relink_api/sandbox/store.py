@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS sandbox.idempotency (
     body        jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+-- What the key was first used for (method, path, params): reuse for anything else is refused.
+ALTER TABLE sandbox.idempotency ADD COLUMN IF NOT EXISTS fingerprint text NOT NULL DEFAULT '';
 """
 
 
@@ -96,38 +98,40 @@ async def list_by_lookup(
     limit: int,
     starting_after: str | None = None,
     ending_before: str | None = None,
-) -> list[dict[str, Any]]:
-    """Objects with this lookup key, newest first (Stripe's list order), one page."""
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the objects with this lookup key, newest first (Stripe's list order),
+    and whether more lie beyond it in the direction of travel."""
     if ending_before is not None:
+        # Walk towards newer objects from the cursor, keep the nearest, show newest first.
         records = await conn.fetch(
             """
-            SELECT data FROM (
-                SELECT data, created_at, id FROM sandbox.objects
-                WHERE type = $1 AND lookup = $2 AND (created_at, id) > (
-                    SELECT created_at, id FROM sandbox.objects WHERE id = $3)
-                ORDER BY created_at, id LIMIT $4
-            ) page ORDER BY created_at DESC, id DESC
+            SELECT data FROM sandbox.objects
+            WHERE type = $1 AND lookup = $2 AND (created_at, id) > (
+                SELECT created_at, id FROM sandbox.objects WHERE id = $3)
+            ORDER BY created_at, id LIMIT $4
             """,
             type,
             lookup,
             ending_before,
-            limit,
+            limit + 1,
         )
-    else:
-        records = await conn.fetch(
-            """
-            SELECT data FROM sandbox.objects
-            WHERE type = $1 AND lookup = $2
-              AND ($3::text IS NULL OR (created_at, id) < (
-                    SELECT created_at, id FROM sandbox.objects WHERE id = $3))
-            ORDER BY created_at DESC, id DESC LIMIT $4
-            """,
-            type,
-            lookup,
-            starting_after,
-            limit,
-        )
-    return [record["data"] for record in records]
+        page = [record["data"] for record in records]
+        return list(reversed(page[:limit])), len(page) > limit
+    records = await conn.fetch(
+        """
+        SELECT data FROM sandbox.objects
+        WHERE type = $1 AND lookup = $2
+          AND ($3::text IS NULL OR (created_at, id) < (
+                SELECT created_at, id FROM sandbox.objects WHERE id = $3))
+        ORDER BY created_at DESC, id DESC LIMIT $4
+        """,
+        type,
+        lookup,
+        starting_after,
+        limit + 1,
+    )
+    page = [record["data"] for record in records]
+    return page[:limit], len(page) > limit
 
 
 async def accounts_on_authorization(
@@ -209,18 +213,21 @@ async def pending_count(conn: Connection) -> int:
     )
 
 
-async def idempotent_response(conn: Connection, key: str) -> tuple[int, dict[str, Any]] | None:
-    record = await conn.fetchrow("SELECT status, body FROM sandbox.idempotency WHERE key = $1", key)
-    return (record["status"], record["body"]) if record else None
+async def idempotent_response(conn: Connection, key: str) -> tuple[int, dict[str, Any], str] | None:
+    record = await conn.fetchrow(
+        "SELECT status, body, fingerprint FROM sandbox.idempotency WHERE key = $1", key
+    )
+    return (record["status"], record["body"], record["fingerprint"]) if record else None
 
 
 async def store_idempotent_response(
-    conn: Connection, key: str, status: int, body: dict[str, Any]
+    conn: Connection, key: str, status: int, body: dict[str, Any], fingerprint: str
 ) -> None:
     await conn.execute(
-        "INSERT INTO sandbox.idempotency (key, status, body) VALUES ($1, $2, $3) "
-        "ON CONFLICT (key) DO NOTHING",
+        "INSERT INTO sandbox.idempotency (key, status, body, fingerprint) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
         key,
         status,
         body,
+        fingerprint,
     )

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from relink_api.settings import DEFAULT_STRIPE_API_VERSION
+
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -73,9 +75,7 @@ def invalid(
 
 def error_response(exc: StripeApiError, *, stripe_version: str | None) -> JSONResponse:
     rid = request_id()
-    headers = {"Request-Id": rid}
-    if stripe_version:
-        headers["Stripe-Version"] = stripe_version
+    headers = {"Request-Id": rid, "Stripe-Version": stripe_version or DEFAULT_STRIPE_API_VERSION}
     return JSONResponse(exc.body(rid), status_code=exc.status, headers=headers)
 
 
@@ -92,6 +92,8 @@ def decode_params(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             last = index == len(parts) - 1
             key = part if part != "" else str(sum(1 for k in node if k.isdigit()))
             if last:
+                if isinstance(node.get(key), dict):
+                    raise invalid(f"Invalid value for {raw_key}: it is a hash.", param=raw_key)
                 node[key] = value
             else:
                 child = node.setdefault(key, {})
@@ -118,7 +120,10 @@ async def form_params(request: Request) -> dict[str, Any]:
     """The request's params: the query string on GET, the form-encoded body on POST."""
     pairs = parse_qsl(request.url.query, keep_blank_values=True)
     if request.method == "POST":
-        body = (await request.body()).decode()
+        try:
+            body = (await request.body()).decode()
+        except UnicodeDecodeError:
+            raise invalid("The request body is not valid UTF-8 form data.") from None
         pairs += parse_qsl(body, keep_blank_values=True)
     return decode_params(pairs)
 
