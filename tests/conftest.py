@@ -23,7 +23,7 @@ from relink_api.db.migrate import apply_migrations
 from relink_api.settings import Settings
 from relink_api.stripe_objects import FcAccount
 from tests.factories import API, fc_account
-from tests.support import scratch_database
+from tests.support import restored_logging, scratch_database
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 WEBHOOK_SECRET = "whsec_testcurrent"
@@ -141,3 +141,9 @@ def seed(db: Database) -> Seed:
         return raw
 
     return _seed
+
+
+@pytest.fixture
+def _restore_logging() -> Iterator[None]:
+    with restored_logging():
+        yield

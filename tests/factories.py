@@ -159,3 +159,15 @@ def account_list(accounts: list[dict[str, Any]], *, has_more: bool = False) -> d
         "has_more": has_more,
         "url": "/v1/financial_connections/accounts",
     }
+
+
+def tokenized_number(expires: int, status: str = "transactable") -> list[dict[str, Any]]:
+    """``account_numbers`` with one tokenized account number expiring at ``expires``."""
+    return [
+        {
+            "identifier_type": "tokenized_account_number",
+            "status": status,
+            "expected_expiry_date": expires,
+            "supported_networks": ["ach"],
+        }
+    ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -64,3 +66,25 @@ def assert_problem(
     if instance is not None:
         assert problem["instance"] == instance
     return problem
+
+
+def at(unix: int) -> datetime:
+    """A Stripe timestamp as the aware datetime the API returns."""
+    return datetime.fromtimestamp(unix, tz=UTC)
+
+
+def parsed(value: str | None) -> datetime | None:
+    """An API timestamp (ISO 8601, maybe with Z) as an aware datetime."""
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@contextmanager
+def restored_logging() -> Iterator[None]:
+    """CLI commands configure process-wide logging; give the next tests theirs back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, ValidationError
 
 from relink_api.logs import configure_logging
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.stripe_objects import INACTIVE_CAUSES
 
 T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
@@ -353,16 +354,7 @@ def sandbox_demo_customer(url: str) -> None:
     "--cause",
     default="access_expired",
     show_default=True,
-    type=click.Choice(
-        [
-            "access_denied",
-            "access_expired",
-            "account_closed",
-            "account_unavailable",
-            "institution_requirement",
-            "unspecified",
-        ]
-    ),
+    type=click.Choice(INACTIVE_CAUSES),
 )
 @click.option(
     "--action",

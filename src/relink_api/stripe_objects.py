@@ -13,6 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AccountStatus = Literal["active", "inactive", "disconnected"]
+# `status_details.inactive.cause` values (REFERENCE.md section 2).
+INACTIVE_CAUSES = (
+    "access_denied",
+    "access_expired",
+    "account_closed",
+    "account_unavailable",
+    "institution_requirement",
+    "unspecified",
+)
 
 
 def from_unix(value: int | None) -> datetime | None:

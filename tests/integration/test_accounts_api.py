@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,30 +15,13 @@ from relink_api.db import Database
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_authorization
-from tests.support import assert_problem
+from tests.factories import tokenized_number as tan
+from tests.support import assert_problem, parsed
+from tests.support import at as iso
 
 ACCOUNT_URL = "/v1/financial_connections/accounts/fca_checking"
 AUTHORIZATION_URL = "/v1/financial_connections/authorizations/fcauth_1"
 DAY = 86_400
-
-
-def iso(unix: int) -> datetime:
-    return datetime.fromtimestamp(unix, tz=UTC)
-
-
-def parsed(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def tan(expires: int, status: str = "transactable") -> list[dict[str, Any]]:
-    return [
-        {
-            "identifier_type": "tokenized_account_number",
-            "status": status,
-            "expected_expiry_date": expires,
-            "supported_networks": ["ach"],
-        }
-    ]
 
 
 async def history(db: Database, account_id: str = "fca_checking") -> list[dict[str, Any]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -106,16 +104,6 @@ async def test_an_account_stripe_holds_for_another_customer_cannot_be_assigned(
         await gateway.aclose()
     async with db.connection() as conn:
         assert await conn.fetchval("SELECT count(*) FROM accounts") == 0
-
-
-@pytest.fixture
-def _restore_logging() -> Iterator[None]:
-    # The command configures process-wide logging; give the next tests theirs back.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("_restore_logging")

@@ -5,9 +5,8 @@ the same sweep inside the server on an interval."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -354,16 +353,6 @@ async def cli_accounts(database_url: str) -> list[str]:
         fc_account("fca_cli_2", status="active"),
     )
     return ["fca_cli_1", "fca_cli_2"]
-
-
-@pytest.fixture
-def _restore_logging() -> Iterator[None]:
-    # The command configures process-wide logging; give the next tests theirs back.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def command_env(database_url: str) -> dict[str, str]:

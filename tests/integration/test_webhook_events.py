@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -20,8 +19,9 @@ from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 from relink_api.webhooks.service import prune_events
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_authorization
+from tests.factories import tokenized_number as tan
 from tests.stripe_events import deliver, event
-from tests.support import assert_problem
+from tests.support import assert_problem, at, parsed
 
 ACCOUNTS = "/v1/financial_connections/accounts"
 ACCOUNT_URL = f"{ACCOUNTS}/fca_checking"
@@ -31,25 +31,6 @@ NOW = int(time.time())
 DEACTIVATION = NOW + 20 * DAY
 TAN_SOON = NOW + 10 * DAY
 TAN_LATER = NOW + 25 * DAY
-
-
-def at(unix: int) -> datetime:
-    return datetime.fromtimestamp(unix, tz=UTC)
-
-
-def parsed(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def tan(expires: int, status: str = "transactable") -> list[dict[str, Any]]:
-    return [
-        {
-            "identifier_type": "tokenized_account_number",
-            "status": status,
-            "expected_expiry_date": expires,
-            "supported_networks": ["ach"],
-        }
-    ]
 
 
 async def stored(

@@ -14,17 +14,9 @@ from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.wire import invalid
+from relink_api.stripe_objects import INACTIVE_CAUSES
 
 router = APIRouter(prefix="/sandbox/control", include_in_schema=False)
-
-INACTIVE_CAUSES = (
-    "access_denied",
-    "access_expired",
-    "account_closed",
-    "account_unavailable",
-    "institution_requirement",
-    "unspecified",
-)
 
 
 class Deactivation(BaseModel):
