@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from relink_api.db import Connection
+from relink_api.db import Connection, Database
 from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
 from relink_api.sandbox.wire import (
@@ -150,6 +150,25 @@ async def _idempotent(
 async def _no_params(request: Request) -> None:
     # Retrieve endpoints take only `expand`; Stripe refuses anything else by name.
     check_known(await form_params(request), {"expand": True})
+
+
+async def _retrieve(
+    request: Request,
+    db: Database,
+    settings: Settings,
+    object_id: str,
+    *,
+    type: str,
+    kind: str,
+) -> JSONResponse:
+    """``GET /v1/<objects>/{id}``: authenticated, only ``expand`` allowed, 404 as Stripe."""
+    authenticate(request, settings)
+    await _no_params(request)
+    async with db.connection() as conn:
+        found = await store.get(conn, object_id, type=type)
+    if found is None:
+        raise missing(kind, object_id)
+    return respond(request, session_view(found))
 
 
 def session_view(session: dict[str, Any]) -> dict[str, Any]:
@@ -326,13 +345,9 @@ async def create_session(request: Request, db: DatabaseDep, settings: SettingsDe
 async def retrieve_session(
     session_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
-    authenticate(request, settings)
-    await _no_params(request)
-    async with db.connection() as conn:
-        session = await store.get(conn, session_id, type="session")
-    if session is None:
-        raise missing("financial_connections.session", session_id)
-    return respond(request, session_view(session))
+    return await _retrieve(
+        request, db, settings, session_id, type="session", kind="financial_connections.session"
+    )
 
 
 # --- accounts and authorizations ------------------------------------------------------------
@@ -342,13 +357,9 @@ async def retrieve_session(
 async def retrieve_account(
     account_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
-    authenticate(request, settings)
-    await _no_params(request)
-    async with db.connection() as conn:
-        account = await store.get(conn, account_id, type="account")
-    if account is None:
-        raise missing("financial_connections.account", account_id)
-    return respond(request, account)
+    return await _retrieve(
+        request, db, settings, account_id, type="account", kind="financial_connections.account"
+    )
 
 
 @router.get("/v1/financial_connections/accounts")
@@ -405,13 +416,14 @@ async def list_accounts(request: Request, db: DatabaseDep, settings: SettingsDep
 async def retrieve_authorization(
     authorization_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
-    authenticate(request, settings)
-    await _no_params(request)
-    async with db.connection() as conn:
-        authorization = await store.get(conn, authorization_id, type="authorization")
-    if authorization is None:
-        raise missing("financial_connections.authorization", authorization_id)
-    return respond(request, authorization)
+    return await _retrieve(
+        request,
+        db,
+        settings,
+        authorization_id,
+        type="authorization",
+        kind="financial_connections.authorization",
+    )
 
 
 # --- SetupIntents and PaymentMethods ------------------------------------------------------
@@ -561,26 +573,18 @@ async def confirm_setup_intent_route(
 async def retrieve_setup_intent(
     setup_intent_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
-    authenticate(request, settings)
-    await _no_params(request)
-    async with db.connection() as conn:
-        setup_intent = await store.get(conn, setup_intent_id, type="setup_intent")
-    if setup_intent is None:
-        raise missing("setup_intent", setup_intent_id)
-    return respond(request, session_view(setup_intent))
+    return await _retrieve(
+        request, db, settings, setup_intent_id, type="setup_intent", kind="setup_intent"
+    )
 
 
 @router.get("/v1/payment_methods/{payment_method_id}")
 async def retrieve_payment_method(
     payment_method_id: str, request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> JSONResponse:
-    authenticate(request, settings)
-    await _no_params(request)
-    async with db.connection() as conn:
-        payment_method = await store.get(conn, payment_method_id, type="payment_method")
-    if payment_method is None:
-        raise missing("payment_method", payment_method_id)
-    return respond(request, payment_method)
+    return await _retrieve(
+        request, db, settings, payment_method_id, type="payment_method", kind="payment_method"
+    )
 
 
 @router.api_route(
