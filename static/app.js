@@ -8,7 +8,9 @@
  *
  * The relink session's client secret lives only in a local variable handed to
  * collectFinancialConnectionsAccounts: it is never written to the DOM, storage, the URL or
- * the console, and is stripped from what is posted back to the API.
+ * the console, and is stripped from what is posted back to the API. The same goes for the
+ * SetupIntent's client secret handed to confirmUsBankAccountSetup, when a relink linked a
+ * different account and the customer sets up payments from it.
  */
 (function () {
   "use strict";
@@ -37,6 +39,11 @@
     stripeLoaded: null, // Promise that settles when the Stripe.js script has loaded
     stripes: {}, // publishable key → Stripe instance
     accounts: [],
+    paymentMethods: [],
+    // New account id → {sessionId, accountId, replaced, billingName}: accounts a relink on
+    // this visit linked in place of another, whose payment method is still to be set up.
+    // Kept in memory only; the API does not say which relink an account came from.
+    setups: {},
     busy: false,
   };
 
@@ -94,6 +101,18 @@
 
   function bankName(account) {
     return (account && account.institution_name) || "your bank";
+  }
+
+  /** "Sandbox Bank ••••4321"; a screen reader hears "Sandbox Bank ending in 4321". */
+  function paymentMethodName(method) {
+    var nodes = [method.bank_name || "Bank account"];
+    if (method.last4) {
+      nodes.push(" ");
+      nodes.push(el("span", { "aria-hidden": "true", text: "••••" }));
+      nodes.push(hidden("ending in "));
+      nodes.push(method.last4);
+    }
+    return nodes;
   }
 
   function formatDate(value) {
@@ -184,6 +203,16 @@
       throw new ApiProblem(detail, response.status, payload);
     }
     return payload;
+  }
+
+  /** Whether a problem's `type` URI names this kind of problem (its last path segment). */
+  function isProblem(error, slug) {
+    var type = error instanceof ApiProblem && error.problem ? error.problem.type : null;
+    return typeof type === "string" && type.split("/").pop() === slug;
+  }
+
+  function sessionPath(sessionId, rest) {
+    return "/v1/relink-sessions/" + encodeURIComponent(sessionId) + (rest || "");
   }
 
   /** Every `client_secret`, however deep, removed: the API never needs it back. */
@@ -295,6 +324,43 @@
       );
       item.append(button);
     }
+    if (account.link_health === "unrepairable" && account.authorization_id) {
+      // The account itself is gone (closed, say), but the customer may still link another
+      // account at the same bank through the same login, then set up payments from it.
+      item.append(
+        el(
+          "button",
+          {
+            type: "button",
+            className: "button button--secondary",
+            "data-replace": account.id,
+            disabled: state.busy,
+            onclick: function () {
+              startRelink(account, "institution");
+            },
+          },
+          ["Link another account at " + bankName(account), hidden(" for " + spokenName(account))],
+        ),
+      );
+    }
+    var setup = account.needs_new_payment_method ? state.setups[account.id] : null;
+    if (setup) {
+      item.append(
+        el(
+          "button",
+          {
+            type: "button",
+            className: "button",
+            "data-set-up": account.id,
+            disabled: state.busy,
+            onclick: function () {
+              showSetupForm(setup);
+            },
+          },
+          ["Set up payments", hidden(" from " + spokenName(account))],
+        ),
+      );
+    }
     return item;
   }
 
@@ -348,11 +414,13 @@
 
   function setBusy(busy) {
     state.busy = busy;
-    ui.accounts.querySelectorAll("button[data-reconnect]").forEach(function (button) {
-      button.disabled = busy;
-    });
-    ui.outcome.querySelectorAll("button").forEach(function (button) {
-      button.disabled = busy;
+    ui.accounts
+      .querySelectorAll("button[data-reconnect], button[data-set-up]")
+      .forEach(function (button) {
+        button.disabled = busy;
+      });
+    ui.outcome.querySelectorAll("button, input").forEach(function (control) {
+      control.disabled = busy;
     });
   }
 
@@ -385,7 +453,7 @@
 
   /**
    * Show an outcome panel: a heading (which takes focus), paragraphs, and actions.
-   * `tone` is one of success, warning, problem.
+   * `tone` is one of success, warning, problem, neutral.
    */
   function showPanel(tone, heading, paragraphs, actions, options) {
     var title = el("h2", { id: "outcome-heading", tabindex: "-1", text: heading });
@@ -409,6 +477,7 @@
               type: "button",
               className: action.secondary ? "button button--secondary" : "button",
               text: action.label,
+              "aria-describedby": action.describedBy,
               onclick: action.run,
             });
           }),
@@ -423,7 +492,9 @@
   function dismissOutcome() {
     ui.outcome.hidden = true;
     ui.outcome.replaceChildren();
-    var first = ui.accounts.querySelector("button[data-reconnect]") || ui.accounts.querySelector("h2");
+    var first =
+      ui.accounts.querySelector("button[data-reconnect], button[data-set-up]") ||
+      ui.accounts.querySelector("h2");
     if (first) {
       if (first.tagName === "H2") first.setAttribute("tabindex", "-1");
       first.focus();
@@ -431,6 +502,11 @@
   }
 
   function showOutcome(result, account, scope) {
+    var replacements = replacementIds(result);
+    if (replacements.length) {
+      showNewAccount(result, account, replacements);
+      return;
+    }
     var bank = bankName(account);
     var retry = {
       label: "Try again",
@@ -668,6 +744,454 @@
   }
 
   // -------------------------------------------------------------------------------------
+  // Payments from an account linked in place of another
+  // -------------------------------------------------------------------------------------
+  //
+  // Stripe moves nothing to an account the customer linked instead of the broken one: the
+  // customer names the account holder, reads the ACH mandate, accepts it, and Stripe.js
+  // confirms the SetupIntent. What was set up is then read back from the API, which asks
+  // Stripe itself; the page never decides it.
+
+  /** Accounts a completed relink linked in place of the one it was for. */
+  function replacementIds(result) {
+    if (!result || result.next_step !== "set_up_payment_method") return [];
+    return (result.linked_account_ids || []).filter(function (id) {
+      return id !== result.account_id;
+    });
+  }
+
+  /** Remember (in memory) that `accountId` needs a payment method, set up through `result`. */
+  function rememberSetup(result, replaced, accountId) {
+    var known = state.setups[accountId];
+    if (known && known.sessionId === result.id) return known;
+    var setup = {
+      sessionId: result.id,
+      accountId: accountId,
+      replaced: replaced,
+      billingName: "",
+    };
+    state.setups[accountId] = setup;
+    return setup;
+  }
+
+  function setupAccount(setup) {
+    return findAccount(setup.accountId) || { id: setup.accountId, display_name: "New account" };
+  }
+
+  function showNewAccount(result, account, ids) {
+    var setups = ids.map(function (id) {
+      return rememberSetup(result, account, id);
+    });
+    // Re-draw the list now that it knows which accounts wait for a payment method.
+    renderAccounts();
+    var setup = setups[0];
+    var heading =
+      result.outcome === "new_account"
+        ? "You connected a different account"
+        : "You connected another account instead";
+    showPanel("warning", heading, [
+      el("p", {
+        text:
+          (ids.length === 1 ? "You connected this account" : "You connected these accounts") +
+          " at " +
+          bankName(account) +
+          ":",
+      }),
+      namedList(ids),
+      el(
+        "p",
+        {},
+        ["Payments set up from "].concat(accountName(account), [
+          " don't move to it by themselves.",
+        ]),
+      ),
+      el("p", {
+        className: "next-step",
+        text: "Next step: set up payments from the new account.",
+      }),
+      billingForm(setup),
+    ]);
+  }
+
+  /** The setup step on its own, for the "Set up payments" button in the list. */
+  function showSetupForm(setup) {
+    if (state.busy) return;
+    var account = setupAccount(setup);
+    var paragraphs = [
+      el("p", {}, ["Payments from "].concat(accountName(account), [" need your authorization."])),
+    ];
+    if (setup.replaced) {
+      paragraphs.push(
+        el(
+          "p",
+          {},
+          ["They take over from "].concat(accountName(setup.replaced), [
+            ", which can't be used for payments any more.",
+          ]),
+        ),
+      );
+    }
+    paragraphs.push(billingForm(setup));
+    showPanel("neutral", "Set up payments from " + spokenName(account), paragraphs);
+  }
+
+  /** Name on the account → Continue, which fetches the mandate to accept. */
+  function billingForm(setup) {
+    var account = setupAccount(setup);
+    var hint = el("p", {
+      id: "billing-name-hint",
+      className: "field__hint",
+      text: "The account holder's name, as " + bankName(account) + " has it.",
+    });
+    var error = el("p", { id: "billing-name-error", className: "field__error", hidden: true });
+    var input = el("input", {
+      id: "billing-name",
+      name: "billing_name",
+      type: "text",
+      autocomplete: "name",
+      autocapitalize: "words",
+      spellcheck: "false",
+      maxlength: "255",
+      required: true,
+      "aria-describedby": "billing-name-hint",
+      value: setup.billingName || null,
+    });
+
+    function invalid(message) {
+      error.textContent = message;
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "billing-name-hint billing-name-error");
+      input.focus();
+    }
+
+    return el(
+      "form",
+      {
+        className: "setup-form",
+        novalidate: true,
+        onsubmit: function (event) {
+          event.preventDefault();
+          var name = input.value.trim();
+          if (!name) {
+            invalid("Enter the name on the account.");
+            return;
+          }
+          setup.billingName = name;
+          requestMandate(setup);
+        },
+      },
+      [
+        el("div", { className: "field" }, [
+          el("label", { for: "billing-name", text: "Name on the account" }),
+          hint,
+          input,
+          error,
+        ]),
+        el("button", { type: "submit", className: "button", text: "Continue" }),
+      ],
+    );
+  }
+
+  /** Create (or resume) the SetupIntent, then show its mandate. */
+  async function requestMandate(setup) {
+    if (state.busy) return;
+    setBusy(true);
+    announce("Preparing the authorization…");
+    var created;
+    try {
+      created = await api("POST", sessionPath(setup.sessionId, "/payment-method"), {
+        billing_name: setup.billingName,
+        account_id: setup.accountId,
+      });
+    } catch (error) {
+      setBusy(false);
+      if (isProblem(error, "payment-method-already-set-up")) {
+        await showRecordedSetup(setup);
+        return;
+      }
+      showProblem("We couldn't start setting up payments", error, {
+        label: "Try again",
+        run: function () {
+          requestMandate(setup);
+        },
+      });
+      return;
+    }
+    setBusy(false);
+    showMandate(setup, created);
+  }
+
+  /**
+   * The ACH mandate and an explicit Accept. The SetupIntent's client secret stays in this
+   * closure until Accept hands it to Stripe.js; it never reaches the DOM.
+   */
+  function showMandate(setup, created) {
+    var clientSecret = created.client_secret;
+    var publishableKey = created.publishable_key || state.config.publishable_key;
+    var account = setupAccount(setup);
+    showPanel(
+      "neutral",
+      "Authorize payments from " + spokenName(account),
+      [
+        el("dl", { className: "facts" }, [
+          el("dt", { text: "Account holder" }),
+          el("dd", { text: setup.billingName }),
+          el("dt", { text: "Account" }),
+          el("dd", {}, accountName(account).concat([" at ", bankName(account)])),
+        ]),
+        el("p", {
+          text: "Please read this authorization. Payments start only once you accept it.",
+        }),
+        el("div", { id: "mandate", className: "mandate" }, [
+          el("p", { text: created.mandate_text }),
+        ]),
+      ],
+      [
+        {
+          label: "Accept",
+          describedBy: "mandate",
+          run: function () {
+            var secret = clientSecret;
+            clientSecret = null; // one confirmation per SetupIntent
+            if (secret) confirmSetup(setup, secret, publishableKey);
+          },
+        },
+        {
+          label: "Change name",
+          secondary: true,
+          run: function () {
+            clientSecret = null;
+            showSetupForm(setup);
+          },
+        },
+      ],
+    );
+  }
+
+  /** The part of Stripe.js's {error} the page words; the rest (which can carry the
+   * SetupIntent, secret included) is dropped at once. */
+  function wordedError(result) {
+    return result && result.error ? { message: result.error.message || null } : null;
+  }
+
+  async function confirmSetup(setup, clientSecret, publishableKey) {
+    if (state.busy) return;
+    setBusy(true);
+    var account = setupAccount(setup);
+    var retry = {
+      label: "Try again",
+      run: function () {
+        requestMandate(setup);
+      },
+    };
+    announce("Setting up payments from " + spokenName(account) + "…");
+    var stripeError = null;
+    try {
+      var stripe = await stripeFor(publishableKey);
+      try {
+        stripeError = wordedError(await stripe.confirmUsBankAccountSetup(clientSecret));
+      } catch (integrationError) {
+        stripeError = {
+          message: String((integrationError && integrationError.message) || integrationError),
+        };
+      }
+    } catch (error) {
+      setBusy(false);
+      showProblem("We couldn't open Stripe", error, retry);
+      return;
+    }
+    clientSecret = null;
+    announce("Checking the result with Stripe…");
+    var recorded;
+    try {
+      recorded = await api("POST", sessionPath(setup.sessionId, "/payment-method/complete"));
+    } catch (error) {
+      setBusy(false);
+      showProblem("We couldn't check whether payments are set up", error, retry);
+      return;
+    }
+    await Promise.all([refreshAccounts(), refreshPaymentMethods()]);
+    setBusy(false);
+    showSetupResult(setup, recorded, stripeError);
+  }
+
+  /** Setting up was done before (another tab, or a click that raced): show its record. */
+  async function showRecordedSetup(setup) {
+    try {
+      var recorded = await api("GET", sessionPath(setup.sessionId, "/payment-method"));
+      await Promise.all([refreshAccounts(), refreshPaymentMethods()]);
+      showSetupResult(setup, recorded, null);
+    } catch (error) {
+      showProblem("We couldn't check whether payments are set up", error, null);
+    }
+  }
+
+  function showSetupResult(setup, recorded, stripeError) {
+    var account = setupAccount(setup);
+    var retry = {
+      label: "Try again",
+      run: function () {
+        requestMandate(setup);
+      },
+    };
+    switch (recorded.status) {
+      case "succeeded":
+        showSetupDone(setup, recorded);
+        return;
+      case "failed": {
+        var message =
+          (recorded.failure && recorded.failure.message) ||
+          (stripeError && stripeError.message) ||
+          "Your bank didn't accept the account for payments.";
+        showPanel(
+          "problem",
+          "We couldn't set up payments from " + spokenName(account),
+          [
+            el("p", { className: "problem-detail", text: message }),
+            el("p", { text: "Nothing was charged, and no payment method was saved." }),
+            el("p", {
+              className: "next-step",
+              text: "Next step: try again. You'll be asked to accept the authorization again.",
+            }),
+          ],
+          [retry],
+        );
+        return;
+      }
+      case "canceled":
+        showPanel(
+          "warning",
+          "Setting up payments was cancelled",
+          [
+            el("p", { text: "No payment method was saved." }),
+            el("p", { className: "next-step", text: "When you're ready, try again." }),
+          ],
+          [retry],
+        );
+        return;
+      default: {
+        var paragraphs = [
+          el("p", {
+            text: "Stripe hasn't confirmed the payment details yet, so nothing is saved.",
+          }),
+        ];
+        if (stripeError && stripeError.message) {
+          paragraphs.unshift(el("p", { className: "problem-detail", text: stripeError.message }));
+        }
+        paragraphs.push(el("p", { className: "next-step", text: "Next step: try again." }));
+        showPanel("warning", "Setting up payments didn't finish", paragraphs, [retry]);
+      }
+    }
+  }
+
+  function showSetupDone(setup, recorded) {
+    delete state.setups[setup.accountId];
+    renderAccounts();
+    var method = recorded.payment_method;
+    var account = setupAccount(setup);
+    var paragraphs = [
+      method
+        ? el(
+            "p",
+            {
+              className: "payment-method-line",
+              "data-testid": "new-payment-method",
+              "data-payment-method-id": method.id,
+            },
+            ["Payments will now come from "].concat(paymentMethodName(method), ["."]),
+          )
+        : el("p", {}, ["Payments will now come from "].concat(accountName(account), ["."])),
+    ];
+    var replaces = recorded.replaces_payment_method_id;
+    if (replaces) {
+      paragraphs.push(
+        el(
+          "p",
+          { "data-testid": "replaced-payment-method", "data-payment-method-id": replaces },
+          ["It replaces the payment method from "].concat(
+            setup.replaced ? accountName(setup.replaced) : ["your earlier account"],
+            ["."],
+          ),
+        ),
+      );
+    }
+    paragraphs.push(el("p", { className: "next-step", text: "Nothing else to do." }));
+    showPanel("success", "Payments are set up", paragraphs);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Payment methods set up here
+  // -------------------------------------------------------------------------------------
+
+  var UNUSABLE = {
+    blocked: "Stripe can't use it right now: the bank blocked it.",
+    relink_required: "Paused until you reconnect the account.",
+    unrepairable: "Can't be used: the account can't be reconnected.",
+    disconnected: "Can't be used: the account was disconnected.",
+  };
+
+  async function loadPaymentMethods() {
+    var list = await api("GET", "/v1/payment-methods?limit=100");
+    state.paymentMethods = (list && list.data) || [];
+    renderPaymentMethods();
+  }
+
+  async function refreshPaymentMethods() {
+    try {
+      await loadPaymentMethods();
+    } catch (_ignored) {
+      // Only a summary: the accounts and the outcome panel say what matters.
+    }
+  }
+
+  function renderPaymentMethods() {
+    var methods = state.paymentMethods;
+    if (!methods.length) {
+      ui.paymentMethods.replaceChildren();
+      ui.paymentMethods.hidden = true;
+      return;
+    }
+    ui.paymentMethods.hidden = false;
+    ui.paymentMethods.replaceChildren(
+      el("h2", { id: "payment-methods-heading" }, [
+        "Payment methods set up here",
+        el("span", { className: "group__count", text: " (" + methods.length + ")" }),
+      ]),
+      el(
+        "ul",
+        { className: "accounts", role: "list" },
+        methods.map(function (method) {
+          var status = method.usable
+            ? "Payments can come from this account."
+            : UNUSABLE[method.unusable_reason] || "Can't be used for payments right now.";
+          return el(
+            "li",
+            {
+              className:
+                "account payment-method" + (method.usable ? "" : " payment-method--unusable"),
+              "data-payment-method-id": method.id,
+            },
+            [
+              el("div", { className: "account__text" }, [
+                el("p", { className: "account__name" }, paymentMethodName(method)),
+                el("p", {
+                  className: "account__status",
+                  text:
+                    status +
+                    (method.replaces_payment_method_id
+                      ? " It replaced an earlier payment method."
+                      : ""),
+                }),
+              ]),
+            ],
+          );
+        }),
+      ),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------
   // Start-up
   // -------------------------------------------------------------------------------------
 
@@ -716,6 +1240,12 @@
     ui.accounts = el("div", { id: "accounts", className: "groups", "aria-busy": "true" }, [
       el("p", { text: "Loading your accounts…" }),
     ]);
+    ui.paymentMethods = el("section", {
+      id: "payment-methods",
+      className: "group payment-methods",
+      "aria-labelledby": "payment-methods-heading",
+      hidden: true,
+    });
     root.replaceChildren(
       el("p", {
         className: "intro",
@@ -727,6 +1257,7 @@
       ui.status,
       ui.outcome,
       ui.accounts,
+      ui.paymentMethods,
     );
   }
 
@@ -793,7 +1324,9 @@
       ui.accounts.replaceChildren();
       ui.accounts.removeAttribute("aria-busy");
       showProblem("We couldn't load your accounts", error, retry, { final: true });
+      return;
     }
+    await refreshPaymentMethods();
   }
 
   // A new link opened in the same tab only changes the fragment: sign in with its token.
@@ -801,6 +1334,9 @@
     var token = takeTokenFromFragment();
     if (!token || !ui.accounts || state.busy) return;
     state.token = token;
+    // Possibly another customer: forget what this visit knew.
+    state.setups = {};
+    state.paymentMethods = [];
     boot();
   });
 

@@ -171,3 +171,72 @@ def tokenized_number(expires: int, status: str = "transactable") -> list[dict[st
             "supported_networks": ["ach"],
         }
     ]
+
+
+def payment_method(
+    payment_method_id: str = "pm_new",
+    *,
+    account: str = "fca_new",
+    customer: str | None = "cus_A",
+    created: int = 1_700_000_000,
+    blocked_reason: str | None = None,
+    last4: str = "4321",
+) -> dict[str, Any]:
+    """A ``us_bank_account`` PaymentMethod made from an FC account."""
+    return {
+        "id": payment_method_id,
+        "object": "payment_method",
+        "billing_details": {"name": "Jenny Rosen", "email": None},
+        "created": created,
+        "customer": customer,
+        "livemode": False,
+        "type": "us_bank_account",
+        "us_bank_account": {
+            "account_holder_type": "individual",
+            "account_type": "checking",
+            "bank_name": "StripeBank",
+            "financial_connections_account": account,
+            "last4": last4,
+            "networks": {"preferred": "ach", "supported": ["ach"]},
+            "routing_number": "110000000",
+            "status_details": (
+                {"blocked": {"network_code": None, "reason": blocked_reason}}
+                if blocked_reason
+                else {}
+            ),
+        },
+    }
+
+
+def setup_intent(
+    setup_intent_id: str = "seti_1",
+    *,
+    status: str = "requires_confirmation",
+    customer: str | None = "cus_A",
+    method: dict[str, Any] | str | None = "pm_new",
+    error_code: str | None = None,
+) -> dict[str, Any]:
+    """A SetupIntent; ``method`` is the payment method's id, or the object when expanded."""
+    return {
+        "id": setup_intent_id,
+        "object": "setup_intent",
+        "client_secret": f"{setup_intent_id}_secret_Qm7Zp2Lx",
+        "created": 1_700_000_000,
+        "customer": customer,
+        "last_setup_error": (
+            {"type": "invalid_request_error", "code": error_code, "message": "The bank said no."}
+            if error_code
+            else None
+        ),
+        "livemode": False,
+        "mandate": "mandate_1" if status == "succeeded" else None,
+        "metadata": {},
+        "payment_method": method,
+        "payment_method_types": ["us_bank_account"],
+        "status": status,
+        "usage": "off_session",
+    }
+
+
+def payment_method_list(methods: list[dict[str, Any]], *, has_more: bool = False) -> dict[str, Any]:
+    return {"object": "list", "data": methods, "has_more": has_more, "url": "/v1/payment_methods"}

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from relink_api import __version__
 from relink_api.accounts.router import router as accounts_router
+from relink_api.admin.router import router as admin_router
 from relink_api.auth import Authenticator
 from relink_api.db import Database
 from relink_api.db.embedded import start_embedded_postgres, stop_embedded_postgres
@@ -21,8 +22,10 @@ from relink_api.logs import protect_third_party_loggers
 from relink_api.middleware import RequestContextMiddleware
 from relink_api.page import mount_page
 from relink_api.page import router as page_router
+from relink_api.payments.router import router as payments_router
 from relink_api.probes import router as probes_router
 from relink_api.reconcile.scheduler import run_periodically
+from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
 from relink_api.stripe_gateway import StripeGateway
@@ -106,6 +109,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(probes_router)
     app.include_router(accounts_router)
     app.include_router(relink_router)
+    app.include_router(payments_router)
+    app.include_router(relink_return_router)
+    app.include_router(admin_router)
     app.include_router(webhooks_router)
     app.include_router(page_router)
     if settings.sandbox:

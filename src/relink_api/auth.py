@@ -1,15 +1,19 @@
-"""Bearer tokens from the host application → the Stripe customer a request acts for."""
+"""Bearer tokens from the host application → the Stripe customer a request acts for;
+admin API keys → an operator of the whole service."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from relink_api.errors import Unauthorized
+from relink_api.errors import AdminUnauthorized, Unauthorized
 from relink_api.settings import Settings
 
 HMAC_ALGORITHMS = ["HS256"]
@@ -116,3 +120,60 @@ def mint_token(settings: Settings, customer_id: str, *, ttl_seconds: int = 3600)
     if settings.auth_audience is not None:
         claims["aud"] = settings.auth_audience
     return jwt.encode(claims, settings.auth_jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+ADMIN_KEY_HEADER = "X-Admin-Key"
+ADMIN_KEY_PREFIX = "rk_admin_"
+ADMIN_KEY_DIGEST_ENV = "RELINK_ADMIN_API_KEY_SHA256"
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """An operator let in by an admin API key; ``key_id`` tells rotated keys apart in logs
+    (a digest prefix: it identifies the key without revealing it)."""
+
+    key_id: str
+
+
+def generate_admin_key() -> str:
+    """A new admin key: 256 random bits, URL-safe."""
+    return ADMIN_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def admin_key_digest(key: str) -> str:
+    """What RELINK_ADMIN_API_KEY_SHA256 holds for ``key``.
+
+    A bare SHA-256, not a password KDF, on purpose: the keys are 256 random bits we
+    generate, so no dictionary or brute force can invert the digest, and a slow hash would
+    only add latency (and a denial-of-service lever) to every operator request.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate_admin(
+    settings: Settings, *, key: str | None, authorization_header: str | None
+) -> Operator:
+    """The operator behind ``key`` (the X-Admin-Key header), or ``AdminUnauthorized``."""
+    digests = settings.admin_api_key_digests
+    if not digests:
+        raise AdminUnauthorized(
+            f"The operator API is not configured on this server ({ADMIN_KEY_DIGEST_ENV})."
+        )
+    if not key:
+        if authorization_header:
+            # A customer's bearer token (or an admin key sent as one) opens no admin route.
+            raise AdminUnauthorized(
+                f"No admin API key was sent: admin routes take it in the {ADMIN_KEY_HEADER} "
+                "header, and an Authorization header does not count."
+            )
+        raise AdminUnauthorized(f"No admin API key was sent in the {ADMIN_KEY_HEADER} header.")
+    presented = hashlib.sha256(key.encode()).digest()
+    matched: str | None = None
+    # Every configured digest is compared, in constant time, whichever matches: the time
+    # taken says nothing about which key (or how much of one) was right.
+    for digest in digests:
+        if hmac.compare_digest(presented, bytes.fromhex(digest)):
+            matched = digest
+    if matched is None:
+        raise AdminUnauthorized("The admin API key is not valid.")
+    return Operator(key_id=matched[:8])

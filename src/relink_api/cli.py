@@ -1,4 +1,4 @@
-"""``relink-api`` commands: serve, migrate, import, token, openapi."""
+"""``relink-api`` commands: serve, migrate, import, token, admin-key, openapi."""
 
 from __future__ import annotations
 
@@ -136,6 +136,28 @@ def token(customer_id: str, ttl: int) -> None:
     if settings.auth_jwt_secret is None:
         raise ConfigProblem("Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret).")
     click.echo(mint_token(settings, customer_id, ttl_seconds=ttl))
+
+
+@main.command(name="admin-key")
+def admin_key() -> None:
+    """Make a new operator API key: prints the key and the setting that lets it in."""
+    from relink_api.auth import (
+        ADMIN_KEY_DIGEST_ENV,
+        ADMIN_KEY_HEADER,
+        admin_key_digest,
+        generate_admin_key,
+    )
+
+    key = generate_admin_key()
+    click.echo(key)
+    click.echo(f"{ADMIN_KEY_DIGEST_ENV}={admin_key_digest(key)}")
+    # Guidance on stderr, so that stdout is exactly the two lines a script wants.
+    click.echo(
+        f"\nGive the key (first line) to the operator; it goes in the {ADMIN_KEY_HEADER} "
+        "header and is shown only now.\nSet the second line on the server; to rotate, "
+        "append the new digest with a comma and remove the old one once nothing uses it.",
+        err=True,
+    )
 
 
 @main.command(name="import")

@@ -70,6 +70,18 @@ class Unauthorized(ProblemError):
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
+class AdminUnauthorized(ProblemError):
+    """The operator API's refusal: its own problem type and challenge, so that a client
+    never mistakes it for an expired customer token and refreshes in a loop."""
+
+    status = 401
+    slug = "admin-unauthorized"
+    title = "An admin API key is required"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'ApiKey realm="relink-api-admin"'})
+
+
 class Conflict(ProblemError):
     status = 409
     slug = "conflict"
@@ -94,6 +106,11 @@ class AccountHealthy(Conflict):
 class AccountWithoutAuthorization(Conflict):
     slug = "account-without-authorization"
     title = "This account has no authorization to relink"
+
+
+class AccountWithoutOwner(Conflict):
+    slug = "account-without-owner"
+    title = "This account belongs to no customer yet"
 
 
 class RelinkSessionPending(Conflict):
@@ -141,6 +158,22 @@ class StripeFailed(ProblemError):
     status = 502
     slug = "stripe-error"
     title = "Stripe returned an error"
+
+
+class PaymentMethodNotNeeded(Conflict):
+    slug = "payment-method-not-needed"
+    title = "This relink needs no new payment method"
+
+
+class PaymentMethodAlreadySetUp(Conflict):
+    slug = "payment-method-already-set-up"
+    title = "A payment method was already set up for this relink"
+
+
+class NotConfigured(ProblemError):
+    status = 501
+    slug = "not-configured"
+    title = "This server is not configured for that"
 
 
 class ServiceUnavailable(ProblemError):

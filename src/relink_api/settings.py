@@ -19,6 +19,7 @@ DEFAULT_STRIPE_API_VERSION = "2026-09-30.preview"
 _SECRET_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
 _MIN_JWT_SECRET_BYTES = 32
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # Keys the sandbox generates for itself; a real key never starts like this.
 SANDBOX_KEY_PREFIX = "sk_test_sandbox"
 
@@ -99,6 +100,12 @@ class Settings(BaseSettings):
     auth_audience: str | None = None
     auth_customer_claim: str = "stripe_customer"
     auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Only digests: a leaked environment or config dump does not hand out operator access.
+    admin_api_key_sha256: SecretStr | None = Field(
+        default=None,
+        description="SHA-256 (hex) of the operator API key; comma-separated while rotating. "
+        "`relink-api admin-key` makes a key and its digest.",
+    )
 
     # --- HTTP ---------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -108,6 +115,12 @@ class Settings(BaseSettings):
         description="Exact origins (https://app.example.com) or app schemes (myapp://).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    business_name: str = Field(
+        default="this business",
+        min_length=1,
+        max_length=100,
+        description="Who the ACH mandate authorizes to debit the customer's account.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="How this server is reached (http://host:port); the sandbox calls itself here.",
@@ -149,6 +162,7 @@ class Settings(BaseSettings):
         "auth_jwks_url",
         "auth_issuer",
         "auth_audience",
+        "admin_api_key_sha256",
         mode="before",
     )
     @classmethod
@@ -208,6 +222,14 @@ class Settings(BaseSettings):
             return "The sandbox needs RELINK_STRIPE_API_BASE pointing at its own API."
         if self.db_pool_min_size > self.db_pool_max_size:
             return "RELINK_DB_POOL_MIN_SIZE must not exceed RELINK_DB_POOL_MAX_SIZE."
+        if self.admin_api_key_sha256 is not None and (
+            not self.admin_api_key_digests
+            or not all(_SHA256_HEX.match(digest) for digest in self.admin_api_key_digests)
+        ):
+            return (
+                "RELINK_ADMIN_API_KEY_SHA256 must hold SHA-256 digests of admin keys as 64 "
+                "lowercase hex characters, comma-separated; `relink-api admin-key` prints one."
+            )
         return None
 
     @property
@@ -220,6 +242,14 @@ class Settings(BaseSettings):
     @property
     def auth_configured(self) -> bool:
         return self.auth_jwt_secret is not None or self.auth_jwks_url is not None
+
+    @property
+    def admin_api_key_digests(self) -> list[str]:
+        """The SHA-256 hex digests of the admin keys let in; empty: no operator API."""
+        if self.admin_api_key_sha256 is None:
+            return []
+        value = self.admin_api_key_sha256.get_secret_value()
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     def missing_for_serving(self) -> list[str]:
         """Settings that ``serve`` against real Stripe cannot start without, each with what

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import stripe
 from stripe._base_address import BaseAddresses
+from stripe.params import SetupIntentCreateParams
 from stripe.params.financial_connections import (
     SessionCreateParams,
     SessionCreateParamsAccountHolder,
@@ -31,7 +32,14 @@ from relink_api.errors import (
     StripeUnavailable,
 )
 from relink_api.settings import Settings
-from relink_api.stripe_objects import AccountHolder, FcAccount, FcAuthorization, FcSession
+from relink_api.stripe_objects import (
+    AccountHolder,
+    FcAccount,
+    FcAuthorization,
+    FcSession,
+    PaymentMethod,
+    SetupIntent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,19 @@ class RelinkSessionRequest:
     permissions: Sequence[str]
     return_url: str | None = None
     idempotency_key: str | None = None
+    # ``url`` or ``email`` for a Stripe-hosted session; ``None`` for the modal.
+    hosted_delivery: Literal["url", "email"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetupIntentRequest:
+    """A SetupIntent that turns a newly linked FC account into an ACH payment method."""
+
+    customer_id: str | None
+    financial_connections_account: str
+    billing_name: str
+    metadata: dict[str, str]
+    idempotency_key: str
 
 
 class StripeGateway:
@@ -131,6 +152,45 @@ class StripeGateway:
         )
         return FcAuthorization.model_validate(authorization.to_dict())
 
+    async def create_setup_intent(self, request: SetupIntentRequest) -> SetupIntent:
+        """Create (not confirm) the SetupIntent; the customer confirms it with the mandate."""
+        params = setup_intent_params(request)
+        setup_intent = await self._call(
+            self._client.v1.setup_intents.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            )
+        )
+        return SetupIntent.model_validate(setup_intent.to_dict())
+
+    async def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent:
+        """The SetupIntent with its payment method expanded: one read settles both."""
+        setup_intent = await self._call(
+            self._client.v1.setup_intents.retrieve_async(
+                setup_intent_id, {"expand": ["payment_method"]}
+            )
+        )
+        return SetupIntent.model_validate(setup_intent.to_dict())
+
+    async def list_bank_payment_methods(self, customer_id: str) -> list[PaymentMethod]:
+        """The customer's ``us_bank_account`` payment methods, every page."""
+        found: list[PaymentMethod] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "customer": customer_id,
+                "type": "us_bank_account",
+                "limit": _LIST_PAGE_SIZE,
+            }
+            if starting_after is not None:
+                params["starting_after"] = starting_after
+            page = await self._call(
+                self._client.v1.payment_methods.list_async(params)  # type: ignore[arg-type]
+            )
+            found.extend(PaymentMethod.model_validate(item.to_dict()) for item in page.data)
+            if not page.has_more or not page.data:
+                return found
+            starting_after = page.data[-1].id
+
     async def _call(self, call: Awaitable[T]) -> T:
         async with translate_stripe_errors():
             return await call
@@ -163,6 +223,29 @@ def relink_session_params(request: RelinkSessionRequest) -> SessionCreateParams:
         params["filters"] = {"account_subcategories": list(INSTITUTION_SCOPE_SUBCATEGORIES)}
     if request.return_url is not None:
         params["return_url"] = request.return_url
+    if request.hosted_delivery is not None:
+        params["ui_mode"] = "hosted"
+        params["hosted"] = {"delivery_method": request.hosted_delivery}
+    return params
+
+
+def setup_intent_params(request: SetupIntentRequest) -> SetupIntentCreateParams:
+    """Stripe's params for an ACH SetupIntent from an FC account (REFERENCE.md section 6)."""
+    params: SetupIntentCreateParams = {
+        # The pinned preview API removed payment_method_types (2026-08-26.preview).
+        "allowed_payment_method_types": ["us_bank_account"],
+        "payment_method_data": {
+            "type": "us_bank_account",
+            "us_bank_account": {
+                "financial_connections_account": request.financial_connections_account
+            },
+            "billing_details": {"name": request.billing_name},
+        },
+        "usage": "off_session",
+        "metadata": request.metadata,
+    }
+    if request.customer_id is not None:
+        params["customer"] = request.customer_id
     return params
 
 

@@ -205,6 +205,72 @@ class FcSession(_StripeShape):
     livemode: bool = False
 
 
+class BlockedDetails(_StripeShape):
+    network_code: str | None = None
+    reason: str | None = None
+
+
+class UsBankAccountStatusDetails(_StripeShape):
+    blocked: BlockedDetails | None = None
+
+
+class UsBankAccount(_StripeShape):
+    bank_name: str | None = None
+    last4: str | None = None
+    account_type: str | None = None
+    financial_connections_account: str | None = None
+    status_details: UsBankAccountStatusDetails | None = None
+
+
+class PaymentMethod(_StripeShape):
+    """``payment_method`` (only ``us_bank_account`` ones matter here)."""
+
+    id: str
+    object: Literal["payment_method"] = "payment_method"
+    type: str
+    customer: str | None = None
+    created: int | None = None
+    us_bank_account: UsBankAccount | None = None
+
+    @property
+    def financial_connections_account(self) -> str | None:
+        return self.us_bank_account.financial_connections_account if self.us_bank_account else None
+
+    @property
+    def blocked_reason(self) -> str | None:
+        details = self.us_bank_account.status_details if self.us_bank_account else None
+        if details is None or details.blocked is None:
+            return None
+        return details.blocked.reason or "blocked"
+
+
+class SetupError(_StripeShape):
+    type: str | None = None
+    code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+
+
+class SetupIntent(_StripeShape):
+    """``setup_intent``; ``payment_method`` is an id, or the object when expanded.
+    ``client_secret`` is held only in memory."""
+
+    id: str
+    object: Literal["setup_intent"] = "setup_intent"
+    status: str
+    customer: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    payment_method: PaymentMethod | str | None = None
+    last_setup_error: SetupError | None = None
+    metadata: dict[str, str] | None = None
+
+    @property
+    def payment_method_id(self) -> str | None:
+        if isinstance(self.payment_method, PaymentMethod):
+            return self.payment_method.id
+        return self.payment_method
+
+
 class EventData(_StripeShape):
     object: dict[str, Any] = Field(default_factory=dict)
 

@@ -18,10 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -42,7 +42,11 @@ READY_TIMEOUT_SECONDS = 60.0
 # Anything slower than this in a local browser is a bug worth failing on.
 PAGE_TIMEOUT_MS = 10_000
 
-Screenshot = Callable[[Page], Awaitable[Path]]
+
+class Screenshot(Protocol):
+    """Save a page's full screen; ``step`` names one of several shots in a test."""
+
+    def __call__(self, tab: Page, step: str | None = None) -> Awaitable[Path]: ...
 
 
 def _free_port() -> int:
@@ -144,6 +148,8 @@ class Demo:
     token: str
     page_url: str
     accounts: dict[str, str]  # role → fca_ id
+    # role → pm_ id: payment methods the business made from some accounts before they broke
+    payment_methods: dict[str, str] = field(default_factory=dict)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -169,6 +175,7 @@ class Sandbox:
             token=body["token"],
             page_url=body["page_url"],
             accounts=dict(body["accounts"]),
+            payment_methods=dict(body.get("payment_methods") or {}),
         )
 
     async def control(self, path: str, json: dict[str, Any] | None = None) -> Any:
@@ -189,6 +196,12 @@ class Sandbox:
     async def session(self, demo: Demo, session_id: str) -> dict[str, Any]:
         session: dict[str, Any] = await self.get(demo, f"/v1/relink-sessions/{session_id}")
         return session
+
+    async def payment_methods(self, demo: Demo) -> list[dict[str, Any]]:
+        """The payment methods relink-api set up for the customer (GET /v1/payment-methods)."""
+        page = await self.get(demo, "/v1/payment-methods?limit=100")
+        methods: list[dict[str, Any]] = page["data"]
+        return methods
 
 
 @pytest.fixture(scope="session")
@@ -234,11 +247,12 @@ async def demo(sandbox: Sandbox) -> Demo:
 
 @pytest.fixture
 def screenshot(request: pytest.FixtureRequest) -> Screenshot:
-    """Save a page's full screen as test-artifacts/e2e/<test>.png (git-ignored)."""
+    """Save a page's full screen as test-artifacts/e2e/<test>[-<step>].png (git-ignored)."""
 
-    async def save(tab: Page) -> Path:
+    async def save(tab: Page, step: str | None = None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{request.node.name}.png"
+        name = f"{request.node.name}-{step}" if step else request.node.name
+        path = ARTIFACTS / f"{name}.png"
         await tab.screenshot(path=path, full_page=True)
         return path
 

@@ -181,7 +181,14 @@ async def test_lists_accounts_by_link_health(
 
     closed = group(page, re.compile(r"^Can't be reconnected — link a new account"))
     await expect(closed).to_contain_text(accounts["unrepairable"]["display_name"])
-    await expect(closed.get_by_role("button")).to_have_count(0)
+    # Not reconnectable, but another account at the same bank can stand in for it.
+    await expect(closed.get_by_role("button")).to_have_count(1)
+    await expect(
+        closed.get_by_role(
+            "button",
+            name=f"Link another account at {accounts['unrepairable']['institution_name']}",
+        )
+    ).to_be_visible()
 
     working = group(page, re.compile(r"^Working"))
     await expect(working).to_contain_text(accounts["healthy"]["display_name"])
@@ -439,8 +446,8 @@ async def test_sandbox_deactivation_shows_as_needing_reconnecting_after_reload(
         f"accounts/{healthy['id']}/deactivate",
         {"cause": "access_expired", "action": "relink_required"},
     )
+    # The background deliverer may already have sent it: what matters is nothing is left.
     flushed = await sandbox.control("outbox/flush")
-    assert flushed["delivered"] >= 1
     assert flushed["pending"] == 0
     assert (await sandbox.accounts(demo))[healthy["id"]]["link_health"] == "relink_required"
 

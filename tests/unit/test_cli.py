@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import jwt
 import pytest
 from click.testing import CliRunner
 
 from relink_api.cli import main
+from relink_api.settings import Settings
 
 SECRET = "cli-secret-that-is-at-least-32-bytes!"
 EMPTY_ENV = {
@@ -67,3 +71,19 @@ def test_import_needs_customers_or_an_account() -> None:
     result = CliRunner().invoke(main, ["import", "--account", "fca_1"], env=EMPTY_ENV)
     assert result.exit_code == 2
     assert "go together" in result.output
+
+
+def test_admin_key_prints_a_key_and_the_digest_that_lets_it_in() -> None:
+    first = CliRunner().invoke(main, ["admin-key"], env=EMPTY_ENV)
+    second = CliRunner().invoke(main, ["admin-key"], env=EMPTY_ENV)
+
+    assert first.exit_code == 0, first.output
+    key, setting = first.stdout.splitlines()
+    assert re.fullmatch(r"rk_admin_[A-Za-z0-9_-]{43}", key)
+    name, _, digest = setting.partition("=")
+    assert name == "RELINK_ADMIN_API_KEY_SHA256"
+    assert digest == hashlib.sha256(key.encode()).hexdigest()
+    # The printed line is a valid setting as it stands.
+    assert Settings(admin_api_key_sha256=digest).admin_api_key_digests == [digest]  # type: ignore[arg-type]
+    assert "X-Admin-Key" in first.stderr
+    assert second.stdout.splitlines()[0] != key

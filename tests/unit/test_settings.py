@@ -124,3 +124,49 @@ def test_missing_for_serving_names_each_setting() -> None:
 def test_the_sandbox_is_refused_with_a_real_key() -> None:
     with pytest.raises(ConfigurationError, match="cannot run with a real STRIPE_SECRET_KEY"):
         Settings(sandbox=True, stripe_secret_key="sk_test_abc")  # type: ignore[arg-type]
+
+
+DIGEST = "a1" * 32
+OTHER_DIGEST = "0f" * 32
+
+
+def test_reads_admin_key_digests_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELINK_ADMIN_API_KEY_SHA256", f" {DIGEST} ,{OTHER_DIGEST},")
+
+    settings = Settings()
+
+    assert settings.admin_api_key_digests == [DIGEST, OTHER_DIGEST]
+    assert DIGEST not in repr(settings)
+
+
+def test_an_empty_admin_digest_means_no_operator_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELINK_ADMIN_API_KEY_SHA256", "")
+
+    settings = Settings()
+
+    assert settings.admin_api_key_sha256 is None
+    assert settings.admin_api_key_digests == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        DIGEST.upper(),
+        DIGEST[:-1],
+        DIGEST + "0",
+        "g" * 64,
+        f"{DIGEST},{DIGEST[:10]}",
+        "rk_admin_" + "k" * 43,
+        ",",
+    ],
+    ids=["upper-case", "63-chars", "65-chars", "not-hex", "one-bad-of-two", "the-key", "commas"],
+)
+def test_a_malformed_admin_digest_stops_with_one_sentence(value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings(admin_api_key_sha256=value)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("RELINK_ADMIN_API_KEY_SHA256 must hold SHA-256 digests")
+    assert "relink-api admin-key" in message
+    assert message.count("\n") == 0
+    # A key pasted where its digest belongs must not end up in a log.
+    assert "rk_admin_" not in message

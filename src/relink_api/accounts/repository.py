@@ -12,7 +12,7 @@ import asyncpg
 from relink_api.db import Connection
 
 # Link health is computed by the database function defined in the first migration.
-_SELECT = """
+SELECT_ACCOUNTS = """
     SELECT id, customer_id, owner_source, authorization_id, institution_id, institution_name,
            display_name, last4, category, subcategory, status, action, cause,
            expected_deactivation_at, account_number_expires_at, permissions, account_holder,
@@ -81,14 +81,14 @@ class AccountState:
 
 
 async def get(conn: Connection, *, account_id: str, for_update: bool = False) -> AccountRow | None:
-    query = _SELECT + " WHERE id = $1" + (" FOR UPDATE" if for_update else "")
+    query = SELECT_ACCOUNTS + " WHERE id = $1" + (" FOR UPDATE" if for_update else "")
     record = await conn.fetchrow(query, account_id)
     return AccountRow.from_record(record) if record else None
 
 
 async def get_owned(conn: Connection, *, account_id: str, customer_id: str) -> AccountRow | None:
     record = await conn.fetchrow(
-        _SELECT + " WHERE id = $1 AND customer_id = $2", account_id, customer_id
+        SELECT_ACCOUNTS + " WHERE id = $1 AND customer_id = $2", account_id, customer_id
     )
     return AccountRow.from_record(record) if record else None
 
@@ -103,7 +103,7 @@ async def list_owned(
 ) -> list[AccountRow]:
     """A page of the customer's accounts in id order, after ``after_id``."""
     records = await conn.fetch(
-        _SELECT
+        SELECT_ACCOUNTS
         + """
         WHERE customer_id = $1
           AND ($2::text[] IS NULL
@@ -124,7 +124,7 @@ async def list_on_authorization(
     conn: Connection, *, authorization_id: str, customer_id: str
 ) -> list[AccountRow]:
     records = await conn.fetch(
-        _SELECT + " WHERE authorization_id = $1 AND customer_id = $2 ORDER BY id",
+        SELECT_ACCOUNTS + " WHERE authorization_id = $1 AND customer_id = $2 ORDER BY id",
         authorization_id,
         customer_id,
     )
@@ -351,3 +351,12 @@ async def history(conn: Connection, *, account_id: str) -> list[dict[str, Any]]:
         account_id,
     )
     return [dict(record) for record in records]
+
+
+async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
+    """The account's replacement payment method exists: it no longer needs one."""
+    await conn.execute(
+        "UPDATE accounts SET needs_payment_method = false, updated_at = now() "
+        "WHERE id = $1 AND needs_payment_method",
+        account_id,
+    )

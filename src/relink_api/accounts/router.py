@@ -25,7 +25,7 @@ AccountId = Annotated[
 ]
 
 
-def _parse_health(values: list[str] | None) -> list[LinkHealth] | None:
+def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
     # Accept both ?health=a&health=b and ?health=a,b.
     if not values:
         return None
@@ -68,7 +68,7 @@ async def list_accounts(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> AccountList:
     return await service.list_accounts(
-        db, principal=principal, health=_parse_health(health), cursor=cursor, limit=limit
+        db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit
     )
 
 

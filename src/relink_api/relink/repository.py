@@ -13,7 +13,8 @@ from relink_api.db import Connection
 _COLUMNS = """
     id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
     permissions, return_url, status, outcome, failure_reason, next_step, linked_account_ids,
-    reactivated_account_ids, stripe_status, created_at, completed_at, accounts_at_start
+    reactivated_account_ids, stripe_status, created_at, completed_at, accounts_at_start,
+    delivery, return_token_sha256
 """
 
 
@@ -38,6 +39,8 @@ class RelinkSessionRow:
     created_at: datetime
     completed_at: datetime | None
     accounts_at_start: dict[str, str]
+    delivery: str | None
+    return_token_sha256: str | None
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> RelinkSessionRow:
@@ -60,13 +63,15 @@ async def insert(
     permissions: Sequence[str],
     return_url: str | None,
     accounts_at_start: dict[str, str],
+    delivery: str | None = None,
+    return_token_sha256: str | None = None,
 ) -> RelinkSessionRow:
     record = await conn.fetchrow(
         f"""
         INSERT INTO relink_sessions (
             id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
-            permissions, return_url, accounts_at_start)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            permissions, return_url, accounts_at_start, delivery, return_token_sha256)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         RETURNING {_COLUMNS}
         """,
         session_id,
@@ -79,6 +84,8 @@ async def insert(
         list(permissions),
         return_url,
         accounts_at_start,
+        delivery,
+        return_token_sha256,
     )
     assert record is not None
     return RelinkSessionRow.from_record(record)
@@ -92,6 +99,23 @@ async def get_owned(
         + (" FOR UPDATE" if for_update else ""),
         session_id,
         customer_id,
+    )
+    return RelinkSessionRow.from_record(record) if record else None
+
+
+async def get(conn: Connection, *, session_id: str) -> RelinkSessionRow | None:
+    """Any customer's session: for callers that prove access another way (a return token)."""
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM relink_sessions WHERE id = $1", session_id
+    )
+    return RelinkSessionRow.from_record(record) if record else None
+
+
+async def get_by_stripe_session(
+    conn: Connection, *, stripe_session_id: str
+) -> RelinkSessionRow | None:
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM relink_sessions WHERE stripe_session_id = $1", stripe_session_id
     )
     return RelinkSessionRow.from_record(record) if record else None
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RelinkScope(StrEnum):
@@ -57,13 +57,38 @@ class RelinkSessionStatus(StrEnum):
     completed = "completed"
 
 
+class UiMode(StrEnum):
+    """``modal``: Stripe.js or the native mobile sheet, with the client secret. ``hosted``:
+    a Stripe-hosted page, opened from a URL or sent by email."""
+
+    modal = "modal"
+    hosted = "hosted"
+
+
+class Delivery(StrEnum):
+    """How a hosted relink reaches the customer: ``url`` for an app to open in an in-app
+    browser, ``email`` for Stripe to send."""
+
+    url = "url"
+    email = "email"
+
+
 class RelinkSessionCreate(BaseModel):
     """Start a relink for one of the caller's accounts."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"account_id": "fca_1PZ3xY2eZvKYlo2C", "scope": "account"}]
+            "examples": [
+                {"account_id": "fca_1PZ3xY2eZvKYlo2C", "scope": "account"},
+                {
+                    "account_id": "fca_1PZ3xY2eZvKYlo2C",
+                    "scope": "account",
+                    "ui_mode": "hosted",
+                    "delivery": "url",
+                    "return_url": "myapp://relink-done",
+                },
+            ]
         },
     )
 
@@ -74,17 +99,31 @@ class RelinkSessionCreate(BaseModel):
         max_length=4,
         description="Defaults to the account's permissions; payment_method is always added.",
     )
+    ui_mode: UiMode = UiMode.modal
+    delivery: Delivery | None = Field(
+        default=None, description="Required with ui_mode=hosted; not allowed otherwise."
+    )
     return_url: str | None = Field(
         default=None,
         max_length=2048,
-        description="For webview integrations: where the bank's OAuth sends the customer "
-        "back. Must match RELINK_RETURN_URL_ALLOWLIST.",
+        description="Modal: where the bank's OAuth sends a webview back. Hosted: where "
+        "/relink/return sends the customer once the outcome is recorded (an app scheme "
+        "closes the in-app browser). Must match RELINK_RETURN_URL_ALLOWLIST.",
     )
+
+    @model_validator(mode="after")
+    def _delivery_goes_with_hosted(self) -> RelinkSessionCreate:
+        if self.ui_mode is UiMode.hosted and self.delivery is None:
+            raise ValueError("delivery (url or email) is required with ui_mode=hosted")
+        if self.ui_mode is UiMode.modal and self.delivery is not None:
+            raise ValueError("delivery is only for ui_mode=hosted")
+        return self
 
 
 class RelinkSessionCreated(BaseModel):
     """A new relink session. ``client_secret`` goes straight to Stripe.js or the mobile SDK;
-    it is shown once and never stored."""
+    it is shown once and never stored. Hosted sessions delivered by ``url`` carry the page
+    to open instead; those delivered by ``email`` carry neither."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -97,6 +136,9 @@ class RelinkSessionCreated(BaseModel):
                     "scope": "account",
                     "account_id": "fca_1PZ3xY2eZvKYlo2C",
                     "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+                    "ui_mode": "modal",
+                    "delivery": None,
+                    "url": None,
                     "status": "open",
                     "created_at": "2026-11-26T12:00:00Z",
                 }
@@ -106,11 +148,20 @@ class RelinkSessionCreated(BaseModel):
 
     id: str
     stripe_session_id: str
-    client_secret: str = Field(description="Pass to collectFinancialConnectionsAccounts.")
+    client_secret: str | None = Field(
+        description="Modal only: pass to collectFinancialConnectionsAccounts or the native "
+        "Financial Connections sheet."
+    )
     publishable_key: str | None = Field(description="The Stripe.js key for this mode.")
     scope: RelinkScope
     account_id: str
     authorization_id: str
+    ui_mode: UiMode
+    delivery: Delivery | None
+    url: str | None = Field(
+        description="Hosted with delivery=url: the Stripe-hosted page to open in an in-app "
+        "browser. It ends at /relink/return."
+    )
     status: RelinkSessionStatus
     created_at: datetime
 
@@ -145,6 +196,7 @@ class RelinkSessionRead(BaseModel):
                     "account_id": "fca_1PZ3xY2eZvKYlo2C",
                     "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
                     "ui_mode": "modal",
+                    "delivery": None,
                     "status": "completed",
                     "outcome": "relinked",
                     "failure_reason": None,
@@ -163,7 +215,8 @@ class RelinkSessionRead(BaseModel):
     scope: RelinkScope
     account_id: str = Field(description="The account the relink was started for.")
     authorization_id: str
-    ui_mode: str
+    ui_mode: UiMode
+    delivery: Delivery | None
     status: RelinkSessionStatus
     outcome: RelinkOutcome | None = Field(description="Null until completed.")
     failure_reason: FailureReason | None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts import service as accounts_service
@@ -16,6 +19,7 @@ from relink_api.errors import (
     AccountHealthy,
     AccountNotRepairable,
     AccountWithoutAuthorization,
+    NotConfigured,
     NotFound,
     RelinkSessionPending,
     StripeResourceMissing,
@@ -26,6 +30,7 @@ from relink_api.relink import repository
 from relink_api.relink.classify import Verdict, classify
 from relink_api.relink.repository import RelinkSessionRow
 from relink_api.relink.schemas import (
+    Delivery,
     FailureReason,
     NextStep,
     Permission,
@@ -36,6 +41,7 @@ from relink_api.relink.schemas import (
     RelinkSessionCreated,
     RelinkSessionRead,
     RelinkSessionStatus,
+    UiMode,
 )
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway, gather_limited
@@ -55,14 +61,28 @@ def _new_session_id() -> str:
     return "rls_" + secrets.token_hex(12)
 
 
-def _ensure_repairable(account: AccountRow) -> str:
+RETURN_PATH = "/relink/return"
+
+
+def _new_return_token() -> tuple[str, str]:
+    """A token for the hosted return URL, and the hash that is all we keep of it."""
+    token = secrets.token_urlsafe(24)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ensure_repairable(account: AccountRow, scope: RelinkScope) -> str:
     """The authorization to relink, or a 409 that says what to do instead."""
     health = account.link_health
-    if health == "unrepairable":
+    # An unrepairable account (closed, say) cannot come back, but the login it was reached
+    # through may still let the customer pick another account at the same bank.
+    if health == "unrepairable" and not (
+        scope is RelinkScope.institution and account.authorization_id is not None
+    ):
         cause = f" (cause: {account.cause})" if account.cause else ""
         raise AccountNotRepairable(
-            f"Stripe cannot repair account {account.id}{cause}. Ask the customer to link a "
-            "new bank account and set up a new payment method instead.",
+            f"Stripe cannot repair account {account.id}{cause}. Start an institution-scope "
+            "relink so the customer can link another account at the same bank, then set up a "
+            "new payment method for it.",
             extensions={"link_health": health},
         )
     if health == "disconnected":
@@ -101,11 +121,17 @@ async def create_session(
             "return_url is not on this server's allowlist (RELINK_RETURN_URL_ALLOWLIST).",
             extensions={"errors": [{"loc": ["body", "return_url"], "msg": "not allowed"}]},
         )
+    hosted = request.ui_mode is UiMode.hosted
+    if hosted and settings.public_base_url is None:
+        raise NotConfigured(
+            "Hosted relink needs RELINK_PUBLIC_BASE_URL (how customers' browsers reach this "
+            "server), because the hosted flow returns to its /relink/return page."
+        )
     async with db.connection() as conn:
         account = await accounts_service.load_owned(
             conn, principal=principal, account_id=request.account_id
         )
-        authorization_id = _ensure_repairable(account)
+        authorization_id = _ensure_repairable(account, request.scope)
         on_authorization = await accounts_repository.list_on_authorization(
             conn, authorization_id=authorization_id, customer_id=principal.customer_id
         )
@@ -118,6 +144,19 @@ async def create_session(
         AccountHolder.model_validate(account.account_holder) if account.account_holder else None
     )
     session_id = _new_session_id()
+    stripe_return_url = request.return_url
+    token_hash: str | None = None
+    if hosted:
+        assert settings.public_base_url is not None
+        token, token_hash = _new_return_token()
+        # Stripe sends the customer to our return page, which records the outcome and only
+        # then forwards to the client's own (allowlisted) return_url.
+        stripe_return_url = (
+            settings.public_base_url.rstrip("/")
+            + RETURN_PATH
+            + "?"
+            + urlencode({"session": session_id, "state": token})
+        )
     stripe_session = await gateway.create_relink_session(
         RelinkSessionRequest(
             scope=request.scope.value,
@@ -125,13 +164,16 @@ async def create_session(
             account_id=account.id,
             account_holder=holder,
             permissions=[value for value in permissions if value in _PERMISSIONS],
-            return_url=request.return_url,
+            return_url=stripe_return_url,
             # Our id is fresh per call, so the SDK's own retries reuse one Stripe session.
             idempotency_key=f"relink-session-{session_id}",
+            hosted_delivery=request.delivery.value if request.delivery else None,
         )
     )
-    if not stripe_session.client_secret:
+    if not hosted and not stripe_session.client_secret:
         raise RuntimeError("Stripe returned a session without a client_secret")
+    if request.delivery is Delivery.url and not stripe_session.url:
+        raise RuntimeError("Stripe returned a hosted session without a url")
     async with db.transaction() as conn:
         row = await repository.insert(
             conn,
@@ -141,26 +183,34 @@ async def create_session(
             scope=request.scope.value,
             authorization_id=authorization_id,
             account_id=account.id,
-            ui_mode=stripe_session.ui_mode or "modal",
+            ui_mode=request.ui_mode.value,
             permissions=stripe_session.permissions,
             return_url=request.return_url,
             accounts_at_start={sibling.id: sibling.link_health for sibling in on_authorization},
+            delivery=request.delivery.value if request.delivery else None,
+            return_token_sha256=token_hash,
         )
     logger.info(
-        "relink session %s created (stripe %s, scope %s, account %s)",
+        "relink session %s created (stripe %s, scope %s, account %s, %s%s)",
         row.id,
         row.stripe_session_id,
         row.scope,
         row.account_id,
+        row.ui_mode,
+        f" by {row.delivery}" if row.delivery else "",
     )
     return RelinkSessionCreated(
         id=row.id,
         stripe_session_id=row.stripe_session_id,
-        client_secret=stripe_session.client_secret,
+        # Hosted sessions are finished on Stripe's page: no secret leaves this server.
+        client_secret=None if hosted else stripe_session.client_secret,
         publishable_key=settings.stripe_publishable_key,
         scope=RelinkScope(row.scope),
         account_id=row.account_id,
         authorization_id=row.authorization_id,
+        ui_mode=request.ui_mode,
+        delivery=request.delivery,
+        url=stripe_session.url if request.delivery is Delivery.url else None,
         status=RelinkSessionStatus(row.status),
         created_at=row.created_at,
     )
@@ -173,7 +223,8 @@ def to_read(row: RelinkSessionRow) -> RelinkSessionRead:
         scope=RelinkScope(row.scope),
         account_id=row.account_id,
         authorization_id=row.authorization_id,
-        ui_mode=row.ui_mode,
+        ui_mode=UiMode(row.ui_mode),
+        delivery=Delivery(row.delivery) if row.delivery else None,
         status=RelinkSessionStatus(row.status),
         outcome=RelinkOutcome(row.outcome) if row.outcome else None,
         failure_reason=FailureReason(row.failure_reason) if row.failure_reason else None,
@@ -209,8 +260,53 @@ async def complete_session(
 ) -> RelinkSessionRead:
     """Verify with Stripe what the customer did and record it; idempotent once completed."""
     row = await _load_owned(db, principal=principal, session_id=session_id)
+    return to_read(await _complete(db, gateway, row, hint=hint))
+
+
+async def complete_from_return(
+    db: Database, gateway: StripeGateway, *, session_id: str, state: str
+) -> RelinkSessionRow:
+    """Complete a hosted session from its return URL, which proves access with its token.
+
+    An unknown session and a wrong token look the same (404), as for other customers."""
+    async with db.connection() as conn:
+        row = await repository.get(conn, session_id=session_id)
+    offered = hashlib.sha256(state.encode()).hexdigest()
+    if (
+        row is None
+        or row.return_token_sha256 is None
+        or not hmac.compare_digest(offered, row.return_token_sha256)
+    ):
+        raise NotFound("No such relink session.")
+    return await _complete(db, gateway, row, hint=None)
+
+
+async def complete_for_stripe_session(
+    db: Database, gateway: StripeGateway, *, stripe_session_id: str
+) -> RelinkSessionRow | None:
+    """Complete the session Stripe says has finished (its ``session.updated`` webhook), so a
+    hosted or emailed relink is recorded even if the customer never comes back to us.
+    ``None`` for a session that is not ours or is still pending."""
+    async with db.connection() as conn:
+        row = await repository.get_by_stripe_session(conn, stripe_session_id=stripe_session_id)
+    if row is None:
+        return None
+    try:
+        return await _complete(db, gateway, row, hint=None)
+    except RelinkSessionPending:
+        return None
+
+
+async def _complete(
+    db: Database,
+    gateway: StripeGateway,
+    row: RelinkSessionRow,
+    *,
+    hint: RelinkSessionComplete | None,
+) -> RelinkSessionRow:
     if row.status == RelinkSessionStatus.completed:
-        return to_read(row)
+        return row
+    customer_id = row.customer_id
 
     # Whatever the browser posted, the verdict comes from Stripe's copy, read server-side.
     stripe_session = await gateway.retrieve_session(row.stripe_session_id)
@@ -222,12 +318,12 @@ async def complete_session(
         # may already have stored an account the customer has only just linked.
         known = await accounts_repository.known_ids(
             conn,
-            customer_id=principal.customer_id,
+            customer_id=customer_id,
             account_ids=linked_ids,
             stored_before=row.created_at,
         )
         siblings = await accounts_repository.list_on_authorization(
-            conn, authorization_id=row.authorization_id, customer_id=principal.customer_id
+            conn, authorization_id=row.authorization_id, customer_id=customer_id
         )
     scope = RelinkScope(row.scope)
     verdict = classify(stripe_session, scope=scope, known_account_ids=known)
@@ -237,6 +333,9 @@ async def complete_session(
             "finishes the flow."
         )
     _log_disagreement(row, hint, verdict)
+    stand_ins = _stand_ins(row, verdict)
+    replacements = frozenset(verdict.new_account_ids) | stand_ins
+    next_step = NextStep.set_up_payment_method if stand_ins else verdict.next_step
 
     snapshots: dict[str, tuple[FcAccount, dict[str, Any]]] = {}
     if verdict.outcome in (RelinkOutcome.relinked, RelinkOutcome.new_account):
@@ -273,15 +372,15 @@ async def complete_session(
     state_as_of = accounts_service.read_time()
     async with db.transaction() as conn:
         locked = await repository.get_owned(
-            conn, session_id=session_id, customer_id=principal.customer_id, for_update=True
+            conn, session_id=row.id, customer_id=customer_id, for_update=True
         )
         assert locked is not None
         if locked.status == RelinkSessionStatus.completed:
-            return to_read(locked)  # a concurrent call finished first
+            return locked  # a concurrent call finished first
         health_now: dict[str, str] = {}
         # Lock accounts in id order, as every multi-account writer does: no deadlocks.
         for account_id, (account, raw) in sorted(snapshots.items()):
-            is_new = account_id in verdict.new_account_ids
+            replaces = account_id in replacements
             applied = await accounts_service.apply_snapshot(
                 conn,
                 account=account,
@@ -289,16 +388,17 @@ async def complete_session(
                 source="relink",
                 state_as_of=state_as_of,
                 relink_session_id=row.id,
-                owner_if_new=principal.customer_id,
-                needs_payment_method=is_new,
-                replaces_account_id=row.account_id if is_new else None,
+                owner_if_new=customer_id,
+                needs_payment_method=replaces,
+                replaces_account_id=row.account_id if replaces else None,
             )
-            if is_new and applied.before is not None:
-                # Stored by its `account.created` webhook first: flag it all the same.
+            if replaces and applied.before is not None:
+                # Stored earlier (its `account.created` webhook, or a known sibling that
+                # stands in for an unrepairable account): flag it all the same.
                 await accounts_repository.mark_replacement(
                     conn,
                     account_id=account_id,
-                    customer_id=principal.customer_id,
+                    customer_id=customer_id,
                     replaces_account_id=row.account_id,
                 )
             health_now[account_id] = applied.after.link_health
@@ -313,7 +413,7 @@ async def complete_session(
             session_id=row.id,
             outcome=verdict.outcome.value,
             failure_reason=verdict.failure_reason.value if verdict.failure_reason else None,
-            next_step=verdict.next_step.value,
+            next_step=next_step.value,
             linked_account_ids=verdict.linked_account_ids,
             reactivated_account_ids=sorted(reactivated),
             stripe_status=stripe_session.status,
@@ -324,7 +424,20 @@ async def complete_session(
         completed.outcome,
         f" ({completed.failure_reason})" if completed.failure_reason else "",
     )
-    return to_read(completed)
+    return completed
+
+
+def _stand_ins(row: RelinkSessionRow, verdict: Verdict) -> frozenset[str]:
+    """Known accounts linked in place of an unrepairable one (closed, say): like new
+    accounts, they need a payment method, because the old one's cannot be repaired."""
+    if (
+        verdict.outcome is RelinkOutcome.relinked
+        and row.accounts_at_start.get(row.account_id) == "unrepairable"
+    ):
+        return frozenset(
+            account_id for account_id in verdict.linked_account_ids if account_id != row.account_id
+        )
+    return frozenset()
 
 
 def _log_disagreement(

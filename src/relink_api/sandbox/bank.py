@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from relink_api.db import Connection
 from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
-from relink_api.sandbox.api import confirm_setup_intent
+from relink_api.sandbox.api import (
+    confirm_setup_intent,
+    render_setup_intent,
+    session_view,
+    setup_failure,
+)
 from relink_api.sandbox.wire import StripeApiError, invalid
 from relink_api.settings import Settings
 
@@ -25,9 +30,16 @@ class SessionLookup(BaseModel):
     client_secret: str = Field(min_length=1, max_length=255)
 
 
-class SessionOutcome(SessionLookup):
+class Choice(BaseModel):
+    """What the customer did at the bank: in the stand-in's modal or on the hosted page."""
+
+    model_config = ConfigDict(extra="forbid")
     outcome: Literal["login_failed", "cancel", "link", "link_new"]
     account_id: str | None = Field(default=None, max_length=255)
+
+
+class SessionOutcome(Choice, SessionLookup):
+    pass
 
 
 class SetupConfirmation(SessionLookup):
@@ -84,6 +96,39 @@ def _selectable(session: dict[str, Any], account: dict[str, Any]) -> bool:
     )
 
 
+async def bank_view(conn: Connection, session: dict[str, Any]) -> dict[str, Any]:
+    """What the bank shows for a session: the institution and the authorization's accounts,
+    each marked selectable or not."""
+    relink = session.get("relink_options") or {}
+    authorization_id = relink.get("authorization")
+    accounts = (
+        await store.accounts_on_authorization(conn, authorization_id) if authorization_id else []
+    )
+    authorization = (
+        await store.get(conn, authorization_id, type="authorization") if authorization_id else None
+    )
+    return {
+        "session": {
+            "id": session["id"],
+            "status": session["status"],
+            "institution_name": (authorization or {}).get("institution_name", "Your bank"),
+            "relink_account": relink.get("account"),
+            "account_limit": (session.get("limits") or {}).get("accounts"),
+        },
+        "accounts": [
+            {
+                "id": account["id"],
+                "display_name": account["display_name"],
+                "last4": account["last4"],
+                "subcategory": account["subcategory"],
+                "status": account["status"],
+                "selectable": _selectable(session, account),
+            }
+            for account in accounts
+        ],
+    }
+
+
 @router.post("/session")
 async def describe_session(
     request: Request, db: DatabaseDep, settings: SettingsDep
@@ -92,40 +137,8 @@ async def describe_session(
     body = await _body(request, SessionLookup)
     async with db.transaction() as conn:
         session = await _pending_session(conn, body.client_secret)
-        relink = session.get("relink_options") or {}
-        authorization_id = relink.get("authorization")
-        accounts = (
-            await store.accounts_on_authorization(conn, authorization_id)
-            if authorization_id
-            else []
-        )
-        authorization = (
-            await store.get(conn, authorization_id, type="authorization")
-            if authorization_id
-            else None
-        )
-    return JSONResponse(
-        {
-            "session": {
-                "id": session["id"],
-                "status": session["status"],
-                "institution_name": (authorization or {}).get("institution_name", "Your bank"),
-                "relink_account": relink.get("account"),
-                "account_limit": (session.get("limits") or {}).get("accounts"),
-            },
-            "accounts": [
-                {
-                    "id": account["id"],
-                    "display_name": account["display_name"],
-                    "last4": account["last4"],
-                    "subcategory": account["subcategory"],
-                    "status": account["status"],
-                    "selectable": _selectable(session, account),
-                }
-                for account in accounts
-            ],
-        }
-    )
+        view = await bank_view(conn, session)
+    return JSONResponse(view)
 
 
 def _browser_session(session: dict[str, Any], accounts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,12 +171,16 @@ async def _finish(
     session["accounts"]["data"] = accounts
     if status == "cancelled":
         session["status_details"] = {"cancelled": {"reason": "other"}}
+    # A hosted link works only while the session is pending.
+    session["url"] = None
     await store.put(conn, session, type="session")
+    await world.emit(conn, "financial_connections.session.updated", session_view(session))
     return _browser_session(session, accounts)
 
 
-async def play(conn: Connection, session: dict[str, Any], body: SessionOutcome) -> dict[str, Any]:
-    """Apply what the customer did in the bank's flow; see the table in docs/sandbox.md."""
+async def play(conn: Connection, session: dict[str, Any], body: Choice) -> dict[str, Any]:
+    """Apply what the customer did in the bank's flow; see the table in docs/sandbox.md.
+    ``session`` must be pending and locked (``FOR UPDATE``)."""
     relink = session.get("relink_options") or {}
     authorization_id = relink.get("authorization")
     expected_account = relink.get("account")
@@ -253,6 +270,9 @@ async def confirm_setup(request: Request, db: DatabaseDep, settings: SettingsDep
         # The customer accepted the mandate text on the page that called us.
         setup_intent["_mandate_accepted"] = True
         confirmed = await confirm_setup_intent(conn, setup_intent, None)
-    return JSONResponse(
-        {"setupIntent": {k: v for k, v in confirmed.items() if not k.startswith("_")}}
-    )
+        view = await render_setup_intent(conn, confirmed)
+    # Raised after the commit: the failed state stands, and Stripe.js resolves {error}
+    # carrying the SetupIntent and the refused payment method.
+    if confirmed["status"] == "requires_payment_method":
+        raise setup_failure(view)
+    return JSONResponse({"setupIntent": view})

@@ -13,7 +13,7 @@ from relink_api.auth import mint_token
 from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
-from relink_api.sandbox.wire import invalid
+from relink_api.sandbox.wire import invalid, new_id
 from relink_api.stripe_objects import INACTIVE_CAUSES
 
 router = APIRouter(prefix="/sandbox/control", include_in_schema=False)
@@ -28,6 +28,11 @@ class Deactivation(BaseModel):
 class ExpectedDeactivation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     date: date
+
+
+class SetupFailure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(default="bank_account_unusable", pattern="^[a-z][a-z_]{0,63}$")
 
 
 def _outbox(request: Request) -> Outbox:
@@ -101,6 +106,40 @@ async def expected_deactivation(
         return await world.set_expected_deactivation(
             conn, account_id, expected=int(moment.timestamp())
         )
+
+
+@router.post("/accounts/{account_id}/fail-next-setup")
+async def fail_next_setup(
+    account_id: str, db: DatabaseDep, body: SetupFailure | None = None
+) -> dict[str, Any]:
+    """The next SetupIntent confirmation for a payment method from this account fails."""
+    failure = body or SetupFailure()
+    async with db.transaction() as conn:
+        await world.load(conn, account_id, type="account", kind="financial_connections.account")
+        armed = await store.find(conn, type="setup_failure", lookup=account_id, for_update=True)
+        await store.put(
+            conn,
+            {
+                "id": armed["id"] if armed else new_id("sfail"),
+                "object": "sandbox.setup_failure",
+                "account": account_id,
+                "code": failure.code,
+            },
+            type="setup_failure",
+            lookup=account_id,
+        )
+    return {"account": account_id, "code": failure.code}
+
+
+@router.get("/emails")
+async def list_emails(
+    db: DatabaseDep, to: str | None = None, session: str | None = None
+) -> dict[str, Any]:
+    """The emails Stripe would have sent (hosted relink links), newest first."""
+    fields = {key: value for key, value in (("to", to), ("session", session)) if value is not None}
+    async with db.connection() as conn:
+        emails = await store.list_matching(conn, type="email", fields=fields, limit=100)
+    return {"object": "list", "data": emails}
 
 
 @router.post("/outbox/flush")

@@ -9,10 +9,11 @@ from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 
-from relink_api.auth import mint_token
+from relink_api.auth import ADMIN_KEY_HEADER, mint_token
 from relink_api.db import Database
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
+from relink_api.sandbox.setup import sandbox_admin_key
 from relink_api.settings import Settings
 
 
@@ -41,9 +42,17 @@ async def start_sandbox(
 
     stack.push_async_callback(stop_delivery)
     token = mint_token(settings, demo, ttl_seconds=12 * 3600)
+    admin_key = sandbox_admin_key(settings)
+    operator = (
+        f"  Operator API, admin key {admin_key}:\n\n"
+        f"    curl -H '{ADMIN_KEY_HEADER}: {admin_key}' {base}/v1/admin/summary\n\n"
+        if admin_key is not None
+        else ""
+    )
     sys.stderr.write(
         "\n  Stripe is SIMULATED: this is the relink-api sandbox (no real money, no real banks).\n"
         f"  Demo customer {demo}. Open the relink page:\n\n"
         f"    {base}/#token={token}\n\n"
+        f"{operator}"
         f"  Sandbox controls and the Stripe.js stand-in: see docs/sandbox.md ({base}/sandbox/…)\n\n"
     )

@@ -1,4 +1,5 @@
-"""Attach the sandbox to an app: its routers, its error envelope, the Stripe.js stand-in."""
+"""Attach the sandbox to an app: its routers, its error envelope, the Stripe.js stand-in and
+the hosted relink page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from relink_api.sandbox import api, bank, control
+from relink_api.sandbox import api, bank, control, hosted
 from relink_api.sandbox.wire import StripeApiError, error_response
 
 STAND_IN = Path(__file__).parent / "assets" / "stripe.js"
@@ -22,6 +23,7 @@ def mount_sandbox(app: FastAPI) -> None:
     app.include_router(api.router)
     app.include_router(bank.router)
     app.include_router(control.router)
+    app.include_router(hosted.router)
 
     @app.get("/sandbox/stripe.js", include_in_schema=False)
     async def stripe_js() -> FileResponse:

@@ -10,15 +10,34 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from relink_api.auth import admin_key_digest, generate_admin_key
 from relink_api.settings import SANDBOX_KEY_PREFIX, Settings
 
 SECRETS_FILE = "sandbox-secrets.json"
+
+
+def _admin_key() -> dict[str, str]:
+    key = generate_admin_key()
+    return {"admin_api_key": key, "admin_api_key_sha256": admin_key_digest(key)}
+
+
+def _write(path: Path, values: dict[str, str]) -> None:
+    # Written whole or not at all, readable by this user only.
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    temporary.replace(path)
 
 
 def _load_or_create(data_dir: Path) -> dict[str, str]:
     path = data_dir / SECRETS_FILE
     if path.exists():
         stored: dict[str, str] = json.loads(path.read_text())
+        if "admin_api_key" not in stored:
+            # A data folder from before the operator API: add a key, keep everything else.
+            stored.update(_admin_key())
+            _write(path, stored)
         return stored
     data_dir.mkdir(parents=True, exist_ok=True)
     suffix = secrets.token_hex(8)
@@ -27,14 +46,22 @@ def _load_or_create(data_dir: Path) -> dict[str, str]:
         "publishable_key": f"pk_test_sandbox_{suffix}",
         "webhook_secret": "whsec_" + secrets.token_hex(24),
         "jwt_secret": secrets.token_hex(32),
+        **_admin_key(),
     }
-    # Written whole or not at all, readable by this user only.
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(values, handle)
-    temporary.replace(path)
+    _write(path, values)
     return values
+
+
+def sandbox_admin_key(settings: Settings) -> str | None:
+    """The sandbox's own admin key, when the settings let it in (an operator's own
+    RELINK_ADMIN_API_KEY_SHA256 takes its place)."""
+    path = settings.data_dir.expanduser().resolve() / SECRETS_FILE
+    if not path.exists():
+        return None
+    key = json.loads(path.read_text()).get("admin_api_key")
+    if not isinstance(key, str) or admin_key_digest(key) not in settings.admin_api_key_digests:
+        return None
+    return key
 
 
 def sandbox_settings(settings: Settings, *, host: str, port: int) -> Settings:
@@ -52,4 +79,6 @@ def sandbox_settings(settings: Settings, *, host: str, port: int) -> Settings:
     }
     if not settings.auth_configured:
         update["auth_jwt_secret"] = SecretStr(values["jwt_secret"])
+    if settings.admin_api_key_sha256 is None:
+        update["admin_api_key_sha256"] = SecretStr(values["admin_api_key_sha256"])
     return settings.model_copy(update=update)

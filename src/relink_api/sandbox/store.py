@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS sandbox.idempotency (
 );
 -- What the key was first used for (method, path, params): reuse for anything else is refused.
 ALTER TABLE sandbox.idempotency ADD COLUMN IF NOT EXISTS fingerprint text NOT NULL DEFAULT '';
+-- Payment methods are listed by customer; those stored before that had no lookup key.
+UPDATE sandbox.objects SET lookup = data->>'customer'
+    WHERE type = 'payment_method' AND lookup IS NULL AND data->>'customer' IS NOT NULL;
 """
 
 
@@ -88,6 +91,26 @@ async def put(
         lookup,
         obj,
     )
+
+
+async def delete(conn: Connection, object_id: str, *, type: str) -> None:
+    await conn.execute("DELETE FROM sandbox.objects WHERE id = $1 AND type = $2", object_id, type)
+
+
+async def list_matching(
+    conn: Connection, *, type: str, fields: dict[str, str], limit: int
+) -> list[dict[str, Any]]:
+    """The newest objects of a type whose data holds every one of ``fields``."""
+    records = await conn.fetch(
+        """
+        SELECT data FROM sandbox.objects WHERE type = $1 AND data @> $2::jsonb
+        ORDER BY created_at DESC, id DESC LIMIT $3
+        """,
+        type,
+        fields,
+        limit,
+    )
+    return [record["data"] for record in records]
 
 
 async def list_by_lookup(

@@ -42,6 +42,7 @@ class StripeApiError(Exception):
         type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        related: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -49,9 +50,11 @@ class StripeApiError(Exception):
         self.type = type
         self.code = code
         self.param = param
+        # The objects Stripe names in an error about them: `setup_intent`, `payment_method`.
+        self.related = related or {}
 
     def body(self, request_id: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"type": self.type, "message": self.message}
+        error: dict[str, Any] = {"type": self.type, "message": self.message, **self.related}
         if self.code is not None:
             error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"

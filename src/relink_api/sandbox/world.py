@@ -173,6 +173,78 @@ async def refresh_authorization(conn: Connection, authorization_id: str) -> None
     await store.put(conn, authorization, type="authorization")
 
 
+def make_payment_method(
+    account: dict[str, Any],
+    *,
+    customer_id: str | None,
+    name: str | None,
+    holder_type: str = "individual",
+) -> dict[str, Any]:
+    """A us_bank_account PaymentMethod made from an FC account."""
+    return {
+        "id": new_id("pm"),
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {"address": None, "email": None, "name": name, "phone": None},
+        "created": now(),
+        "customer": customer_id,
+        "livemode": False,
+        "metadata": {},
+        "type": "us_bank_account",
+        "us_bank_account": {
+            "account_holder_type": holder_type,
+            "account_type": "savings" if account["subcategory"] == "savings" else "checking",
+            "bank_name": account["institution_name"],
+            "financial_connections_account": account["id"],
+            "fingerprint": None,
+            "last4": account["last4"],
+            "networks": {"preferred": "ach", "supported": ["ach"]},
+            "routing_number": "110000000",
+            "status_details": {},
+        },
+    }
+
+
+async def save_payment_method(conn: Connection, payment_method: dict[str, Any]) -> None:
+    # Listed by customer, so the customer is the lookup key once it is attached.
+    await store.put(conn, payment_method, type="payment_method", lookup=payment_method["customer"])
+
+
+async def payment_method_view(conn: Connection, payment_method: dict[str, Any]) -> dict[str, Any]:
+    """A PaymentMethod as Stripe shows it now: blocked while the FC account behind it is
+    inactive or disconnected, since its tokenized account number is then deactivated."""
+    bank = payment_method.get("us_bank_account")
+    if not isinstance(bank, dict):
+        return dict(payment_method)
+    account_id = bank.get("financial_connections_account")
+    account = await store.get(conn, account_id, type="account") if account_id else None
+    broken = account is not None and account["status"] in ("inactive", "disconnected")
+    status_details = (
+        {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
+        if broken
+        else {}
+    )
+    return {**payment_method, "us_bank_account": {**bank, "status_details": status_details}}
+
+
+async def record_email(
+    conn: Connection, *, to: str, subject: str, text: str, url: str | None, session: str | None
+) -> dict[str, Any]:
+    """An email Stripe would have sent, kept in the sandbox's outbox of emails instead."""
+    email = {
+        "id": new_id("email"),
+        "object": "sandbox.email",
+        "to": to,
+        "subject": subject,
+        "text": text,
+        "url": url,
+        "session": session,
+        "created": now(),
+    }
+    await store.put(conn, email, type="email", lookup=session)
+    return email
+
+
 async def load(conn: Connection, object_id: str, *, type: str, kind: str) -> dict[str, Any]:
     found = await store.get(conn, object_id, type=type, for_update=True)
     if found is None:
@@ -273,7 +345,18 @@ async def create_demo_customer(conn: Connection, *, name: str = "Demo Customer")
         await emit(conn, "financial_connections.account.created", account)
     for authorization in (broken, closed, expiring, healthy):
         await refresh_authorization(conn, authorization["id"])
-    return {"customer_id": cid, "accounts": {role: a["id"] for role, a in roles.items()}}
+    # Payment methods the business set up while these links still worked; the broken
+    # ones now read as blocked.
+    payment_methods: dict[str, str] = {}
+    for role in ("relink_required", "unrepairable", "healthy"):
+        payment_method = make_payment_method(roles[role], customer_id=cid, name=name)
+        await save_payment_method(conn, payment_method)
+        payment_methods[role] = payment_method["id"]
+    return {
+        "customer_id": cid,
+        "accounts": {role: a["id"] for role, a in roles.items()},
+        "payment_methods": payment_methods,
+    }
 
 
 # --- state changes the control API drives ---------------------------------------------------

@@ -18,11 +18,14 @@ from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts.service import read_time
 from relink_api.db import Database
 from relink_api.errors import BadRequest, StripeResourceMissing
+from relink_api.payments import service as payments_service
+from relink_api.relink import service as relink_service
 from relink_api.stripe_gateway import StripeGateway, gather_limited
 from relink_api.stripe_objects import (
     AuthorizationStatusDetails,
     FcAccount,
     FcAuthorization,
+    SetupIntent,
     StripeEvent,
     from_unix,
 )
@@ -47,6 +50,15 @@ AUTHORIZATION_EVENT_TYPES = frozenset(
         "financial_connections.authorization.expected_deactivation_date_updated",
     }
 )
+SETUP_INTENT_EVENT_TYPES = frozenset(
+    {
+        "setup_intent.succeeded",
+        "setup_intent.setup_failed",
+        "setup_intent.canceled",
+        "setup_intent.requires_action",
+    }
+)
+SESSION_EVENT_TYPE = "financial_connections.session.updated"
 _REREAD_CONCURRENCY = 4
 
 
@@ -81,6 +93,7 @@ class Plan:
     handled: bool
     accounts: list[AccountUpdate] = field(default_factory=list)
     authorization: AuthorizationUpdate | None = None
+    setup_intent: SetupIntent | None = None
 
 
 def _lacks_preview_fields(raw: dict[str, Any]) -> bool:
@@ -158,6 +171,38 @@ async def plan_authorization_event(
     return Plan(True, accounts, update)
 
 
+async def plan_setup_intent_event(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+    try:
+        payload = SetupIntent.model_validate(event.data.object)
+    except ValidationError as exc:
+        raise MalformedEvent(f"{event.type} must carry a setup_intent.") from exc
+    if not await payments_service.is_ours(db, payload.id):
+        return Plan(False)
+    # Events arrive in any order; Stripe's current copy (payment method expanded) is the
+    # same thing the page's `complete` call records, so both paths agree.
+    try:
+        fresh = await gateway.retrieve_setup_intent(payload.id)
+    except StripeResourceMissing:
+        logger.warning(
+            "event %s: %s is gone from Stripe; applying the payload", event.id, payload.id
+        )
+        fresh = payload
+    return Plan(True, setup_intent=fresh)
+
+
+async def plan_session_event(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+    session_id = event.data.object.get("id")
+    if not isinstance(session_id, str) or not session_id:
+        raise MalformedEvent(f"{event.type} must carry a financial_connections.session.")
+    # Completing is idempotent and commits on its own; doing it before the event is
+    # recorded means a failure answers 5xx and Stripe delivers the event again. It is what
+    # records a hosted or emailed relink whose customer never came back to /relink/return.
+    completed = await relink_service.complete_for_stripe_session(
+        db, gateway, stripe_session_id=session_id
+    )
+    return Plan(completed is not None)
+
+
 Planner = Callable[[StripeEvent, Database, StripeGateway], Awaitable[Plan]]
 
 
@@ -166,4 +211,8 @@ def planner_for(event_type: str) -> Planner | None:
         return plan_account_event
     if event_type in AUTHORIZATION_EVENT_TYPES:
         return plan_authorization_event
+    if event_type in SETUP_INTENT_EVENT_TYPES:
+        return plan_setup_intent_event
+    if event_type == SESSION_EVENT_TYPE:
+        return plan_session_event
     return None

@@ -15,6 +15,7 @@ from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts.service import ConflictingSnapshot, apply_snapshot, read_time
 from relink_api.db import Database
 from relink_api.errors import BadRequest
+from relink_api.payments import service as payments_service
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import StripeGateway
 from relink_api.stripe_objects import FcAccount, StripeEvent
@@ -37,6 +38,20 @@ class WebhookSignatureInvalid(BadRequest):
     title = "The webhook signature is not valid"
 
 
+def without_client_secrets(value: Any) -> Any:
+    """The document with every ``client_secret`` removed: session and SetupIntent payloads
+    carry one, and the event log must never hold a secret."""
+    if isinstance(value, dict):
+        return {
+            key: without_client_secrets(item)
+            for key, item in value.items()
+            if key != "client_secret"
+        }
+    if isinstance(value, list):
+        return [without_client_secrets(item) for item in value]
+    return value
+
+
 def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
     try:
         document = json.loads(payload)
@@ -44,6 +59,7 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not JSON.") from exc
     if not isinstance(document, dict):
         raise MalformedEvent("The body is not a JSON object.")
+    document = without_client_secrets(document)
     try:
         return StripeEvent.model_validate(document), document
     except ValidationError as exc:
@@ -128,6 +144,8 @@ async def _record_and_apply(
                     outage_started_at=update.event_created,
                 )
                 stale += int(applied.stale)
+            if plan.setup_intent is not None:
+                await payments_service.record_setup_intent(conn, plan.setup_intent)
             if plan.authorization is not None:
                 authorization = plan.authorization.authorization
                 await accounts_repository.upsert_authorization(

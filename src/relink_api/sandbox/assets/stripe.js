@@ -8,7 +8,8 @@
  *     opens a modal that plays the bank (sign in, choose an account, link a different one,
  *     or close) and resolves like Stripe.js: {financialConnectionsSession} or {error}.
  *   confirmUsBankAccountSetup(clientSecret, data)
- *     confirms a SetupIntent made from a linked account: {setupIntent} or {error}.
+ *     confirms a SetupIntent made from a linked account: {setupIntent} or {error}; a setup
+ *     the bank refused resolves {error} with error.setup_intent and error.payment_method.
  *
  * It talks to the sandbox's /sandbox/bank/* endpoints, found next to this script's own URL,
  * so a page on any origin can load it. The client secret only ever travels in a POST body:

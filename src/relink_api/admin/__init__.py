@@ -1,0 +1,1 @@
+"""The operator API: accounts across customers, counts, relinks started by an operator."""

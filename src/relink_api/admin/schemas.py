@@ -1,0 +1,182 @@
+"""The operator API contract: accounts across customers, counts, and relinks started for a
+customer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from relink_api.accounts.schemas import AccountRead, LinkHealth
+from relink_api.relink.schemas import RelinkScope, RelinkSessionStatus
+
+
+class AdminAccountRead(AccountRead):
+    """A linked bank account, its link health and the customer who owns it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "fca_1PZ3xY2eZvKYlo2C",
+                    "customer_id": "cus_Kmaci5w0veLUJZ",
+                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+                    "institution_id": "fcinst_StripeBank",
+                    "institution_name": "StripeBank",
+                    "display_name": "Everyday Checking",
+                    "last4": "6789",
+                    "category": "cash",
+                    "subcategory": "checking",
+                    "status": "inactive",
+                    "action": "relink_required",
+                    "cause": "access_expired",
+                    "link_health": "relink_required",
+                    "expected_deactivation_at": None,
+                    "account_number_expires_at": None,
+                    "inactive_since": "2026-11-20T08:00:00Z",
+                    "permissions": ["payment_method"],
+                    "needs_new_payment_method": False,
+                    "replaces_account_id": None,
+                    "updated_at": "2026-11-20T08:00:01Z",
+                }
+            ]
+        }
+    )
+
+    customer_id: str | None = Field(
+        description="The Stripe customer who owns the account; null for an account Stripe "
+        "holds without an account holder that nobody has been assigned yet.",
+        examples=["cus_Kmaci5w0veLUJZ"],
+    )
+
+
+class AdminAccountList(BaseModel):
+    """A page of accounts of every customer, oldest id first."""
+
+    data: list[AdminAccountRead]
+    has_more: bool
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+class HealthCounts(BaseModel):
+    """How many accounts have each link health; every health is present."""
+
+    ok: int = Field(ge=0)
+    expiring: int = Field(ge=0)
+    relink_required: int = Field(ge=0)
+    unrepairable: int = Field(ge=0)
+    disconnected: int = Field(ge=0)
+
+
+class CauseCount(BaseModel):
+    """How many accounts of one link health share one cause."""
+
+    health: LinkHealth
+    cause: str | None = Field(
+        description="Stripe's cause (access_expired, account_closed, …); null when Stripe "
+        "gave none, e.g. for an account expiring only by its tokenized account number."
+    )
+    count: int = Field(ge=1)
+
+
+class WeeklyDeactivations(BaseModel):
+    """How many expiring accounts are expected to stop working in one week."""
+
+    week_start: date = Field(description="The Monday (UTC) the week begins on.")
+    count: int = Field(ge=0)
+
+
+class AdminSummary(BaseModel):
+    """Link health across every customer, for dashboards and alerts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accounts_total": 1250,
+                    "by_health": {
+                        "ok": 1130,
+                        "expiring": 42,
+                        "relink_required": 61,
+                        "unrepairable": 12,
+                        "disconnected": 5,
+                    },
+                    "by_cause": [
+                        {"health": "expiring", "cause": "access_expired", "count": 30},
+                        {"health": "expiring", "cause": None, "count": 12},
+                        {"health": "relink_required", "cause": "access_expired", "count": 48},
+                        {"health": "relink_required", "cause": "access_revoked", "count": 13},
+                        {"health": "unrepairable", "cause": "account_closed", "count": 12},
+                        {"health": "disconnected", "cause": None, "count": 5},
+                    ],
+                    "upcoming_deactivations": [
+                        {"week_start": "2026-11-23", "count": 9},
+                        {"week_start": "2026-11-30", "count": 14},
+                        {"week_start": "2026-12-07", "count": 6},
+                        {"week_start": "2026-12-14", "count": 0},
+                        {"week_start": "2026-12-21", "count": 3},
+                        {"week_start": "2026-12-28", "count": 0},
+                        {"week_start": "2027-01-04", "count": 1},
+                        {"week_start": "2027-01-11", "count": 0},
+                    ],
+                    "as_of": "2026-11-26T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    accounts_total: int = Field(ge=0, description="Every stored account, owned or not.")
+    by_health: HealthCounts
+    by_cause: list[CauseCount] = Field(
+        description="Accounts that are not ok, by health and cause; most frequent cause first "
+        "within each health."
+    )
+    upcoming_deactivations: list[WeeklyDeactivations] = Field(
+        description="Expiring accounts by the week they are expected to stop working (the "
+        "expected deactivation date, or the tokenized account number's expiry when that is "
+        "what makes them expiring): this week and the seven after it, empty weeks included."
+    )
+    as_of: datetime = Field(description="The moment the counts describe.")
+
+
+class AdminRelinkEmailCreate(BaseModel):
+    """Ask Stripe to email the account's customer a link to repair it."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"scope": "account"}]}
+    )
+
+    scope: RelinkScope = RelinkScope.account
+
+
+class AdminRelinkEmailCreated(BaseModel):
+    """A hosted relink session Stripe emails to the customer. It has no client secret and no
+    URL by design: only the customer may open the relink."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+                    "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
+                    "customer_id": "cus_Kmaci5w0veLUJZ",
+                    "scope": "account",
+                    "account_id": "fca_1PZ3xY2eZvKYlo2C",
+                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+                    "status": "open",
+                    "created_at": "2026-11-26T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="relink-api's session id; follow it with the customer's token.")
+    stripe_session_id: str
+    customer_id: str = Field(description="The customer Stripe emails.")
+    scope: RelinkScope
+    account_id: str
+    authorization_id: str
+    status: RelinkSessionStatus
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""New bank account → ACH payment method: SetupIntents and the payment methods they make."""

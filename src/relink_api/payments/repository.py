@@ -1,0 +1,232 @@
+"""SQL for SetupIntents and the payment methods they made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from relink_api.db import Connection
+
+_SETUP_COLUMNS = """
+    id, relink_session_id, customer_id, account_id, replaces_payment_method_id, status,
+    stripe_status, payment_method_id, failure_code, failure_message, created_at, updated_at
+"""
+# Usable: Stripe has not blocked it and the account it draws on is not broken.
+_PAYMENT_METHOD_SELECT = """
+    SELECT pm.id, pm.customer_id, pm.account_id, pm.setup_intent_id, pm.relink_session_id,
+           pm.replaces_payment_method_id, pm.bank_name, pm.last4, pm.account_type,
+           pm.blocked_reason, pm.created_at,
+           relink_link_health(a.status, a.action, a.account_number_expires_at, now())
+               AS account_health
+    FROM payment_methods pm JOIN accounts a ON a.id = pm.account_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SetupIntentRow:
+    id: str
+    relink_session_id: str
+    customer_id: str
+    account_id: str
+    replaces_payment_method_id: str | None
+    status: str
+    stripe_status: str
+    payment_method_id: str | None
+    failure_code: str | None
+    failure_message: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> SetupIntentRow:
+        return cls(**dict(record))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodRow:
+    id: str
+    customer_id: str
+    account_id: str
+    setup_intent_id: str
+    relink_session_id: str
+    replaces_payment_method_id: str | None
+    bank_name: str | None
+    last4: str | None
+    account_type: str | None
+    blocked_reason: str | None
+    created_at: datetime
+    account_health: str
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> PaymentMethodRow:
+        return cls(**dict(record))
+
+
+async def insert_setup_intent(
+    conn: Connection,
+    *,
+    setup_intent_id: str,
+    relink_session_id: str,
+    customer_id: str,
+    account_id: str,
+    replaces_payment_method_id: str | None,
+    status: str,
+    stripe_status: str,
+) -> SetupIntentRow | None:
+    """The new row, or ``None`` when the session already has a live SetupIntent."""
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO setup_intents (
+            id, relink_session_id, customer_id, account_id, replaces_payment_method_id,
+            status, stripe_status)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT DO NOTHING
+        RETURNING {_SETUP_COLUMNS}
+        """,
+        setup_intent_id,
+        relink_session_id,
+        customer_id,
+        account_id,
+        replaces_payment_method_id,
+        status,
+        stripe_status,
+    )
+    return SetupIntentRow.from_record(record) if record else None
+
+
+async def get_setup_intent(
+    conn: Connection, *, setup_intent_id: str, for_update: bool = False
+) -> SetupIntentRow | None:
+    record = await conn.fetchrow(
+        f"SELECT {_SETUP_COLUMNS} FROM setup_intents WHERE id = $1"
+        + (" FOR UPDATE" if for_update else ""),
+        setup_intent_id,
+    )
+    return SetupIntentRow.from_record(record) if record else None
+
+
+async def latest_for_session(
+    conn: Connection, *, relink_session_id: str, customer_id: str
+) -> SetupIntentRow | None:
+    """The session's live SetupIntent if it has one, else its most recent."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_SETUP_COLUMNS} FROM setup_intents
+        WHERE relink_session_id = $1 AND customer_id = $2
+        ORDER BY status IN ('pending', 'succeeded') DESC, created_at DESC, id DESC
+        LIMIT 1
+        """,
+        relink_session_id,
+        customer_id,
+    )
+    return SetupIntentRow.from_record(record) if record else None
+
+
+async def update_setup_intent(
+    conn: Connection,
+    *,
+    setup_intent_id: str,
+    status: str,
+    stripe_status: str,
+    payment_method_id: str | None,
+    failure_code: str | None,
+    failure_message: str | None,
+) -> SetupIntentRow:
+    record = await conn.fetchrow(
+        f"""
+        UPDATE setup_intents SET
+            status = $2, stripe_status = $3, payment_method_id = $4, failure_code = $5,
+            failure_message = $6, updated_at = now()
+        WHERE id = $1
+        RETURNING {_SETUP_COLUMNS}
+        """,
+        setup_intent_id,
+        status,
+        stripe_status,
+        payment_method_id,
+        failure_code,
+        failure_message,
+    )
+    assert record is not None
+    return SetupIntentRow.from_record(record)
+
+
+async def upsert_payment_method(
+    conn: Connection,
+    *,
+    payment_method_id: str,
+    setup: SetupIntentRow,
+    account_id: str,
+    bank_name: str | None,
+    last4: str | None,
+    account_type: str | None,
+    blocked_reason: str | None,
+    snapshot: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO payment_methods (
+            id, customer_id, account_id, setup_intent_id, relink_session_id,
+            replaces_payment_method_id, bank_name, last4, account_type, blocked_reason,
+            snapshot)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (id) DO UPDATE SET
+            bank_name = EXCLUDED.bank_name, last4 = EXCLUDED.last4,
+            account_type = EXCLUDED.account_type, blocked_reason = EXCLUDED.blocked_reason,
+            snapshot = EXCLUDED.snapshot, updated_at = now()
+        """,
+        payment_method_id,
+        setup.customer_id,
+        account_id,
+        setup.id,
+        setup.relink_session_id,
+        setup.replaces_payment_method_id,
+        bank_name,
+        last4,
+        account_type,
+        blocked_reason,
+        snapshot,
+    )
+
+
+async def newest_from_account(conn: Connection, *, customer_id: str, account_id: str) -> str | None:
+    """The newest payment method relink-api made from this account, if any."""
+    found: str | None = await conn.fetchval(
+        "SELECT id FROM payment_methods WHERE customer_id = $1 AND account_id = $2 "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        customer_id,
+        account_id,
+    )
+    return found
+
+
+async def get_payment_method(
+    conn: Connection, *, payment_method_id: str, customer_id: str
+) -> PaymentMethodRow | None:
+    record = await conn.fetchrow(
+        _PAYMENT_METHOD_SELECT + " WHERE pm.id = $1 AND pm.customer_id = $2",
+        payment_method_id,
+        customer_id,
+    )
+    return PaymentMethodRow.from_record(record) if record else None
+
+
+async def list_payment_methods(
+    conn: Connection, *, customer_id: str, after_id: str | None, limit: int
+) -> list[PaymentMethodRow]:
+    """A page of the customer's payment methods in id order, after ``after_id``."""
+    records = await conn.fetch(
+        _PAYMENT_METHOD_SELECT
+        + """
+        WHERE pm.customer_id = $1 AND ($2::text IS NULL OR pm.id > $2)
+        ORDER BY pm.id
+        LIMIT $3
+        """,
+        customer_id,
+        after_id,
+        limit,
+    )
+    return [PaymentMethodRow.from_record(record) for record in records]

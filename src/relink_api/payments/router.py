@@ -1,0 +1,96 @@
+"""HTTP routes for payment methods made from newly linked accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from relink_api.deps import DatabaseDep, PrincipalDep, SettingsDep, StripeDep
+from relink_api.errors import problem_responses
+from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relink_api.payments import service
+from relink_api.payments.schemas import (
+    PaymentMethodList,
+    PaymentMethodSetupCreate,
+    PaymentMethodSetupCreated,
+    PaymentMethodSetupRead,
+)
+from relink_api.relink.router import SessionId
+
+router = APIRouter(tags=["payment-methods"])
+
+
+@router.post(
+    "/v1/relink-sessions/{session_id}/payment-method",
+    response_model=PaymentMethodSetupCreated,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createRelinkPaymentMethod",
+    summary="Start setting up a payment method from the account a relink linked",
+    description="Only after a relink whose outcome is `new_account`, or that replaced an "
+    "unrepairable account with another (`next_step: set_up_payment_method`). Returns the "
+    "SetupIntent's client secret for `confirmUsBankAccountSetup` and the mandate text to "
+    "show first. Calling again returns the same SetupIntent until it succeeds or fails.",
+    responses=problem_responses(401, 404, 409, 422, 500, 502, 503),
+)
+async def create_payment_method(
+    session_id: SessionId,
+    body: PaymentMethodSetupCreate,
+    response: Response,
+    principal: PrincipalDep,
+    db: DatabaseDep,
+    stripe: StripeDep,
+    settings: SettingsDep,
+) -> PaymentMethodSetupCreated:
+    # The body carries a client_secret: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return await service.start_setup(
+        db, stripe, settings, principal=principal, session_id=session_id, request=body
+    )
+
+
+@router.post(
+    "/v1/relink-sessions/{session_id}/payment-method/complete",
+    response_model=PaymentMethodSetupRead,
+    operation_id="completeRelinkPaymentMethod",
+    summary="Record the payment method, from Stripe's copy of the SetupIntent",
+    description="Call after `confirmUsBankAccountSetup` resolves. Nothing the client says "
+    "is trusted: the SetupIntent is read from Stripe. Stripe's `setup_intent.*` webhooks "
+    "record the same result if they arrive first.",
+    responses=problem_responses(401, 404, 500, 502, 503),
+)
+async def complete_payment_method(
+    session_id: SessionId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
+) -> PaymentMethodSetupRead:
+    return await service.complete_setup(db, stripe, principal=principal, session_id=session_id)
+
+
+@router.get(
+    "/v1/relink-sessions/{session_id}/payment-method",
+    response_model=PaymentMethodSetupRead,
+    operation_id="getRelinkPaymentMethod",
+    summary="Where setting up the relink's payment method stands",
+    responses=problem_responses(401, 404),
+)
+async def get_payment_method_setup(
+    session_id: SessionId, principal: PrincipalDep, db: DatabaseDep
+) -> PaymentMethodSetupRead:
+    return await service.get_setup(db, principal=principal, session_id=session_id)
+
+
+@router.get(
+    "/v1/payment-methods",
+    response_model=PaymentMethodList,
+    operation_id="listPaymentMethods",
+    summary="List the payment methods relink-api set up for the caller",
+    description="Each with the Financial Connections account it draws on, the payment method "
+    "it replaces, and whether it can be charged now.",
+    responses=problem_responses(400, 401, 422),
+)
+async def list_payment_methods(
+    principal: PrincipalDep,
+    db: DatabaseDep,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> PaymentMethodList:
+    return await service.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)

@@ -1,0 +1,150 @@
+"""The payment-methods API contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SetupStatus(StrEnum):
+    """Our reading of the SetupIntent: ``pending`` until the customer confirms it and Stripe
+    settles it; ``failed`` carries Stripe's ``last_setup_error``."""
+
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+
+
+class UnusableReason(StrEnum):
+    """Why a payment method cannot be charged now. ``blocked``: Stripe blocked it (for
+    example ``tokenized_account_number_deactivated``); the others are the link health of
+    the account it draws on."""
+
+    blocked = "blocked"
+    relink_required = "relink_required"
+    unrepairable = "unrepairable"
+    disconnected = "disconnected"
+
+
+class PaymentMethodSetupCreate(BaseModel):
+    """Set up an ACH payment method from an account a relink linked in place of another."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"billing_name": "Jenny Rosen"}]},
+    )
+
+    billing_name: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"\S",
+        description="The account holder's name, for the payment method's billing details.",
+    )
+    account_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Which newly linked account to use; defaults to the only one.",
+    )
+
+
+class PaymentMethodSetupCreated(BaseModel):
+    """A SetupIntent to confirm with Stripe.js ``confirmUsBankAccountSetup`` (or the mobile
+    SDK) after the customer has read ``mandate_text``. The client secret is shown once and
+    never stored."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+                    "client_secret": "seti_1PZ3xY2eZvKYlo2C_secret_abc123",
+                    "publishable_key": "pk_test_123",
+                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+                    "account_id": "fca_1PZ4newChecking",
+                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
+                    "status": "pending",
+                    "mandate_text": "By clicking Accept, you authorize …",
+                }
+            ]
+        }
+    )
+
+    setup_intent_id: str
+    client_secret: str = Field(description="Pass to confirmUsBankAccountSetup.")
+    publishable_key: str | None
+    relink_session_id: str
+    account_id: str = Field(description="The FC account the payment method will draw on.")
+    replaces_payment_method_id: str | None = Field(
+        description="The newest payment method made from the account the relink was for."
+    )
+    status: SetupStatus
+    mandate_text: str = Field(description="Show this before confirming: the ACH mandate.")
+
+
+class SetupFailure(BaseModel):
+    code: str | None = Field(description="Stripe's last_setup_error.code.")
+    message: str | None
+
+
+class PaymentMethodRead(BaseModel):
+    """An ACH payment method relink-api set up, and whether it can be charged now."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "pm_1PZ4newChecking",
+                    "account_id": "fca_1PZ4newChecking",
+                    "bank_name": "Sandbox Bank",
+                    "last4": "6789",
+                    "account_type": "checking",
+                    "usable": True,
+                    "unusable_reason": None,
+                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
+                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+                    "created_at": "2026-11-26T12:03:00Z",
+                }
+            ]
+        }
+    )
+
+    id: str
+    account_id: str
+    bank_name: str | None
+    last4: str | None
+    account_type: str | None
+    usable: bool
+    unusable_reason: UnusableReason | None
+    replaces_payment_method_id: str | None
+    relink_session_id: str
+    setup_intent_id: str
+    created_at: datetime
+
+
+class PaymentMethodSetupRead(BaseModel):
+    """Where setting up the payment method stands, as last read from Stripe."""
+
+    setup_intent_id: str
+    relink_session_id: str
+    account_id: str
+    replaces_payment_method_id: str | None
+    status: SetupStatus
+    failure: SetupFailure | None
+    payment_method: PaymentMethodRead | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentMethodList(BaseModel):
+    """A page of payment methods, oldest id first."""
+
+    data: list[PaymentMethodRead]
+    has_more: bool
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )

@@ -1,0 +1,547 @@
+"""New account → ACH payment method: the SetupIntent, its outcome and the list."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import respx
+
+from relink_api.db import Database
+from tests.conftest import Seed
+from tests.factories import (
+    fc_account,
+    fc_session,
+    payment_method,
+    payment_method_list,
+    setup_intent,
+    stripe_error,
+)
+from tests.integration.test_relink_complete import (
+    ACCOUNTS,
+    SESSION_1,
+    relink_result,
+    start_session,
+)
+from tests.stripe_events import deliver, event
+from tests.support import assert_problem
+
+SETUP_INTENTS = "/v1/setup_intents"
+SETI_1 = f"{SETUP_INTENTS}/seti_1"
+PAYMENT_METHODS = "/v1/payment_methods"
+
+
+async def new_account_session(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """An institution-scope relink of fca_checking in which the customer linked fca_new."""
+    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
+    session_id = await start_session(client, stripe_mock, auth, scope="institution")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[fc_account("fca_new", display_name="Premier Checking", last4="4321")],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
+        200, json=fc_account("fca_checking", status="inactive", action="relink_required")
+    )
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
+    assert response.json()["outcome"] == "new_account", response.text
+    return session_id
+
+
+def mock_existing_methods(stripe_mock: respx.MockRouter) -> respx.Route:
+    """The customer's payment methods: two from the old account, one from another."""
+    return stripe_mock.get(PAYMENT_METHODS).respond(
+        200,
+        json=payment_method_list(
+            [
+                payment_method("pm_old_newest", account="fca_checking", created=1_700_000_500),
+                payment_method("pm_other", account="fca_savings", created=1_700_000_900),
+                payment_method("pm_old_oldest", account="fca_checking", created=1_700_000_100),
+            ]
+        ),
+    )
+
+
+async def start(
+    client: httpx.AsyncClient, session_id: str, auth: dict[str, str], **body: Any
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method",
+        json={"billing_name": "Jenny Rosen", **body},
+        headers=auth,
+    )
+
+
+async def stored_rows(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async with db.connection() as conn:
+        setups = await conn.fetch(
+            "SELECT id, status, stripe_status, payment_method_id, failure_code, "
+            "replaces_payment_method_id FROM setup_intents ORDER BY id"
+        )
+        methods = await conn.fetch(
+            "SELECT id, account_id, setup_intent_id, replaces_payment_method_id, last4, "
+            "blocked_reason FROM payment_methods ORDER BY id"
+        )
+    return [dict(row) for row in setups], [dict(row) for row in methods]
+
+
+async def test_creates_the_setup_intent_stripe_prescribes(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    listed = mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["setup_intent_id"] == "seti_1"
+    assert body["client_secret"] == "seti_1_secret_Qm7Zp2Lx"
+    assert body["account_id"] == "fca_new"
+    assert body["replaces_payment_method_id"] == "pm_old_newest"
+    assert body["status"] == "pending"
+    assert body["publishable_key"] == "pk_test_relink123"
+    assert "authorize this business to debit" in body["mandate_text"]
+    sent = dict(parse_qsl(created.calls.last.request.content.decode()))
+    assert sent == {
+        "customer": "cus_A",
+        "allowed_payment_method_types[0]": "us_bank_account",
+        "payment_method_data[type]": "us_bank_account",
+        "payment_method_data[us_bank_account][financial_connections_account]": "fca_new",
+        "payment_method_data[billing_details][name]": "Jenny Rosen",
+        "usage": "off_session",
+        "metadata[relink_session]": session_id,
+        "metadata[replaces_account]": "fca_checking",
+        "metadata[replaces_payment_method]": "pm_old_newest",
+    }
+    assert "payment_method_types[0]" not in sent  # removed by the pinned preview API
+    assert created.calls.last.request.headers["Idempotency-Key"].startswith(
+        f"relink-setup-{session_id}-"
+    )
+    assert dict(parse_qsl(listed.calls.last.request.url.query.decode())) == {
+        "customer": "cus_A",
+        "type": "us_bank_account",
+        "limit": "100",
+    }
+    async with db.connection() as conn:
+        dump = await conn.fetchval(
+            "SELECT string_agg(row_to_json(s)::text, '') FROM setup_intents s"
+        )
+    assert "_secret_" not in dump
+
+
+async def test_a_holderless_account_gets_no_customer_and_replaces_from_our_records(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    await seed(
+        "fca_checking",
+        customer=None,
+        owner="cus_A",
+        status="inactive",
+        action="relink_required",
+    )
+    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            customer=None,
+            account=None,
+            accounts=[fc_account("fca_new", customer=None)],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
+        200, json=fc_account("fca_checking", customer=None, status="inactive")
+    )
+    await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+    listed = stripe_mock.get(PAYMENT_METHODS).respond(200, json=payment_method_list([]))
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent(customer=None))
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["replaces_payment_method_id"] is None
+    sent = dict(parse_qsl(created.calls.last.request.content.decode()))
+    assert "customer" not in sent
+    assert not listed.called
+
+
+@pytest.mark.parametrize(
+    ("outcome_session", "status", "slug"),
+    [
+        (
+            fc_session(
+                status="succeeded",
+                accounts=[fc_account("fca_checking")],
+                relink_result=relink_result(account="fca_checking", authorization="fcauth_1"),
+            ),
+            409,
+            "payment-method-not-needed",
+        ),
+        (
+            fc_session(
+                status="failed",
+                relink_result=relink_result(failure_reason="no_authorization"),
+            ),
+            409,
+            "payment-method-not-needed",
+        ),
+    ],
+    ids=["relinked", "failed"],
+)
+async def test_only_a_replacement_needs_a_payment_method(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    outcome_session: dict[str, Any],
+    status: int,
+    slug: str,
+) -> None:
+    await seed("fca_checking", status="inactive", action="relink_required")
+    session_id = await start_session(client, stripe_mock, auth_a)
+    stripe_mock.get(SESSION_1).respond(200, json=outcome_session)
+    await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a)
+
+    assert_problem(response, status, slug)
+    assert not created.called
+
+
+async def test_an_open_session_must_be_completed_first(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed("fca_checking", status="inactive", action="relink_required")
+    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+
+    assert_problem(await start(client, session_id, auth_a), 409, "relink-session-pending")
+
+
+async def test_another_customers_session_is_not_found(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    auth_b: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+
+    assert_problem(await start(client, session_id, auth_b), 404, "not-found")
+    assert_problem(
+        await client.post(
+            f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_b
+        ),
+        404,
+        "not-found",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"billing_name": ""}, {"billing_name": "   "}, {}, {"billing_name": "J", "extra": 1}],
+    ids=["empty", "blank", "missing", "unknown-field"],
+)
+async def test_bad_bodies_are_422(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    body: dict[str, Any],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    response = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method", json=body, headers=auth_a
+    )
+    assert_problem(response, 422, "validation-failed")
+
+
+async def test_an_account_the_relink_did_not_link_is_refused(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    assert_problem(
+        await start(client, session_id, auth_a, account_id="fca_checking"),
+        422,
+        "validation-failed",
+    )
+
+
+async def test_asking_again_hands_back_the_waiting_setup_intent(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    read = stripe_mock.get(SETI_1).respond(200, json=setup_intent())
+    first = await start(client, session_id, auth_a)
+
+    second = await start(client, session_id, auth_a)
+
+    assert second.status_code == 201, second.text
+    assert second.json() == first.json()
+    assert created.call_count == 1
+    assert read.call_count == 1
+    assert read.calls.last.request.url.params.get_list("expand[0]") == ["payment_method"]
+
+
+async def test_completion_records_the_payment_method_from_stripes_copy(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    assert (await client.get("/v1/accounts/fca_new", headers=auth_a)).json()[
+        "needs_new_payment_method"
+    ]
+
+    response = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method/complete",
+        json={"setupIntent": {"status": "succeeded", "payment_method": "pm_forged"}},
+        headers=auth_a,
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "succeeded"
+    assert body["failure"] is None
+    method = body["payment_method"]
+    assert method["id"] == "pm_new"
+    assert method["account_id"] == "fca_new"
+    assert method["replaces_payment_method_id"] == "pm_old_newest"
+    assert method["usable"] is True
+    assert method["last4"] == "4321"
+    listed = (await client.get("/v1/payment-methods", headers=auth_a)).json()
+    assert [item["id"] for item in listed["data"]] == ["pm_new"]
+    assert listed["has_more"] is False
+    account = (await client.get("/v1/accounts/fca_new", headers=auth_a)).json()
+    assert account["needs_new_payment_method"] is False
+    again = await client.get(f"/v1/relink-sessions/{session_id}/payment-method", headers=auth_a)
+    assert again.json() == body
+    assert_problem(await start(client, session_id, auth_a), 409, "payment-method-already-set-up")
+
+
+@pytest.mark.parametrize("first", ["webhook", "read"])
+async def test_webhook_and_read_agree_whichever_comes_first(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    first: str,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    succeeded = setup_intent(status="succeeded", method=payment_method())
+    stripe_mock.get(SETI_1).respond(200, json=succeeded)
+    # The payload carries the payment method's id only, as Stripe's events do.
+    webhook = event("setup_intent.succeeded", setup_intent(status="succeeded"))
+
+    async def by_webhook() -> None:
+        response = await deliver(client, webhook)
+        assert response.json()["result"] == "applied", response.text
+
+    async def by_read() -> None:
+        response = await client.post(
+            f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
+        )
+        assert response.status_code == 200, response.text
+
+    steps = [by_webhook, by_read] if first == "webhook" else [by_read, by_webhook]
+    await steps[0]()
+    after_first = await stored_rows(db)
+    await steps[1]()
+
+    assert await stored_rows(db) == after_first
+    setups, methods = after_first
+    assert setups == [
+        {
+            "id": "seti_1",
+            "status": "succeeded",
+            "stripe_status": "succeeded",
+            "payment_method_id": "pm_new",
+            "failure_code": None,
+            "replaces_payment_method_id": "pm_old_newest",
+        }
+    ]
+    assert methods == [
+        {
+            "id": "pm_new",
+            "account_id": "fca_new",
+            "setup_intent_id": "seti_1",
+            "replaces_payment_method_id": "pm_old_newest",
+            "last4": "4321",
+            "blocked_reason": None,
+        }
+    ]
+    async with db.connection() as conn:
+        payload = await conn.fetchval(
+            "SELECT payload::text FROM webhook_events WHERE id = $1", webhook["id"]
+        )
+    assert "_secret_" not in payload
+    assert "client_secret" not in json.loads(payload)["data"]["object"]
+
+
+async def test_a_late_failure_event_never_undoes_success(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    read = stripe_mock.get(SETI_1)
+    read.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+    # Stripe's copy is gone (a deleted test object): the stale payload is all there is.
+    read.respond(404, json=stripe_error(code="resource_missing"))
+
+    stale = event(
+        "setup_intent.setup_failed",
+        setup_intent(status="requires_payment_method", error_code="bank_account_unusable"),
+    )
+    response = await deliver(client, stale)
+
+    assert response.json()["result"] == "applied"
+    setups, methods = await stored_rows(db)
+    assert setups[0]["status"] == "succeeded"
+    assert [method["id"] for method in methods] == ["pm_new"]
+
+
+async def test_a_failed_setup_is_recorded_and_a_new_one_can_start(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS)
+    created.respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    failed = setup_intent(status="requires_payment_method", error_code="bank_account_unusable")
+    stripe_mock.get(SETI_1).respond(200, json=failed)
+
+    response = await deliver(client, event("setup_intent.setup_failed", failed))
+    assert response.json()["result"] == "applied"
+
+    state = (
+        await client.get(f"/v1/relink-sessions/{session_id}/payment-method", headers=auth_a)
+    ).json()
+    assert state["status"] == "failed"
+    assert state["failure"] == {"code": "bank_account_unusable", "message": "The bank said no."}
+    assert state["payment_method"] is None
+    created.respond(200, json=setup_intent("seti_2"))
+    retry = await start(client, session_id, auth_a)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["setup_intent_id"] == "seti_2"
+    assert created.call_count == 2
+
+
+async def test_setup_intents_relink_api_did_not_make_are_ignored(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, db: Database
+) -> None:
+    read = stripe_mock.get(f"{SETUP_INTENTS}/seti_elsewhere").respond(200, json={})
+    response = await deliver(
+        client, event("setup_intent.succeeded", setup_intent("seti_elsewhere", status="succeeded"))
+    )
+    assert response.json()["result"] == "ignored"
+    assert not read.called
+
+
+async def test_a_payment_method_on_a_broken_account_is_not_usable(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+
+    await deliver(
+        client,
+        event(
+            "financial_connections.account.deactivated",
+            fc_account("fca_new", status="inactive", action="relink_required"),
+            # Later than the relink's read of the account, as a real deactivation would be.
+            created=int(time.time()) + 5,
+        ),
+    )
+
+    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
+    assert method["usable"] is False
+    assert method["unusable_reason"] == "relink_required"
+
+
+async def test_stripe_blocked_payment_methods_are_not_usable(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    auth_b: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    blocked = payment_method(blocked_reason="tokenized_account_number_deactivated")
+    stripe_mock.get(SETI_1).respond(200, json=setup_intent(status="succeeded", method=blocked))
+
+    response = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
+    )
+
+    assert response.json()["payment_method"]["unusable_reason"] == "blocked"
+    assert (await client.get("/v1/payment-methods", headers=auth_b)).json()["data"] == []
+
+
+async def test_payment_method_list_pages(client: httpx.AsyncClient, auth_a: dict[str, str]) -> None:
+    response = await client.get("/v1/payment-methods?limit=0", headers=auth_a)
+    assert_problem(response, 422, "validation-failed")
+    response = await client.get("/v1/payment-methods?cursor=nonsense!", headers=auth_a)
+    assert_problem(response, 400, "invalid-cursor")
+    assert_problem(await client.get("/v1/payment-methods"), 401, "unauthorized")
