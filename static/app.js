@@ -343,7 +343,7 @@
         ),
       );
     }
-    var setup = account.needs_new_payment_method ? state.setups[account.id] : null;
+    var setup = account.needs_new_payment_method ? setupFor(account) : null;
     if (setup) {
       item.append(
         el(
@@ -772,6 +772,18 @@
     };
     state.setups[accountId] = setup;
     return setup;
+  }
+
+  /** The setup an account waits for: remembered from this visit, or (after a reload) named
+   * by the relink session the server says linked it. */
+  function setupFor(account) {
+    var known = state.setups[account.id];
+    if (known || !account.replacement_relink_session_id) return known || null;
+    return rememberSetup(
+      { id: account.replacement_relink_session_id },
+      findAccount(account.replaces_account_id),
+      account.id,
+    );
   }
 
   function setupAccount(setup) {

@@ -20,6 +20,7 @@ from tests.e2e.test_relink_page import (
     group,
     no_horizontal_scroll,
     no_page_errors,
+    open_page,
     outcome,
     settled,
     shown,
@@ -325,6 +326,10 @@ async def test_set_up_later_from_the_list_and_already_done_elsewhere(
     await panel.get_by_role("button", name="Back to accounts", exact=True).click()
     await expect(page.locator("#outcome")).to_be_hidden()
     later = page.get_by_role("button", name=f"Set up payments from {spoken(new_account)}")
+    await expect(later).to_be_visible()
+    # A fresh load forgets the visit; the account itself names the relink to finish.
+    assert new_account["replacement_relink_session_id"] == session["id"]
+    await open_page(page, demo)
     await later.click()
     panel = await outcome(page, f"Set up payments from {spoken(new_account)}")
     await expect(panel).to_contain_text(shown(accounts["relink_required"]))

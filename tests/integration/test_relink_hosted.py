@@ -376,3 +376,4 @@ async def test_an_unrepairable_account_can_be_replaced_at_the_same_bank(
     savings = (await client.get("/v1/accounts/fca_savings", headers=auth_a)).json()
     assert savings["needs_new_payment_method"] is True
     assert savings["replaces_account_id"] == "fca_checking"
+    assert savings["replacement_relink_session_id"] == created.json()["id"]

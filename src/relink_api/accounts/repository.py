@@ -16,7 +16,8 @@ SELECT_ACCOUNTS = """
     SELECT id, customer_id, owner_source, authorization_id, institution_id, institution_name,
            display_name, last4, category, subcategory, status, action, cause,
            expected_deactivation_at, account_number_expires_at, permissions, account_holder,
-           state_as_of, inactive_since, needs_payment_method, replaces_account_id, updated_at,
+           state_as_of, inactive_since, needs_payment_method, replaces_account_id,
+           replacement_relink_session_id, updated_at,
            relink_link_health(status, action, account_number_expires_at, now()) AS link_health
     FROM accounts
 """
@@ -45,6 +46,7 @@ class AccountRow:
     inactive_since: datetime | None
     needs_payment_method: bool
     replaces_account_id: str | None
+    replacement_relink_session_id: str | None
     updated_at: datetime
     link_health: str
 
@@ -154,15 +156,23 @@ async def known_ids(
 
 
 async def mark_replacement(
-    conn: Connection, *, account_id: str, customer_id: str, replaces_account_id: str
+    conn: Connection,
+    *,
+    account_id: str,
+    customer_id: str,
+    replaces_account_id: str,
+    relink_session_id: str,
 ) -> None:
-    """Flag an account linked in place of another: it needs a new payment method."""
+    """Flag an account linked in place of another: it needs a new payment method, set up
+    through that relink session."""
     await conn.execute(
         "UPDATE accounts SET needs_payment_method = true, replaces_account_id = $3, "
-        "updated_at = now() WHERE id = $1 AND customer_id = $2",
+        "replacement_relink_session_id = $4, updated_at = now() "
+        "WHERE id = $1 AND customer_id = $2",
         account_id,
         customer_id,
         replaces_account_id,
+        relink_session_id,
     )
 
 

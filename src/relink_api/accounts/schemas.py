@@ -51,6 +51,7 @@ class AccountRead(BaseModel):
                     "permissions": ["payment_method"],
                     "needs_new_payment_method": False,
                     "replaces_account_id": None,
+                    "replacement_relink_session_id": None,
                     "updated_at": "2026-11-20T08:00:01Z",
                 }
             ]
@@ -83,6 +84,10 @@ class AccountRead(BaseModel):
         description="Linked in place of another account: set up a new payment method from it."
     )
     replaces_account_id: str | None = Field(description="The account this one was linked for.")
+    replacement_relink_session_id: str | None = Field(
+        description="The relink session that linked it in place of `replaces_account_id`: "
+        "set up its payment method with POST /v1/relink-sessions/{id}/payment-method."
+    )
     updated_at: datetime
 
 

@@ -210,6 +210,7 @@ def to_read(row: AccountRow) -> AccountRead:
         permissions=row.permissions,
         needs_new_payment_method=row.needs_payment_method,
         replaces_account_id=row.replaces_account_id,
+        replacement_relink_session_id=row.replacement_relink_session_id,
         updated_at=row.updated_at,
     )
 

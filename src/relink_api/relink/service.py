@@ -392,14 +392,15 @@ async def _complete(
                 needs_payment_method=replaces,
                 replaces_account_id=row.account_id if replaces else None,
             )
-            if replaces and applied.before is not None:
-                # Stored earlier (its `account.created` webhook, or a known sibling that
-                # stands in for an unrepairable account): flag it all the same.
+            if replaces:
+                # Also for one stored earlier (its `account.created` webhook, or a known
+                # sibling standing in for an unrepairable account).
                 await accounts_repository.mark_replacement(
                     conn,
                     account_id=account_id,
                     customer_id=customer_id,
                     replaces_account_id=row.account_id,
+                    relink_session_id=row.id,
                 )
             health_now[account_id] = applied.after.link_health
         # Judged against the session's start: webhooks may have reactivated some already.

@@ -7,6 +7,10 @@ ALTER TABLE relink_sessions ADD COLUMN delivery text CHECK (delivery IN ('url', 
 ALTER TABLE relink_sessions ADD COLUMN return_token_sha256 text;
 ALTER TABLE relink_sessions ADD CHECK ((ui_mode = 'hosted') = (delivery IS NOT NULL));
 
+-- The relink that linked an account in place of another: where its payment method is set
+-- up, so a client that reloads can still offer it.
+ALTER TABLE accounts ADD COLUMN replacement_relink_session_id text REFERENCES relink_sessions (id);
+
 -- One row per SetupIntent relink-api created for a newly linked account. Never its
 -- client_secret. `replaces_payment_method_id`: the newest payment method made from the
 -- account the relink was started for, found when the SetupIntent was created.
