@@ -106,3 +106,35 @@ def test_the_printed_token_shows_the_demo_customers_accounts(served: tuple[str, 
         "relink_required",
         "unrepairable",
     ]
+
+
+def test_the_printed_admin_key_opens_the_operator_api(served: tuple[str, Path]) -> None:
+    base, log = served
+    match = re.search(r"X-Admin-Key: (rk_admin_[A-Za-z0-9_-]+)", log.read_text())
+    assert match is not None, log.read_text()
+    summary = httpx.get(
+        f"{base}/v1/admin/summary", headers={"X-Admin-Key": match.group(1)}, timeout=5
+    )
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["accounts_total"] >= 6
+    refused = httpx.get(
+        f"{base}/v1/admin/summary", headers={"X-Admin-Key": match.group(1) + "x"}, timeout=5
+    )
+    assert refused.status_code == 401
+
+
+def test_hosted_relink_returns_to_the_server_it_runs_on(served: tuple[str, Path]) -> None:
+    base, log = served
+    match = re.search(r"#token=([A-Za-z0-9._-]+)", log.read_text())
+    assert match is not None
+    headers = {"Authorization": f"Bearer {match.group(1)}"}
+    accounts = httpx.get(f"{base}/v1/accounts", headers=headers, timeout=5).json()["data"]
+    broken = next(a for a in accounts if a["link_health"] == "relink_required")
+    created = httpx.post(
+        f"{base}/v1/relink-sessions",
+        json={"account_id": broken["id"], "ui_mode": "hosted", "delivery": "url"},
+        headers=headers,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["url"].startswith(f"{base}/sandbox/hosted/")
