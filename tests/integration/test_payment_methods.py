@@ -82,6 +82,18 @@ async def start(
     )
 
 
+async def started_setup(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """A new-account relink whose SetupIntent (seti_1) has been created; the session id."""
+    session_id = await new_account_session(client, stripe_mock, seed, auth)
+    mock_existing_methods(stripe_mock)
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    response = await start(client, session_id, auth)
+    assert response.status_code == 201, response.text
+    return session_id
+
+
 async def stored_rows(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     async with db.connection() as conn:
         setups = await conn.fetch(
@@ -317,10 +329,7 @@ async def test_completion_records_the_payment_method_from_stripes_copy(
     auth_a: dict[str, str],
     db: Database,
 ) -> None:
-    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
-    mock_existing_methods(stripe_mock)
-    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
-    await start(client, session_id, auth_a)
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
     stripe_mock.get(SETI_1).respond(
         200, json=setup_intent(status="succeeded", method=payment_method())
     )
@@ -363,10 +372,7 @@ async def test_webhook_and_read_agree_whichever_comes_first(
     db: Database,
     first: str,
 ) -> None:
-    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
-    mock_existing_methods(stripe_mock)
-    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
-    await start(client, session_id, auth_a)
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
     succeeded = setup_intent(status="succeeded", method=payment_method())
     stripe_mock.get(SETI_1).respond(200, json=succeeded)
     # The payload carries the payment method's id only, as Stripe's events do.
@@ -424,10 +430,7 @@ async def test_a_late_failure_event_never_undoes_success(
     auth_a: dict[str, str],
     db: Database,
 ) -> None:
-    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
-    mock_existing_methods(stripe_mock)
-    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
-    await start(client, session_id, auth_a)
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
     read = stripe_mock.get(SETI_1)
     read.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
     await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
@@ -493,10 +496,7 @@ async def test_a_payment_method_on_a_broken_account_is_not_usable(
     seed: Seed,
     auth_a: dict[str, str],
 ) -> None:
-    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
-    mock_existing_methods(stripe_mock)
-    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
-    await start(client, session_id, auth_a)
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
     stripe_mock.get(SETI_1).respond(
         200, json=setup_intent(status="succeeded", method=payment_method())
     )
@@ -524,10 +524,7 @@ async def test_stripe_blocked_payment_methods_are_not_usable(
     auth_a: dict[str, str],
     auth_b: dict[str, str],
 ) -> None:
-    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
-    mock_existing_methods(stripe_mock)
-    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
-    await start(client, session_id, auth_a)
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
     blocked = payment_method(blocked_reason="tokenized_account_number_deactivated")
     stripe_mock.get(SETI_1).respond(200, json=setup_intent(status="succeeded", method=blocked))
 

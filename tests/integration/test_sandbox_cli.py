@@ -6,18 +6,8 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from tests.sandbox_server import RunningSandbox, running_sandbox
-
-
-@pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox(database_url, tmp_path / "data") as running:
-        yield running
+from tests.sandbox_server import RunningSandbox
 
 
 async def relink_api(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,6 @@ EXPECTED_HEALTH = {
     "healthy": "ok",
 }
 BROKEN_TRIO = ("relink_required", "relink_required_savings", "credit_card")
-
-
-@pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox(database_url, tmp_path / "data") as running:
-        yield running
 
 
 class Demo:

@@ -5,8 +5,6 @@ its ``url`` or email, and the ``financial_connections.session.updated`` event.""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,29 +12,10 @@ import pytest
 import stripe
 
 from relink_api.sandbox import store, world
-from tests.sandbox_server import RunningSandbox, running_sandbox
+from tests.sandbox_server import RunningSandbox
 
 RETURN_URL = "https://app.example.com/relink/done?from=hosted"
 HOSTED_PATH = re.compile(r"^/sandbox/hosted/([A-Za-z0-9_-]{20,})$")
-
-
-@pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox(database_url, tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture
-async def sdk(sandbox: RunningSandbox) -> AsyncIterator[stripe.StripeClient]:
-    http_client = stripe.HTTPXClient()
-    client = stripe.StripeClient(
-        sandbox.secret_key,
-        http_client=http_client,
-        stripe_version=sandbox.settings.stripe_api_version,
-        base_addresses={"api": sandbox.base_url + "/sandbox/stripe"},
-    )
-    yield client
-    await http_client.close_async()  # type: ignore[no-untyped-call]
 
 
 class Demo:

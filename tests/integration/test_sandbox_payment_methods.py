@@ -5,15 +5,13 @@ demo customer's payment methods, all through the official SDK."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
 from relink_api.sandbox import world
-from tests.sandbox_server import RunningSandbox, running_sandbox
+from tests.sandbox_server import RunningSandbox
 
 PM_ROLES = ("relink_required", "unrepairable", "healthy")
 BLOCKED = {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
@@ -23,25 +21,6 @@ MANDATE: Any = {
         "online": {"ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0 test"},
     }
 }
-
-
-@pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox(database_url, tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture
-async def sdk(sandbox: RunningSandbox) -> AsyncIterator[stripe.StripeClient]:
-    http_client = stripe.HTTPXClient()
-    client = stripe.StripeClient(
-        sandbox.secret_key,
-        http_client=http_client,
-        stripe_version=sandbox.settings.stripe_api_version,
-        base_addresses={"api": sandbox.base_url + "/sandbox/stripe"},
-    )
-    yield client
-    await http_client.close_async()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

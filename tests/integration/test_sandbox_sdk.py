@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ from relink_api.errors import StripeConfigurationError, StripeInvalidRequest, St
 from relink_api.sandbox import world
 from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway
 from relink_api.stripe_objects import AccountHolder, FcAccount, FcAuthorization, FcSession
-from tests.sandbox_server import RunningSandbox, running_sandbox
+from tests.sandbox_server import RunningSandbox
 
 CLIENT_SECRET = re.compile(r"^(fcsess_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$")
 ROLES = (
@@ -32,31 +31,11 @@ DAY = 86_400
 
 
 @pytest.fixture
-async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox(database_url, tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture
 async def gateway(sandbox: RunningSandbox) -> AsyncIterator[StripeGateway]:
     """The gateway exactly as the app builds it, on the sandbox's own key."""
     client = StripeGateway(sandbox.settings, api_key=sandbox.secret_key)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-async def sdk(sandbox: RunningSandbox) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK's own client, pointed at the sandbox the documented way (REFERENCE.md §8)."""
-    http_client = stripe.HTTPXClient()
-    client = stripe.StripeClient(
-        sandbox.secret_key,
-        http_client=http_client,
-        stripe_version=sandbox.settings.stripe_api_version,
-        base_addresses={"api": sandbox.base_url + "/sandbox/stripe"},
-    )
-    yield client
-    await http_client.close_async()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

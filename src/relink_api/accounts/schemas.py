@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,37 +27,34 @@ class AccountStatus(StrEnum):
     disconnected = "disconnected"
 
 
+ACCOUNT_EXAMPLE: dict[str, Any] = {
+    "id": "fca_1PZ3xY2eZvKYlo2C",
+    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+    "institution_id": "fcinst_StripeBank",
+    "institution_name": "StripeBank",
+    "display_name": "Everyday Checking",
+    "last4": "6789",
+    "category": "cash",
+    "subcategory": "checking",
+    "status": "inactive",
+    "action": "relink_required",
+    "cause": "access_expired",
+    "link_health": "relink_required",
+    "expected_deactivation_at": None,
+    "account_number_expires_at": None,
+    "inactive_since": "2026-11-20T08:00:00Z",
+    "permissions": ["payment_method"],
+    "needs_new_payment_method": False,
+    "replaces_account_id": None,
+    "replacement_relink_session_id": None,
+    "updated_at": "2026-11-20T08:00:01Z",
+}
+
+
 class AccountRead(BaseModel):
     """A linked bank account and the health of its link."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "fca_1PZ3xY2eZvKYlo2C",
-                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "institution_id": "fcinst_StripeBank",
-                    "institution_name": "StripeBank",
-                    "display_name": "Everyday Checking",
-                    "last4": "6789",
-                    "category": "cash",
-                    "subcategory": "checking",
-                    "status": "inactive",
-                    "action": "relink_required",
-                    "cause": "access_expired",
-                    "link_health": "relink_required",
-                    "expected_deactivation_at": None,
-                    "account_number_expires_at": None,
-                    "inactive_since": "2026-11-20T08:00:00Z",
-                    "permissions": ["payment_method"],
-                    "needs_new_payment_method": False,
-                    "replaces_account_id": None,
-                    "replacement_relink_session_id": None,
-                    "updated_at": "2026-11-20T08:00:01Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [ACCOUNT_EXAMPLE]})
 
     id: str = Field(description="Stripe's Financial Connections account id (fca_…).")
     authorization_id: str | None = Field(

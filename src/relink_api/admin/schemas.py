@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relink_api.accounts.schemas import AccountRead, LinkHealth
+from relink_api.accounts.schemas import ACCOUNT_EXAMPLE, AccountRead, LinkHealth
 from relink_api.relink.schemas import RelinkScope, RelinkSessionStatus
 
 
@@ -16,30 +16,7 @@ class AdminAccountRead(AccountRead):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {
-                    "id": "fca_1PZ3xY2eZvKYlo2C",
-                    "customer_id": "cus_Kmaci5w0veLUJZ",
-                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "institution_id": "fcinst_StripeBank",
-                    "institution_name": "StripeBank",
-                    "display_name": "Everyday Checking",
-                    "last4": "6789",
-                    "category": "cash",
-                    "subcategory": "checking",
-                    "status": "inactive",
-                    "action": "relink_required",
-                    "cause": "access_expired",
-                    "link_health": "relink_required",
-                    "expected_deactivation_at": None,
-                    "account_number_expires_at": None,
-                    "inactive_since": "2026-11-20T08:00:00Z",
-                    "permissions": ["payment_method"],
-                    "needs_new_payment_method": False,
-                    "replaces_account_id": None,
-                    "updated_at": "2026-11-20T08:00:01Z",
-                }
-            ]
+            "examples": [{**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"}],
         }
     )
 
