@@ -240,12 +240,13 @@ def import_accounts(
     " 0 with --customer re-reads all of that customer's accounts).",
 )
 def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
-    """Re-read accounts from Stripe and apply what changed. Safe beside the server and
-    other `sync` runs; exits 1 if any account failed."""
+    """Settle relinks and payment setups left unfinished, then re-read accounts from Stripe
+    and apply what changed. Safe beside the server and other `sync` runs; exits 1 if
+    anything failed."""
     from datetime import timedelta
 
     from relink_api.app import open_database
-    from relink_api.reconcile.service import count_due, sync_accounts
+    from relink_api.reconcile.service import count_due, settle_unfinished, sync_accounts
     from relink_api.stripe_gateway import StripeGateway
 
     settings = load_settings()
@@ -263,6 +264,18 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
         database = await open_database(settings)
         gateway = StripeGateway(settings, api_key=api_key)
         try:
+            # First, so relinks that finished at Stripe update their accounts before the
+            # accounts are read.
+            settled = await settle_unfinished(
+                database,
+                gateway,
+                customer_ids=customers,
+                requests_per_second=settings.sync_requests_per_second,
+            )
+            click.echo(
+                f"settled {settled.sessions} relink sessions, {settled.setups} payment setups, "
+                f"failed {settled.failed}"
+            )
             total = await count_due(database, customer_ids=customers, stale_after=age)
             with click.progressbar(
                 length=total, label="syncing", file=sys.stderr, hidden=not interactive
@@ -279,7 +292,7 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
         finally:
             await gateway.aclose()
             await database.close()
-        return summary.checked, summary.changed, summary.failed
+        return summary.checked, summary.changed, summary.failed + settled.failed
 
     checked, changed, failed = _run(go)
     click.echo(f"checked {checked}, changed {changed}, failed {failed}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -230,3 +231,28 @@ async def list_payment_methods(
         limit,
     )
     return [PaymentMethodRow.from_record(record) for record in records]
+
+
+async def list_pending(
+    conn: Connection,
+    *,
+    created_before: datetime,
+    created_after: datetime,
+    customer_ids: Sequence[str] | None,
+    limit: int,
+) -> list[str]:
+    """SetupIntents still pending that were created in the window, oldest first."""
+    records = await conn.fetch(
+        """
+        SELECT id FROM setup_intents
+        WHERE status = 'pending' AND created_at < $1 AND created_at > $2
+          AND ($3::text[] IS NULL OR customer_id = ANY($3))
+        ORDER BY created_at
+        LIMIT $4
+        """,
+        created_before,
+        created_after,
+        list(customer_ids) if customer_ids is not None else None,
+        limit,
+    )
+    return [record["id"] for record in records]

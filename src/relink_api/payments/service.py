@@ -328,6 +328,15 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
     return updated
 
 
+async def refresh_setup(
+    db: Database, gateway: StripeGateway, *, setup_intent_id: str
+) -> SetupIntentRow | None:
+    """Read one of our SetupIntents from Stripe and record it (the reconciliation sweep)."""
+    setup_intent = await gateway.retrieve_setup_intent(setup_intent_id)
+    async with db.transaction() as conn:
+        return await record_setup_intent(conn, setup_intent)
+
+
 async def is_ours(db: Database, setup_intent_id: str) -> bool:
     async with db.connection() as conn:
         return await repository.get_setup_intent(conn, setup_intent_id=setup_intent_id) is not None
@@ -338,10 +347,9 @@ async def complete_setup(
 ) -> PaymentMethodSetupRead:
     """Read the session's SetupIntent from Stripe and record what it made."""
     live = await _latest(db, principal=principal, session_id=session_id)
-    setup_intent = await gateway.retrieve_setup_intent(live.id)
-    async with db.transaction() as conn:
-        recorded = await record_setup_intent(conn, setup_intent)
-        assert recorded is not None
+    recorded = await refresh_setup(db, gateway, setup_intent_id=live.id)
+    assert recorded is not None
+    async with db.connection() as conn:
         return await _setup_read(conn, recorded)
 
 

@@ -1,4 +1,5 @@
-"""Re-read accounts from Stripe and apply what changed (history source ``sync``)."""
+"""Re-read accounts from Stripe and apply what changed (history source ``sync``), and settle
+relinks and payment setups that were left unfinished."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from aiolimiter import AsyncLimiter
 from relink_api.accounts.service import apply_snapshot, read_time
 from relink_api.db import Database
 from relink_api.errors import ProblemError
+from relink_api.payments import repository as payments_repository
+from relink_api.payments import service as payments_service
 from relink_api.reconcile import repository
+from relink_api.relink import repository as relink_repository
+from relink_api.relink import service as relink_service
 from relink_api.stripe_gateway import StripeGateway
 
 logger = logging.getLogger(__name__)
@@ -23,11 +28,80 @@ _BATCH_SIZE = 50
 _LEASE = timedelta(minutes=5)
 
 
+# Unfinished work younger than this is probably still in the customer's hands; older than
+# the horizon it is abandoned (Stripe's sessions have long expired) and not worth a read.
+SETTLE_AFTER = timedelta(minutes=10)
+SETTLE_HORIZON = timedelta(days=7)
+_SETTLE_LIMIT = 500
+
+
 @dataclass(slots=True)
 class SyncSummary:
     checked: int = 0
     changed: int = 0
     failed: int = 0
+
+
+@dataclass(slots=True)
+class SettleSummary:
+    sessions: int = 0
+    setups: int = 0
+    failed: int = 0
+
+
+async def settle_unfinished(
+    db: Database,
+    gateway: StripeGateway,
+    *,
+    customer_ids: Sequence[str] | None = None,
+    requests_per_second: float,
+    settle_after: timedelta = SETTLE_AFTER,
+    now: datetime | None = None,
+) -> SettleSummary:
+    """Record what Stripe says of relink sessions and SetupIntents that nobody finished: a
+    customer who closed the hosted page before /relink/return, an app killed before it called
+    `complete`, a webhook endpoint that was down. Each is read once; completing is idempotent
+    and guarded in the database, so this is safe beside the server and other runs."""
+    summary = SettleSummary()
+    moment = now or datetime.now(tz=UTC)
+    before, after = moment - settle_after, moment - SETTLE_HORIZON
+    async with db.connection() as conn:
+        sessions = await relink_repository.list_unfinished(
+            conn,
+            created_before=before,
+            created_after=after,
+            customer_ids=customer_ids,
+            limit=_SETTLE_LIMIT,
+        )
+        setups = await payments_repository.list_pending(
+            conn,
+            created_before=before,
+            created_after=after,
+            customer_ids=customer_ids,
+            limit=_SETTLE_LIMIT,
+        )
+    limiter = AsyncLimiter(requests_per_second, 1)
+    for stripe_session_id in sessions:
+        try:
+            async with limiter:
+                completed = await relink_service.complete_for_stripe_session(
+                    db, gateway, stripe_session_id=stripe_session_id
+                )
+            summary.sessions += int(completed is not None)
+        except ProblemError as exc:
+            summary.failed += 1
+            logger.warning("settle: session %s failed: %s", stripe_session_id, exc.detail)
+    for setup_intent_id in setups:
+        try:
+            async with limiter:
+                recorded = await payments_service.refresh_setup(
+                    db, gateway, setup_intent_id=setup_intent_id
+                )
+            summary.setups += int(recorded is not None and recorded.status != "pending")
+        except ProblemError as exc:
+            summary.failed += 1
+            logger.warning("settle: SetupIntent %s failed: %s", setup_intent_id, exc.detail)
+    return summary
 
 
 async def count_due(

@@ -150,3 +150,28 @@ async def complete(
     )
     assert record is not None
     return RelinkSessionRow.from_record(record)
+
+
+async def list_unfinished(
+    conn: Connection,
+    *,
+    created_before: datetime,
+    created_after: datetime,
+    customer_ids: Sequence[str] | None,
+    limit: int,
+) -> list[str]:
+    """Stripe ids of sessions still open that were created in the window, oldest first."""
+    records = await conn.fetch(
+        """
+        SELECT stripe_session_id FROM relink_sessions
+        WHERE status = 'open' AND created_at < $1 AND created_at > $2
+          AND ($3::text[] IS NULL OR customer_id = ANY($3))
+        ORDER BY created_at
+        LIMIT $4
+        """,
+        created_before,
+        created_after,
+        list(customer_ids) if customer_ids is not None else None,
+        limit,
+    )
+    return [record["stripe_session_id"] for record in records]
