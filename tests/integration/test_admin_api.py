@@ -340,6 +340,18 @@ async def test_pagination_keeps_the_filter(client: httpx.AsyncClient, seed: Seed
     assert second.json()["has_more"] is False
 
 
+async def test_a_full_last_page_has_no_more(client: httpx.AsyncClient, seed: Seed) -> None:
+    await seed_two_customers(seed)
+
+    response = await client.get(
+        "/v1/admin/accounts", params={"customer": "cus_A", "limit": 2}, headers=ADMIN
+    )
+
+    assert ids(response) == ["fca_a1", "fca_a2"]
+    assert response.json()["has_more"] is False
+    assert response.json()["next_cursor"] is None
+
+
 @pytest.mark.parametrize(
     ("params", "status", "slug"),
     [
@@ -492,6 +504,24 @@ async def test_summary_counts_health_causes_and_deactivations_by_week(
         date.fromisoformat(week["week_start"]).weekday() == 0
         for week in body["upcoming_deactivations"]
     )
+
+
+async def test_only_expiring_accounts_count_as_upcoming_deactivations(
+    client: httpx.AsyncClient, seed: Seed
+) -> None:
+    # Tokenized numbers still listed as transactable, expiring soon, on accounts that are
+    # not expiring: they are broken or gone already, not about to stop working.
+    soon = tan(unix(datetime.now(UTC) + timedelta(days=10)))
+    await seed("fca_rr", status="inactive", action="relink_required", account_numbers=soon)
+    await seed("fca_closed", status="inactive", action="none", account_numbers=soon)
+    await seed("fca_gone", status="disconnected", account_numbers=soon)
+
+    response = await client.get("/v1/admin/summary", headers=ADMIN)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["by_health"]["expiring"] == 0
+    assert [week["count"] for week in body["upcoming_deactivations"]] == [0] * 8
 
 
 # --- POST /v1/admin/accounts/{id}/relink-email ---------------------------------------------

@@ -25,6 +25,7 @@ from tests.integration.test_relink_complete import (
     ACCOUNTS,
     SESSION_1,
     relink_result,
+    seed_broken_pair,
     start_session,
 )
 from tests.stripe_events import deliver, event
@@ -158,13 +159,10 @@ async def test_creates_the_setup_intent_stripe_prescribes(
     assert "_secret_" not in dump
 
 
-async def test_a_holderless_account_gets_no_customer_and_replaces_from_our_records(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-    db: Database,
-) -> None:
+async def holderless_new_account_session(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """As ``new_account_session``, for accounts without an account holder (no customer)."""
     await seed(
         "fca_checking",
         customer=None,
@@ -172,7 +170,7 @@ async def test_a_holderless_account_gets_no_customer_and_replaces_from_our_recor
         status="inactive",
         action="relink_required",
     )
-    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+    session_id = await start_session(client, stripe_mock, auth, scope="institution")
     stripe_mock.get(SESSION_1).respond(
         200,
         json=fc_session(
@@ -186,7 +184,19 @@ async def test_a_holderless_account_gets_no_customer_and_replaces_from_our_recor
     stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
         200, json=fc_account("fca_checking", customer=None, status="inactive")
     )
-    await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
+    assert response.json()["outcome"] == "new_account", response.text
+    return session_id
+
+
+async def test_a_holderless_account_gets_no_customer_and_replaces_from_our_records(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await holderless_new_account_session(client, stripe_mock, seed, auth_a)
     listed = stripe_mock.get(PAYMENT_METHODS).respond(200, json=payment_method_list([]))
     created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent(customer=None))
 
@@ -434,18 +444,22 @@ async def test_a_late_failure_event_never_undoes_success(
     read = stripe_mock.get(SETI_1)
     read.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
     await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
-    # Stripe's copy is gone (a deleted test object): the stale payload is all there is.
+    # Stripe's copy is gone (a deleted test object): the stale payload is all there is. A
+    # failed attempt leaves the SetupIntent without a payment method.
     read.respond(404, json=stripe_error(code="resource_missing"))
 
     stale = event(
         "setup_intent.setup_failed",
-        setup_intent(status="requires_payment_method", error_code="bank_account_unusable"),
+        setup_intent(
+            status="requires_payment_method", method=None, error_code="bank_account_unusable"
+        ),
     )
     response = await deliver(client, stale)
 
     assert response.json()["result"] == "applied"
     setups, methods = await stored_rows(db)
     assert setups[0]["status"] == "succeeded"
+    assert setups[0]["payment_method_id"] == "pm_new"
     assert [method["id"] for method in methods] == ["pm_new"]
 
 
@@ -477,6 +491,11 @@ async def test_a_failed_setup_is_recorded_and_a_new_one_can_start(
     assert retry.status_code == 201, retry.text
     assert retry.json()["setup_intent_id"] == "seti_2"
     assert created.call_count == 2
+    now = (
+        await client.get(f"/v1/relink-sessions/{session_id}/payment-method", headers=auth_a)
+    ).json()
+    assert now["setup_intent_id"] == "seti_2"
+    assert now["status"] == "pending"
 
 
 async def test_setup_intents_relink_api_did_not_make_are_ignored(
@@ -542,3 +561,529 @@ async def test_payment_method_list_pages(client: httpx.AsyncClient, auth_a: dict
     response = await client.get("/v1/payment-methods?cursor=nonsense!", headers=auth_a)
     assert_problem(response, 400, "invalid-cursor")
     assert_problem(await client.get("/v1/payment-methods"), 401, "unauthorized")
+
+
+async def stand_in_session(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """An institution-scope relink of an unrepairable (closed) fca_checking in which the
+    customer chose its known sibling fca_savings instead."""
+    await seed("fca_checking", status="inactive", action="none", cause="account_closed")
+    await seed("fca_savings", subcategory="savings", display_name="Savings", last4="1111")
+    session_id = await start_session(client, stripe_mock, auth, scope="institution")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[fc_account("fca_savings", subcategory="savings", last4="1111")],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
+        200, json=fc_account("fca_checking", status="inactive", action="none")
+    )
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
+    assert response.json()["next_step"] == "set_up_payment_method", response.text
+    return session_id
+
+
+async def two_new_accounts_session(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """An institution-scope relink of fca_checking that linked two new accounts."""
+    await seed("fca_checking", status="inactive", action="relink_required")
+    session_id = await start_session(client, stripe_mock, auth, scope="institution")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[fc_account("fca_new"), fc_account("fca_new2", last4="2222")],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
+        200, json=fc_account("fca_checking", status="inactive", action="relink_required")
+    )
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
+    assert response.json()["linked_account_ids"] == ["fca_new", "fca_new2"], response.text
+    return session_id
+
+
+async def store_earlier_payment_methods(
+    db: Database, *, session_id: str, account_id: str, oldest_first: list[str]
+) -> None:
+    """Payment methods relink-api set up from ``account_id`` in earlier relinks (copies of
+    ``session_id``), each an hour newer than the one before."""
+    async with db.transaction() as conn:
+        for hours_ago, method_id in enumerate(reversed(oldest_first), start=1):
+            earlier = f"{session_id}_{method_id}"
+            await conn.execute(
+                """
+                INSERT INTO relink_sessions
+                SELECT * FROM jsonb_populate_record(NULL::relink_sessions, (
+                    SELECT to_jsonb(r) || jsonb_build_object('id', $2::text,
+                        'stripe_session_id', $2::text)
+                    FROM relink_sessions r WHERE id = $1))
+                """,
+                session_id,
+                earlier,
+            )
+            await conn.execute(
+                "INSERT INTO setup_intents (id, relink_session_id, customer_id, account_id, "
+                "status, stripe_status, payment_method_id) "
+                "VALUES ($1, $2, 'cus_A', $3, 'succeeded', 'succeeded', $4)",
+                f"seti_{method_id}",
+                earlier,
+                account_id,
+                method_id,
+            )
+            await conn.execute(
+                "INSERT INTO payment_methods (id, customer_id, account_id, setup_intent_id, "
+                "relink_session_id, snapshot, created_at) "
+                "VALUES ($1, 'cus_A', $2, $3, $4, '{}', now() - make_interval(hours => $5))",
+                method_id,
+                account_id,
+                f"seti_{method_id}",
+                earlier,
+                hours_ago,
+            )
+
+
+async def setup_state(
+    client: httpx.AsyncClient, session_id: str, auth: dict[str, str]
+) -> dict[str, Any]:
+    response = await client.get(f"/v1/relink-sessions/{session_id}/payment-method", headers=auth)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_holderless_account_replaces_the_newest_of_our_own_payment_methods(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await holderless_new_account_session(client, stripe_mock, seed, auth_a)
+    await store_earlier_payment_methods(
+        db, session_id=session_id, account_id="fca_checking", oldest_first=["pm_zz", "pm_aa"]
+    )
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent(customer=None))
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["replaces_payment_method_id"] == "pm_aa"
+    sent = dict(parse_qsl(created.calls.last.request.content.decode()))
+    assert sent["metadata[replaces_payment_method]"] == "pm_aa"
+
+
+async def test_nothing_made_from_the_old_account_means_nothing_is_replaced(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    stripe_mock.get(PAYMENT_METHODS).respond(
+        200, json=payment_method_list([payment_method("pm_other", account="fca_savings")])
+    )
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["replaces_payment_method_id"] is None
+    sent = dict(parse_qsl(created.calls.last.request.content.decode()))
+    assert "metadata[replaces_payment_method]" not in sent
+
+
+async def test_the_replaced_payment_method_is_found_on_every_page_of_stripes_list(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    first_page = [
+        payment_method("pm_old_newest", account="fca_checking", created=1_700_000_900),
+        payment_method("pm_page_one_last", account="fca_savings", created=1_700_000_800),
+    ]
+    second_page = [payment_method("pm_old_older", account="fca_checking", created=1_700_000_100)]
+    listed = stripe_mock.get(PAYMENT_METHODS).mock(
+        side_effect=[
+            httpx.Response(200, json=payment_method_list(first_page, has_more=True)),
+            httpx.Response(200, json=payment_method_list(second_page)),
+        ]
+    )
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["replaces_payment_method_id"] == "pm_old_newest"
+    assert listed.call_count == 2
+    first, second = (dict(parse_qsl(call.request.url.query.decode())) for call in listed.calls)
+    assert "starting_after" not in first
+    assert second["starting_after"] == "pm_page_one_last"
+
+
+async def test_an_account_standing_in_for_an_unrepairable_one_gets_a_payment_method(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await stand_in_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["account_id"] == "fca_savings"
+    assert response.json()["replaces_payment_method_id"] == "pm_old_newest"
+    sent = dict(parse_qsl(created.calls.last.request.content.decode()))
+    assert sent["payment_method_data[us_bank_account][financial_connections_account]"] == (
+        "fca_savings"
+    )
+
+
+async def test_a_relink_that_repaired_the_old_accounts_login_needs_no_payment_method(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    await seed_broken_pair(seed)
+    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[fc_account("fca_savings", subcategory="savings", last4="1111")],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=fc_account("fca_checking"))
+    done = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+    assert done.json()["next_step"] == "none", done.text
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    response = await start(client, session_id, auth_a, account_id="fca_savings")
+
+    assert_problem(response, 409, "payment-method-not-needed")
+    assert not created.called
+
+
+async def test_a_relink_that_linked_several_accounts_must_be_told_which(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await two_new_accounts_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+
+    unnamed = await start(client, session_id, auth_a)
+    named = await start(client, session_id, auth_a, account_id="fca_new2")
+
+    problem = assert_problem(unnamed, 422, "validation-failed")
+    assert problem["errors"] == [{"loc": ["body", "account_id"], "msg": "required"}]
+    assert named.status_code == 201, named.text
+    assert named.json()["account_id"] == "fca_new2"
+    assert created.call_count == 1
+
+
+async def test_a_second_account_cannot_start_while_the_first_is_being_set_up(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await two_new_accounts_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    stripe_mock.get(SETI_1).respond(200, json=setup_intent())
+    first = await start(client, session_id, auth_a, account_id="fca_new")
+    assert first.status_code == 201, first.text
+
+    second = await start(client, session_id, auth_a, account_id="fca_new2")
+
+    problem = assert_problem(second, 409, "conflict")
+    assert "fca_new" in problem["detail"]
+    assert created.call_count == 1
+
+
+async def test_asking_after_success_is_409_without_calling_stripe(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    listed = mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    read = stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+
+    response = await start(client, session_id, auth_a)
+
+    problem = assert_problem(response, 409, "payment-method-already-set-up")
+    assert problem["payment_method_id"] == "pm_new"
+    assert problem["setup_intent_id"] == "seti_1"
+    assert (listed.call_count, created.call_count, read.call_count) == (1, 1, 1)
+
+
+async def test_asking_again_after_a_success_nobody_reported_is_409_and_creates_nothing(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    # The customer confirmed, but neither the page's `complete` nor the webhook arrived.
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+
+    response = await start(client, session_id, auth_a)
+
+    problem = assert_problem(response, 409, "payment-method-already-set-up")
+    assert problem["payment_method_id"] == "pm_new"
+    assert created.call_count == 1
+    setups, methods = await stored_rows(db)
+    assert [setup["status"] for setup in setups] == ["succeeded"]
+    assert [method["id"] for method in methods] == ["pm_new"]
+
+
+async def test_asking_again_after_a_failure_nobody_reported_starts_a_new_setup(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS)
+    created.respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200,
+        json=setup_intent(
+            status="requires_payment_method", method=None, error_code="bank_account_unusable"
+        ),
+    )
+    created.respond(200, json=setup_intent("seti_2"))
+
+    response = await start(client, session_id, auth_a)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["setup_intent_id"] == "seti_2"
+    assert response.json()["client_secret"] == "seti_2_secret_Qm7Zp2Lx"
+    assert response.json()["status"] == "pending"
+    assert created.call_count == 2
+    setups, _methods = await stored_rows(db)
+    assert [(setup["id"], setup["status"]) for setup in setups] == [
+        ("seti_1", "failed"),
+        ("seti_2", "pending"),
+    ]
+
+
+async def test_a_canceled_setup_is_recorded_and_a_new_one_can_start(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS)
+    created.respond(200, json=setup_intent())
+    await start(client, session_id, auth_a)
+    canceled = setup_intent(status="canceled", method=None)
+    stripe_mock.get(SETI_1).respond(200, json=canceled)
+
+    response = await deliver(client, event("setup_intent.canceled", canceled))
+
+    assert response.json()["result"] == "applied"
+    state = await setup_state(client, session_id, auth_a)
+    assert state["status"] == "canceled"
+    assert state["failure"] is None
+    created.respond(200, json=setup_intent("seti_2"))
+    retry = await start(client, session_id, auth_a)
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["setup_intent_id"] == "seti_2"
+
+
+async def test_a_late_event_never_reopens_a_canceled_setup(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    read = stripe_mock.get(SETI_1)
+    read.respond(200, json=setup_intent(status="canceled", method=None))
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+    read.respond(404, json=stripe_error(code="resource_missing"))
+
+    stale = event("setup_intent.requires_action", setup_intent(status="requires_action"))
+    response = await deliver(client, stale)
+
+    assert response.json()["result"] == "applied"
+    setups, methods = await stored_rows(db)
+    assert [(setup["status"], setup["stripe_status"]) for setup in setups] == [
+        ("canceled", "canceled")
+    ]
+    assert methods == []
+
+
+async def test_a_setup_intent_waiting_for_a_payment_method_without_an_error_is_pending(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="requires_payment_method", method=None)
+    )
+
+    response = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "pending"
+    assert response.json()["failure"] is None
+
+
+async def test_a_setup_still_awaiting_the_mandate_records_no_payment_method(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    # Made from payment_method_data, the payment method exists before the customer confirms.
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="requires_confirmation", method=payment_method())
+    )
+
+    response = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "pending"
+    assert response.json()["payment_method"] is None
+    assert (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"] == []
+    account = (await client.get("/v1/accounts/fca_new", headers=auth_a)).json()
+    assert account["needs_new_payment_method"] is True
+
+
+async def test_a_payment_method_on_a_disconnected_account_is_not_usable(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+
+    await deliver(
+        client,
+        event(
+            "financial_connections.account.disconnected",
+            fc_account("fca_new", status="disconnected"),
+            created=int(time.time()) + 5,
+        ),
+    )
+
+    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
+    assert method["usable"] is False
+    assert method["unusable_reason"] == "disconnected"
+
+
+async def test_a_later_read_of_stripes_copy_updates_whether_the_method_is_blocked(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    read = stripe_mock.get(SETI_1)
+    read.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+    blocked = payment_method(blocked_reason="tokenized_account_number_deactivated")
+    read.respond(200, json=setup_intent(status="succeeded", method=blocked))
+
+    redelivered = event("setup_intent.succeeded", setup_intent(status="succeeded"))
+    response = await deliver(client, redelivered)
+
+    assert response.json()["result"] == "applied"
+    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
+    assert method["usable"] is False
+    assert method["unusable_reason"] == "blocked"
+
+
+async def test_a_page_holding_the_last_payment_method_has_no_more(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
+
+    page = (await client.get("/v1/payment-methods?limit=1", headers=auth_a)).json()
+
+    assert [method["id"] for method in page["data"]] == ["pm_new"]
+    assert page["has_more"] is False
+    assert page["next_cursor"] is None
+
+
+async def test_payment_method_list_pages_by_cursor(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    await store_earlier_payment_methods(
+        db, session_id=session_id, account_id="fca_checking", oldest_first=["pm_c", "pm_a", "pm_b"]
+    )
+
+    first = (await client.get("/v1/payment-methods?limit=2", headers=auth_a)).json()
+    second = (
+        await client.get(
+            f"/v1/payment-methods?limit=2&cursor={first['next_cursor']}", headers=auth_a
+        )
+    ).json()
+
+    assert [method["id"] for method in first["data"]] == ["pm_a", "pm_b"]
+    assert first["has_more"] is True
+    assert [method["id"] for method in second["data"]] == ["pm_c"]
+    assert second["has_more"] is False

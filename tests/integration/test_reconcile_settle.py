@@ -11,12 +11,13 @@ import respx
 from fastapi import FastAPI
 
 from relink_api.db import Database
-from relink_api.reconcile.service import SETTLE_AFTER, SETTLE_HORIZON, settle_unfinished
+from relink_api.reconcile.service import SETTLE_AFTER, settle_unfinished
 from relink_api.stripe_gateway import StripeGateway
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_session, payment_method, setup_intent, stripe_error
-from tests.integration.test_payment_methods import SETI_1, started_setup
+from tests.integration.test_payment_methods import SETI_1, started_setup, stored_rows
 from tests.integration.test_relink_complete import SESSION_1, relink_result, start_session
+from tests.stripe_events import deliver, event
 
 LATER = datetime.now(tz=UTC) + SETTLE_AFTER + timedelta(minutes=1)
 
@@ -94,7 +95,8 @@ async def test_pending_sessions_stay_open_and_old_ones_are_left_alone(
     session = (await client.get(f"/v1/relink-sessions/{session_id}", headers=auth_a)).json()
     assert session["status"] == "open"
 
-    beyond = datetime.now(tz=UTC) + SETTLE_HORIZON + timedelta(minutes=1)
+    # A week on, Stripe's session has long expired: not worth a read.
+    beyond = datetime.now(tz=UTC) + timedelta(days=7, minutes=1)
     assert await settle(db, gateway, at=beyond) == (0, 0, 0)
     assert read.call_count == 1
 
@@ -151,3 +153,79 @@ async def test_a_stripe_failure_is_counted_and_the_rest_go_on(
     )
     assert await settle(db, gateway) == (0, 0, 1)
     assert failing.call_count == 1
+
+
+async def test_a_setup_still_pending_at_stripe_is_read_but_not_counted(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    gateway: StripeGateway,
+) -> None:
+    await started_setup(client, stripe_mock, seed, auth_a)
+    read = stripe_mock.get(SETI_1).respond(200, json=setup_intent())
+
+    assert await settle(db, gateway) == (0, 0, 0)
+
+    assert read.call_count == 1
+    setups, methods = await stored_rows(db)
+    assert [setup["status"] for setup in setups] == ["pending"]
+    assert methods == []
+
+
+async def test_a_setup_already_settled_by_its_webhook_is_not_read_again(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    gateway: StripeGateway,
+) -> None:
+    await started_setup(client, stripe_mock, seed, auth_a)
+    failed = setup_intent(
+        status="requires_payment_method", method=None, error_code="bank_account_unusable"
+    )
+    read = stripe_mock.get(SETI_1).respond(200, json=failed)
+    response = await deliver(client, event("setup_intent.setup_failed", failed))
+    assert response.json()["result"] == "applied"
+
+    assert await settle(db, gateway) == (0, 0, 0)
+
+    assert read.call_count == 1  # the webhook's own read
+
+
+async def test_only_the_named_customers_setups_are_settled(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    gateway: StripeGateway,
+) -> None:
+    await started_setup(client, stripe_mock, seed, auth_a)
+    read = stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+
+    assert await settle(db, gateway, customer_ids=["cus_B"]) == (0, 0, 0)
+    assert not read.called
+    assert await settle(db, gateway, customer_ids=["cus_A"]) == (0, 1, 0)
+
+
+async def test_a_setup_stripe_cannot_be_asked_about_is_counted_as_failed(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    gateway: StripeGateway,
+) -> None:
+    await started_setup(client, stripe_mock, seed, auth_a)
+    read = stripe_mock.get(SETI_1).respond(500, json=stripe_error(type="api_error"))
+
+    assert await settle(db, gateway) == (0, 0, 1)
+
+    assert read.call_count == 1
+    setups, _methods = await stored_rows(db)
+    assert [setup["status"] for setup in setups] == ["pending"]

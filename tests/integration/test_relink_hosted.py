@@ -3,18 +3,28 @@ Stripe's `session.updated` webhook."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
 import pytest
 import respx
+from fastapi import FastAPI
 
+from relink_api.app import create_app
 from relink_api.db import Database
 from relink_api.settings import Settings
 from tests.conftest import Seed, make_settings
-from tests.factories import fc_account, fc_session
-from tests.integration.test_relink_complete import ACCOUNTS, SESSION_1, SESSIONS, relink_result
+from tests.factories import fc_account, fc_session, stripe_error
+from tests.integration.test_relink_complete import (
+    ACCOUNTS,
+    SESSION_1,
+    SESSIONS,
+    relink_result,
+    start_session,
+)
 from tests.stripe_events import deliver, event
 from tests.support import assert_problem
 
@@ -244,6 +254,8 @@ async def test_the_return_page_forwards_to_the_clients_return_url(
     page = await client.get(return_path(route))
 
     assert page.status_code == 303
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
     location = urlsplit(page.headers["location"])
     expected = urlsplit(return_url)
     assert (location.scheme, location.netloc, location.path) == (
@@ -333,8 +345,11 @@ async def test_session_updated_for_other_or_pending_sessions_is_ignored(
     assert not elsewhere.called
 
 
-async def test_a_session_event_without_an_id_is_400(client: httpx.AsyncClient) -> None:
-    response = await deliver(client, event("financial_connections.session.updated", {}))
+@pytest.mark.parametrize("obj", [{}, {"id": ""}, {"id": 7}], ids=["missing", "empty", "number"])
+async def test_a_session_event_without_an_id_is_400(
+    client: httpx.AsyncClient, obj: dict[str, Any]
+) -> None:
+    response = await deliver(client, event("financial_connections.session.updated", obj))
     assert_problem(response, 400, "webhook-event-malformed")
 
 
@@ -377,3 +392,174 @@ async def test_an_unrepairable_account_can_be_replaced_at_the_same_bank(
     assert savings["needs_new_payment_method"] is True
     assert savings["replaces_account_id"] == "fca_checking"
     assert savings["replacement_relink_session_id"] == created.json()["id"]
+
+
+@asynccontextmanager
+async def server_with(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of another server on the same database, configured differently."""
+    app = create_app(make_settings(database_url, **overrides))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+
+
+async def test_a_public_base_url_ending_in_a_slash_still_returns_to_the_return_page(
+    database_url: str,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    route = stripe_mock.post(SESSIONS).respond(200, json=hosted_session("url"))
+
+    async with server_with(database_url, public_base_url=BASE + "/") as client:
+        response = await client.post(
+            "/v1/relink-sessions",
+            json={"account_id": "fca_checking", "ui_mode": "hosted", "delivery": "url"},
+            headers=auth_a,
+        )
+
+    assert response.status_code == 201, response.text
+    assert urlsplit(sent_form(route)["return_url"]).path == "/relink/return"
+
+
+async def test_a_hosted_session_needs_no_client_secret_from_stripe(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    stripe_mock.post(SESSIONS).respond(200, json=hosted_session("url") | {"client_secret": None})
+
+    response = await client.post(
+        "/v1/relink-sessions",
+        json={"account_id": "fca_checking", "ui_mode": "hosted", "delivery": "url"},
+        headers=auth_a,
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["url"] == HOSTED_URL
+
+
+async def test_url_delivery_without_a_url_from_stripe_fails_and_stores_nothing(
+    app: FastAPI,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    stripe_mock.post(SESSIONS).respond(200, json=hosted_session("url") | {"url": None})
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post(
+            "/v1/relink-sessions",
+            json={"account_id": "fca_checking", "ui_mode": "hosted", "delivery": "url"},
+            headers=auth_a,
+        )
+
+    assert_problem(response, 500, "internal-error")
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM relink_sessions") == 0
+
+
+async def test_the_return_page_of_a_modal_session_is_not_found(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    session_id = await start_session(client, stripe_mock, auth_a)
+    retrieve = mock_relinked(stripe_mock)
+
+    page = await client.get(f"/relink/return?session={session_id}&state=any-state-at-all")
+
+    assert page.status_code == 404
+    assert "This link is not valid" in page.text
+    assert not retrieve.called
+
+
+async def test_the_return_page_asks_for_a_reload_while_stripe_cannot_answer(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    created, route = await create_hosted(client, stripe_mock, auth_a)
+    stripe_mock.get(SESSION_1).respond(500, json=stripe_error(type="api_error"))
+
+    page = await client.get(return_path(route))
+
+    assert page.status_code == 502
+    assert "We could not check the result yet" in page.text
+    session = await client.get(f"/v1/relink-sessions/{created.json()['id']}", headers=auth_a)
+    assert session.json()["status"] == "open"
+
+
+async def test_the_return_page_explains_a_failed_relink(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    _created, route = await create_hosted(client, stripe_mock, auth_a)
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=hosted_session(
+            "url", status="failed", relink_result=relink_result(failure_reason="no_account")
+        ),
+    )
+
+    page = await client.get(return_path(route))
+
+    assert page.status_code == 200
+    assert 'data-outcome="failed"' in page.text
+    assert "The account was not linked" in page.text
+
+
+async def test_the_return_page_forwards_only_to_a_return_url_still_allowed(
+    database_url: str,
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    _created, route = await create_hosted(
+        client, stripe_mock, auth_a, return_url="exampleapp://relink-done"
+    )
+    mock_relinked(stripe_mock)
+
+    # The operator has since dropped the app scheme from the allowlist.
+    async with server_with(
+        database_url, public_base_url=BASE, return_url_allowlist=["https://app.example.com"]
+    ) as narrowed:
+        page = await narrowed.get(return_path(route))
+
+    assert page.status_code == 200
+    assert "location" not in page.headers
+    assert 'data-outcome="relinked"' in page.text
+
+
+async def test_the_forward_keeps_the_clients_query_as_it_was(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed(status="inactive", action="relink_required")
+    _created, route = await create_hosted(
+        client, stripe_mock, auth_a, return_url="https://app.example.com/done?from=bank&tab="
+    )
+    mock_relinked(stripe_mock)
+
+    page = await client.get(return_path(route))
+
+    assert page.status_code == 303
+    query = parse_qsl(urlsplit(page.headers["location"]).query, keep_blank_values=True)
+    assert query[:2] == [("from", "bank"), ("tab", "")]
+
+
+async def test_the_event_log_holds_no_client_secret_even_inside_a_list(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    sessions = {"object": "list", "data": [fc_session("fcsess_x"), fc_session("fcsess_y")]}
+
+    response = await deliver(client, event("financial_connections.session.listed", sessions))
+
+    assert response.json()["result"] == "ignored"
+    async with db.connection() as conn:
+        payload = await conn.fetchval("SELECT payload::text FROM webhook_events")
+    assert "fcsess_x" in payload
+    assert "_secret_" not in payload

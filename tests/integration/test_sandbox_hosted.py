@@ -120,6 +120,15 @@ def assert_html(response: httpx.Response, status: int) -> str:
     return text
 
 
+def csp_directives(response: httpx.Response) -> dict[str, str]:
+    """The Content-Security-Policy as {directive: its sources}."""
+    directives: dict[str, str] = {}
+    for part in response.headers["content-security-policy"].split(";"):
+        name, _, sources = part.strip().partition(" ")
+        directives[name] = sources
+    return directives
+
+
 # --- the session through the SDK ---------------------------------------------------------------
 
 
@@ -179,6 +188,25 @@ async def test_a_modal_session_has_no_hosted_url(sdk: stripe.StripeClient, demo:
         ({"ui_mode": "modal"}, "hosted", None, "ui_mode"),
         ({"return_url": "javascript:alert(1)"}, "return_url", None, "URL"),
         ({"return_url": "https:///nohost"}, "return_url", None, "URL"),
+        # urlsplit raises on an unbalanced IPv6 bracket: a 400, never a 500.
+        ({"return_url": "https://[abc/done"}, "return_url", None, "URL"),
+        ({"hosted": "url"}, "hosted", None, "hash"),
+        (
+            {"hosted": {"delivery_method": ""}},
+            "hosted[delivery_method]",
+            "parameter_missing",
+            "ui_mode",
+        ),
+        ({"return_url": "JavaScript:alert(1)"}, "return_url", None, "URL"),
+        ({"return_url": "data:text/html,<h1>hi</h1>"}, "return_url", None, "URL"),
+        ({"return_url": "https://app.example.com/" + "a" * 2048}, "return_url", None, "URL"),
+        # It goes out verbatim in the page's Location header.
+        (
+            {"return_url": "https://app.example.com/done\r\nSet-Cookie: a=b"},
+            "return_url",
+            None,
+            "URL",
+        ),
     ],
 )
 async def test_hosted_validation_errors_name_the_param(
@@ -352,6 +380,8 @@ async def test_an_unknown_link_is_a_404_page(sandbox: RunningSandbox) -> None:
         text = assert_html(await sandbox.client.get(path), 404)
         assert 'data-testid="hosted-error"' in text
         assert_html(await submit(sandbox, path, "cancel"), 404)
+        # A bad form does not tell a known link from an unknown one either.
+        assert_html(await submit(sandbox, path, "bogus"), 404)
 
 
 async def test_bad_form_input_is_a_400_page_and_changes_nothing(
@@ -379,6 +409,14 @@ async def test_bad_form_input_is_a_400_page_and_changes_nothing(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert_html(repeated, 400)
+    # Refused however the repeat is ordered, even when the last value alone would do.
+    repeated_valid_last = await sandbox.client.post(
+        path,
+        content=b"outcome=link&outcome=cancel",
+        follow_redirects=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_html(repeated_valid_last, 400)
 
     still = await sdk.v1.financial_connections.sessions.retrieve_async(session.id)
     assert still.status == "pending"
@@ -409,6 +447,102 @@ async def test_a_custom_scheme_return_url_is_allowed_as_a_form_target(
     done = await submit(sandbox, page_path(sandbox, session), "login_failed")
     assert done.status_code == 303
     assert done.headers["location"] == "exampleapp://relink-done"
+
+
+async def test_an_oversized_form_is_refused_unread(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo
+) -> None:
+    session = await create_hosted(sdk, demo)
+    path = page_path(sandbox, session)
+
+    response = await sandbox.client.post(
+        path, data={"outcome": "cancel", "account_id": "x" * 5000}, follow_redirects=False
+    )
+
+    assert "The form is too large." in assert_html(response, 400)
+    still = await sdk.v1.financial_connections.sessions.retrieve_async(session.id)
+    assert still.status == "pending"
+
+
+async def test_the_page_is_not_cached_framed_or_indexed(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo
+) -> None:
+    session = await create_hosted(sdk, demo)
+
+    response = await sandbox.client.get(page_path(sandbox, session))
+
+    assert_html(response, 200)
+    # Its URL is a credential for the session.
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-robots-tag"] == "noindex"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    directives = csp_directives(response)
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["base-uri"] == "'none'"
+
+
+async def test_the_redirect_back_keeps_the_page_url_out_of_the_referrer_and_caches(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo
+) -> None:
+    session = await create_hosted(sdk, demo)
+
+    response = await submit(sandbox, page_path(sandbox, session), "cancel")
+
+    assert response.status_code == 303, response.text
+    # A redirect's own Referrer-Policy governs the request it leads to.
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_a_return_url_port_is_part_of_the_form_target(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo
+) -> None:
+    session = await create_hosted(sdk, demo, return_url="https://app.example.com:8443/done")
+
+    response = await sandbox.client.get(page_path(sandbox, session))
+
+    assert_html(response, 200)
+    assert csp_directives(response)["form-action"] == "'self' https://app.example.com:8443"
+
+
+async def test_an_ipv6_return_url_keeps_its_brackets_in_the_form_target(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo
+) -> None:
+    session = await create_hosted(sdk, demo, return_url="http://[::1]:3000/done")
+
+    response = await sandbox.client.get(page_path(sandbox, session))
+
+    assert_html(response, 200)
+    assert csp_directives(response)["form-action"] == "'self' http://[::1]:3000"
+
+
+@pytest.mark.parametrize(
+    "return_url",
+    ["https://app.example.com;script-src/done", "https://app.example.com:99999/done"],
+    ids=["separator-in-host", "port-out-of-range"],
+)
+async def test_a_return_url_the_policy_cannot_name_safely_adds_no_form_target(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: Demo, return_url: str
+) -> None:
+    session = await create_hosted(sdk, demo, return_url=return_url)
+    path = page_path(sandbox, session)
+
+    response = await sandbox.client.get(path)
+
+    assert_html(response, 200)
+    directives = csp_directives(response)
+    assert directives["form-action"] == "'self'"
+    assert set(directives) == {
+        "default-src",
+        "style-src",
+        "img-src",
+        "form-action",
+        "base-uri",
+        "frame-ancestors",
+    }
+    done = await submit(sandbox, path, "cancel")
+    assert done.status_code == 303
+    assert done.headers["location"] == return_url
 
 
 # --- email delivery ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import stripe
 
-from relink_api.sandbox import world
+from relink_api.sandbox import store, world
 from tests.sandbox_server import RunningSandbox
 
 PM_ROLES = ("relink_required", "unrepairable", "healthy")
@@ -165,6 +165,7 @@ async def test_list_pages_both_ways(sdk: stripe.StripeClient, demo: dict[str, An
         ({"limit": 0}, 400, "limit", None),
         ({"limit": 101}, 400, "limit", None),
         ({"starting_after": "pm_doesnotexist"}, 404, "starting_after", "resource_missing"),
+        ({"ending_before": "pm_doesnotexist"}, 404, "ending_before", "resource_missing"),
         ({"bogus": "1"}, 400, "bogus", "parameter_unknown"),
     ],
 )
@@ -224,6 +225,22 @@ async def test_blocked_status_follows_deactivation_and_reactivation(
     assert await status_details() == [{}, {}, {}]
 
 
+async def test_a_disconnected_accounts_payment_method_is_blocked(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    async with sandbox.app.state.database.transaction() as conn:
+        account = await store.get(conn, demo["accounts"]["healthy"], type="account")
+        assert account is not None
+        account["status"] = "disconnected"
+        account["status_details"] = None
+        await world.save_account(conn, account)
+
+    payment_method = await sdk.v1.payment_methods.retrieve_async(demo["payment_methods"]["healthy"])
+
+    assert payment_method.us_bank_account is not None
+    assert payment_method.us_bank_account.to_dict()["status_details"] == BLOCKED
+
+
 # --- SetupIntents -------------------------------------------------------------------------------
 
 
@@ -279,6 +296,66 @@ async def test_setup_intent_metadata_round_trips(
     with pytest.raises(stripe.InvalidRequestError) as caught:
         await create_setup_intent(sdk, demo, metadata={"k" * 41: "v"})
     assert caught.value.param == f"metadata[{'k' * 41}]"
+
+
+async def test_setup_intents_and_accounts_have_no_url_field(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    # Neither is ever "pending", the status a session keeps its hosted url in.
+    created = await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    assert created.status == "succeeded"
+    headers = {"Authorization": f"Bearer {sandbox.secret_key}"}
+
+    setup_intent = await sandbox.client.get(
+        f"/sandbox/stripe/v1/setup_intents/{created.id}", headers=headers
+    )
+    account = await sandbox.client.get(
+        f"/sandbox/stripe/v1/financial_connections/accounts/{demo['accounts']['healthy']}",
+        headers=headers,
+    )
+
+    assert setup_intent.status_code == 200, setup_intent.text
+    assert "url" not in setup_intent.json()
+    assert account.status_code == 200, account.text
+    assert "url" not in account.json()
+
+
+async def test_an_empty_metadata_value_is_left_out(
+    sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    created = await create_setup_intent(sdk, demo, metadata={"kept": "1", "unset": ""})
+
+    assert created.metadata is not None
+    assert created.metadata.to_dict() == {"kept": "1"}
+
+
+async def test_numeric_metadata_keys_are_still_keys(
+    sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    # Sent as metadata[0]=…&metadata[1]=…, which reads like an array.
+    created = await create_setup_intent(sdk, demo, metadata={"0": "first", "1": "second"})
+
+    assert created.metadata is not None
+    assert created.metadata.to_dict() == {"0": "first", "1": "second"}
+
+
+@pytest.mark.parametrize(
+    ("metadata", "param"),
+    [
+        ({f"key{n}": "v" for n in range(51)}, "metadata"),
+        ({"note": "v" * 501}, "metadata[note]"),
+        ({"nested": {"deeper": "v"}}, "metadata"),
+    ],
+    ids=["51-keys", "501-character-value", "nested-hash"],
+)
+async def test_metadata_outside_stripes_limits_is_refused(
+    sdk: stripe.StripeClient, demo: dict[str, Any], metadata: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await create_setup_intent(sdk, demo, metadata=metadata)
+
+    assert caught.value.http_status == 400
+    assert caught.value.param == param
 
 
 async def test_a_payment_method_is_attached_only_when_its_setup_succeeds(
@@ -338,6 +415,42 @@ async def test_an_armed_failure_fails_the_next_setup_and_only_that_one(
     assert len(await events(sandbox, "setup_intent.succeeded", retried.id)) == 1
     flushed = await sandbox.client.post("/sandbox/control/outbox/flush")
     assert flushed.json()["pending"] == 0
+
+
+async def test_arming_again_replaces_the_armed_failure(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    account_id = demo["accounts"]["healthy"]
+    await arm_failure(sandbox, account_id)
+    await arm_failure(sandbox, account_id, code="bank_account_declined")
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    assert caught.value.code == "bank_account_declined"
+
+    # One failure was armed, not two.
+    retried = await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    assert retried.status == "succeeded"
+
+
+async def test_a_failed_setups_error_shows_its_payment_method_as_it_is_now(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    account_id = demo["accounts"]["healthy"]
+    await arm_failure(sandbox, account_id)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    failed_id = caught.value.json_body["error"]["setup_intent"]["id"]  # type: ignore[index]
+    response = await sandbox.client.post(f"/sandbox/control/accounts/{account_id}/deactivate")
+    assert response.status_code == 200, response.text
+
+    setup_intent = await sdk.v1.setup_intents.retrieve_async(failed_id)
+
+    error = setup_intent.last_setup_error
+    assert error is not None
+    assert error.payment_method is not None
+    assert error.payment_method.us_bank_account is not None
+    assert error.payment_method.us_bank_account.to_dict()["status_details"] == BLOCKED
 
 
 async def test_an_armed_failure_through_the_confirm_route(

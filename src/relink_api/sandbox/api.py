@@ -236,12 +236,17 @@ def _check_return_url(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise invalid("return_url must be a URL.", param="return_url")
     scheme = _SCHEME.match(value)
+    try:
+        netloc = urlsplit(value).netloc
+    except ValueError:  # an unbalanced IPv6 bracket, say
+        netloc = ""
+        scheme = None
     if (
         len(value) > 2048
         or not _URL_CHARACTERS.match(value)
         or scheme is None
         or scheme.group(1).lower() in _UNSAFE_SCHEMES
-        or (scheme.group(1).lower() in ("http", "https") and not urlsplit(value).netloc)
+        or (scheme.group(1).lower() in ("http", "https") and not netloc)
     ):
         raise invalid(f"Not a valid URL: {value[:200]}", param="return_url")
     return value

@@ -47,6 +47,8 @@ def _form_action_source(return_url: str) -> str:
         host, port = parts.hostname, parts.port
     except ValueError:
         return ""
+    if host and ":" in host:
+        host = f"[{host}]"  # urlsplit drops an IPv6 literal's brackets; CSP needs them
     if not host or not _HOST.match(host):
         return ""
     return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
