@@ -19,8 +19,6 @@ from tests.integration.test_payment_methods import SETI_1, started_setup, stored
 from tests.integration.test_relink_complete import SESSION_1, relink_result, start_session
 from tests.stripe_events import deliver, event
 
-LATER = datetime.now(tz=UTC) + SETTLE_AFTER + timedelta(minutes=1)
-
 
 @pytest.fixture
 def gateway(app: FastAPI) -> StripeGateway:
@@ -32,12 +30,15 @@ async def settle(
     db: Database,
     gateway: StripeGateway,
     *,
-    at: datetime = LATER,
+    at: datetime | None = None,
     customer_ids: list[str] | None = None,
 ) -> tuple[int, int, int]:
-    """(sessions completed, setups settled, failures) of one sweep as if run at ``at``."""
+    """(sessions completed, setups settled, failures) of one sweep as if run at ``at``; by
+    default just past the settle delay from now (computed per call: a module-level time
+    goes stale in a long run)."""
+    moment = at or datetime.now(tz=UTC) + SETTLE_AFTER + timedelta(minutes=1)
     summary = await settle_unfinished(
-        db, gateway, customer_ids=customer_ids, requests_per_second=25, now=at
+        db, gateway, customer_ids=customer_ids, requests_per_second=25, now=moment
     )
     return summary.sessions, summary.setups, summary.failed
 
