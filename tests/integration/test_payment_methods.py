@@ -1087,3 +1087,32 @@ async def test_payment_method_list_pages_by_cursor(
     assert first["has_more"] is True
     assert [method["id"] for method in second["data"]] == ["pm_c"]
     assert second["has_more"] is False
+
+
+async def test_an_earlier_setup_that_succeeds_late_is_recorded_and_the_newer_one_dropped(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await started_setup(client, stripe_mock, seed, auth_a)
+    failed = setup_intent(status="requires_payment_method", error_code="bank_account_unusable")
+    first = stripe_mock.get(SETI_1)
+    first.respond(200, json=failed)
+    await deliver(client, event("setup_intent.setup_failed", failed))
+    stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent("seti_2"))
+    assert (await start(client, session_id, auth_a)).json()["setup_intent_id"] == "seti_2"
+    # A mobile sheet retries the first SetupIntent with its own secret, and it succeeds.
+    first.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
+
+    response = await deliver(client, event("setup_intent.succeeded", setup_intent()))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == "applied"
+    async with db.connection() as conn:
+        statuses = dict(await conn.fetch("SELECT id, status FROM setup_intents"))
+    assert statuses == {"seti_1": "succeeded", "seti_2": "canceled"}
+    listed = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
+    assert [method["id"] for method in listed] == ["pm_new"]
+    assert_problem(await start(client, session_id, auth_a), 409, "payment-method-already-set-up")

@@ -266,6 +266,7 @@ async def test_the_return_page_forwards_to_the_clients_return_url(
     query = parse_qs(location.query)
     assert query["relink_session"] == [created.json()["id"]]
     assert query["outcome"] == ["relinked"]
+    assert query["next_step"] == ["none"]
     if expected.query:
         assert query["from"] == ["bank"]
 
@@ -563,3 +564,32 @@ async def test_the_event_log_holds_no_client_secret_even_inside_a_list(
         payload = await conn.fetchval("SELECT payload::text FROM webhook_events")
     assert "fcsess_x" in payload
     assert "_secret_" not in payload
+
+
+async def test_the_return_page_asks_for_a_payment_method_when_another_account_stood_in(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed("fca_checking", status="inactive", action="none", cause="account_closed")
+    await seed("fca_savings", subcategory="savings", display_name="Savings", last4="1111")
+    created, route = await create_hosted(client, stripe_mock, auth_a, scope="institution")
+    assert created.status_code == 201, created.text
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=hosted_session(
+            "url",
+            status="succeeded",
+            account=None,
+            accounts=[fc_account("fca_savings", subcategory="savings", last4="1111")],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
+        200, json=fc_account("fca_checking", status="inactive", action="none")
+    )
+
+    page = await client.get(return_path(route))
+
+    assert page.status_code == 200, page.text
+    assert 'data-outcome="relinked"' in page.text
+    assert "set up payments from the new account" in page.text
+    assert "Everything is working again" not in page.text

@@ -126,6 +126,25 @@ async def latest_for_session(
     return SetupIntentRow.from_record(record) if record else None
 
 
+async def other_pending(conn: Connection, *, relink_session_id: str, except_id: str) -> str | None:
+    """Another pending SetupIntent of the session, locked, if there is one."""
+    found: str | None = await conn.fetchval(
+        "SELECT id FROM setup_intents WHERE relink_session_id = $1 AND id <> $2 "
+        "AND status = 'pending' FOR UPDATE",
+        relink_session_id,
+        except_id,
+    )
+    return found
+
+
+async def set_status(conn: Connection, *, setup_intent_id: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE setup_intents SET status = $2, updated_at = now() WHERE id = $1",
+        setup_intent_id,
+        status,
+    )
+
+
 async def update_setup_intent(
     conn: Connection,
     *,

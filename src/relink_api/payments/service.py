@@ -298,6 +298,21 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
         stripe_status = row.stripe_status
     else:
         stripe_status = setup_intent.status
+    if status is not SetupStatus(row.status) and status in (
+        SetupStatus.pending,
+        SetupStatus.succeeded,
+    ):
+        # An earlier SetupIntent of the session moving again (a sheet that retried with its
+        # old secret) while a newer one is pending: a success wins and the newer one is no
+        # longer needed; a mere return to pending keeps what we had.
+        other = await repository.other_pending(
+            conn, relink_session_id=row.relink_session_id, except_id=row.id
+        )
+        if other is not None and status is SetupStatus.succeeded:
+            await repository.set_status(conn, setup_intent_id=other, status="canceled")
+            logger.warning("SetupIntent %s succeeded late; %s is not needed", row.id, other)
+        elif other is not None:
+            status, stripe_status = SetupStatus(row.status), row.stripe_status
     failure = setup_intent.last_setup_error if status is SetupStatus.failed else None
     updated = await repository.update_setup_intent(
         conn,

@@ -80,10 +80,14 @@ def _page(title: str, body: str, *, status_code: int, outcome: str | None = None
 
 
 def forward_url(return_url: str, row: RelinkSessionRow) -> str:
-    """The client's return URL with our session id and its outcome added to the query."""
+    """The client's return URL with our session id, its outcome and next step added."""
     parts = urlsplit(return_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    query += [("relink_session", row.id), ("outcome", row.outcome or "")]
+    query += [
+        ("relink_session", row.id),
+        ("outcome", row.outcome or ""),
+        ("next_step", row.next_step or ""),
+    ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -123,8 +127,11 @@ async def relink_return(
             status_code=303,
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
-    title, body = _MESSAGES.get(
-        (row.outcome or "", row.failure_reason),
-        _MESSAGES[("failed", "other")],
-    )
+    if row.next_step == "set_up_payment_method" and row.outcome != "failed":
+        # Another account stood in for one that cannot come back: it is not done yet.
+        title, body = _MESSAGES[("new_account", None)]
+    else:
+        title, body = _MESSAGES.get(
+            (row.outcome or "", row.failure_reason), _MESSAGES[("failed", "other")]
+        )
     return _page(title, body, status_code=200, outcome=row.outcome)

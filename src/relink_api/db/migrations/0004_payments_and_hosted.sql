@@ -29,9 +29,10 @@ CREATE TABLE setup_intents (
     created_at                  timestamptz NOT NULL DEFAULT now(),
     updated_at                  timestamptz NOT NULL DEFAULT now()
 );
--- At most one live SetupIntent per relink session: a retried request reuses it.
-CREATE UNIQUE INDEX setup_intents_one_live_idx ON setup_intents (relink_session_id)
-    WHERE status IN ('pending', 'succeeded');
+-- At most one pending SetupIntent per relink session: a retried request reuses it. (An old
+-- one may still succeed later, confirmed with its own secret; that is recorded too.)
+CREATE UNIQUE INDEX setup_intents_one_pending_idx ON setup_intents (relink_session_id)
+    WHERE status = 'pending';
 CREATE INDEX setup_intents_customer_idx ON setup_intents (customer_id, created_at);
 
 CREATE TABLE payment_methods (
