@@ -1111,7 +1111,8 @@ async def test_an_earlier_setup_that_succeeds_late_is_recorded_and_the_newer_one
     assert response.status_code == 200, response.text
     assert response.json()["result"] == "applied"
     async with db.connection() as conn:
-        statuses = dict(await conn.fetch("SELECT id, status FROM setup_intents"))
+        records = await conn.fetch("SELECT id, status FROM setup_intents")
+    statuses = {record["id"]: record["status"] for record in records}
     assert statuses == {"seti_1": "succeeded", "seti_2": "canceled"}
     listed = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
     assert [method["id"] for method in listed] == ["pm_new"]
