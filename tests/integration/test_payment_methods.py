@@ -36,26 +36,47 @@ SETI_1 = f"{SETUP_INTENTS}/seti_1"
 PAYMENT_METHODS = "/v1/payment_methods"
 
 
-async def new_account_session(
-    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
-) -> str:
-    """An institution-scope relink of fca_checking in which the customer linked fca_new."""
-    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
+async def institution_relink_linking(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    auth: dict[str, str],
+    linked: list[dict[str, Any]],
+    *,
+    old: dict[str, Any],
+) -> dict[str, Any]:
+    """Start an institution-scope relink of fca_checking (seeded already), have Stripe report
+    ``linked`` and the old account as ``old``, complete it; the completed session."""
     session_id = await start_session(client, stripe_mock, auth, scope="institution")
     stripe_mock.get(SESSION_1).respond(
         200,
         json=fc_session(
             status="succeeded",
             account=None,
-            accounts=[fc_account("fca_new", display_name="Premier Checking", last4="4321")],
+            accounts=linked,
             relink_result=relink_result(authorization="fcauth_1"),
         ),
     )
-    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
-        200, json=fc_account("fca_checking", status="inactive", action="relink_required")
-    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=old)
     response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
-    assert response.json()["outcome"] == "new_account", response.text
+    assert response.status_code == 200, response.text
+    completed: dict[str, Any] = response.json()
+    return completed
+
+
+async def new_account_session(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth: dict[str, str]
+) -> str:
+    """An institution-scope relink of fca_checking in which the customer linked fca_new."""
+    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
+    completed = await institution_relink_linking(
+        client,
+        stripe_mock,
+        auth,
+        [fc_account("fca_new", display_name="Premier Checking", last4="4321")],
+        old=fc_account("fca_checking", status="inactive", action="relink_required"),
+    )
+    assert completed["outcome"] == "new_account", completed
+    session_id: str = completed["id"]
     return session_id
 
 
@@ -570,21 +591,15 @@ async def stand_in_session(
     customer chose its known sibling fca_savings instead."""
     await seed("fca_checking", status="inactive", action="none", cause="account_closed")
     await seed("fca_savings", subcategory="savings", display_name="Savings", last4="1111")
-    session_id = await start_session(client, stripe_mock, auth, scope="institution")
-    stripe_mock.get(SESSION_1).respond(
-        200,
-        json=fc_session(
-            status="succeeded",
-            account=None,
-            accounts=[fc_account("fca_savings", subcategory="savings", last4="1111")],
-            relink_result=relink_result(authorization="fcauth_1"),
-        ),
+    completed = await institution_relink_linking(
+        client,
+        stripe_mock,
+        auth,
+        [fc_account("fca_savings", subcategory="savings", last4="1111")],
+        old=fc_account("fca_checking", status="inactive", action="none"),
     )
-    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
-        200, json=fc_account("fca_checking", status="inactive", action="none")
-    )
-    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
-    assert response.json()["next_step"] == "set_up_payment_method", response.text
+    assert completed["next_step"] == "set_up_payment_method", completed
+    session_id: str = completed["id"]
     return session_id
 
 
@@ -593,21 +608,15 @@ async def two_new_accounts_session(
 ) -> str:
     """An institution-scope relink of fca_checking that linked two new accounts."""
     await seed("fca_checking", status="inactive", action="relink_required")
-    session_id = await start_session(client, stripe_mock, auth, scope="institution")
-    stripe_mock.get(SESSION_1).respond(
-        200,
-        json=fc_session(
-            status="succeeded",
-            account=None,
-            accounts=[fc_account("fca_new"), fc_account("fca_new2", last4="2222")],
-            relink_result=relink_result(authorization="fcauth_1"),
-        ),
+    completed = await institution_relink_linking(
+        client,
+        stripe_mock,
+        auth,
+        [fc_account("fca_new"), fc_account("fca_new2", last4="2222")],
+        old=fc_account("fca_checking", status="inactive", action="relink_required"),
     )
-    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(
-        200, json=fc_account("fca_checking", status="inactive", action="relink_required")
-    )
-    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth)
-    assert response.json()["linked_account_ids"] == ["fca_new", "fca_new2"], response.text
+    assert completed["linked_account_ids"] == ["fca_new", "fca_new2"], completed
+    session_id: str = completed["id"]
     return session_id
 
 
