@@ -166,26 +166,67 @@
   ApiProblem.prototype = Object.create(Error.prototype);
   ApiProblem.prototype.constructor = ApiProblem;
 
+  /** A fresh Idempotency-Key: one per customer action, kept across its retries. */
+  function newIdempotencyKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map
+      .call(bytes, function (byte) {
+        return ("0" + byte.toString(16)).slice(-2);
+      })
+      .join("");
+  }
+
+  var CREATE_RETRIES = 2;
+
+  function pause(milliseconds) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, milliseconds);
+    });
+  }
+
   async function api(method, path, body, options) {
     var headers = { Accept: "application/json, application/problem+json" };
     if (state.token && !(options && options.anonymous)) {
       headers.Authorization = "Bearer " + state.token;
     }
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    // Creates carry an Idempotency-Key, so a response lost on the way back can be asked
+    // for again without starting a second session: the server replays the first.
+    var retries = 0;
+    if (options && options.create) {
+      headers["Idempotency-Key"] = newIdempotencyKey();
+      retries = CREATE_RETRIES;
+    }
     var response;
-    try {
-      response = await fetch(state.apiBase + path, {
-        method: method,
-        headers: headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "omit",
-        cache: "no-store",
-      });
-    } catch (_networkError) {
-      throw new ApiProblem(
-        "We couldn't reach the server. Check your internet connection and try again.",
-        0,
-      );
+    for (var attempt = 0; ; attempt++) {
+      try {
+        response = await fetch(state.apiBase + path, {
+          method: method,
+          headers: headers,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          credentials: "omit",
+          cache: "no-store",
+        });
+      } catch (_networkError) {
+        if (attempt < retries) {
+          await pause(500 * (attempt + 1));
+          continue;
+        }
+        throw new ApiProblem(
+          "We couldn't reach the server. Check your internet connection and try again.",
+          0,
+        );
+      }
+      // The first try is still running on the server: wait for its result.
+      if (attempt < retries && response.status === 409 && (await isInUse(response))) {
+        await pause(1000 * (parseInt(response.headers.get("Retry-After"), 10) || 1));
+        continue;
+      }
+      break;
     }
     var payload = null;
     var type = response.headers.get("Content-Type") || "";
@@ -203,6 +244,16 @@
       throw new ApiProblem(detail, response.status, payload);
     }
     return payload;
+  }
+
+  async function isInUse(response) {
+    try {
+      var problem = await response.clone().json(); // the caller reads the original
+      return typeof problem.type === "string" &&
+        problem.type.split("/").pop() === "idempotency-key-in-use";
+    } catch (_notJson) {
+      return false;
+    }
   }
 
   /** Whether a problem's `type` URI names this kind of problem (its last path segment). */
@@ -686,10 +737,12 @@
     var launchError = null;
     try {
       await state.stripeLoaded; // no session is created that Stripe.js could not open
-      var created = await api("POST", "/v1/relink-sessions", {
-        account_id: account.id,
-        scope: scope,
-      });
+      var created = await api(
+        "POST",
+        "/v1/relink-sessions",
+        { account_id: account.id, scope: scope },
+        { create: true },
+      );
       sessionId = created.id;
       var publishableKey = created.publishable_key || state.config.publishable_key;
       var stripe = await stripeFor(publishableKey);
@@ -912,10 +965,12 @@
     announce("Preparing the authorization…");
     var created;
     try {
-      created = await api("POST", sessionPath(setup.sessionId, "/payment-method"), {
-        billing_name: setup.billingName,
-        account_id: setup.accountId,
-      });
+      created = await api(
+        "POST",
+        sessionPath(setup.sessionId, "/payment-method"),
+        { billing_name: setup.billingName, account_id: setup.accountId },
+        { create: true },
+      );
     } catch (error) {
       setBusy(false);
       if (isProblem(error, "payment-method-already-set-up")) {

@@ -88,6 +88,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
+OPENAPI_TAGS = [
+    {"name": "accounts", "description": "The caller's linked bank accounts and their link health."},
+    {"name": "authorizations", "description": "Bank logins, as Stripe has them now."},
+    {
+        "name": "relink-sessions",
+        "description": "Repair a broken link: start a Stripe relink session, then verify "
+        "its outcome with Stripe.",
+    },
+    {
+        "name": "payment-methods",
+        "description": "ACH payment methods set up from an account a relink linked in place "
+        "of another.",
+    },
+    {
+        "name": "admin",
+        "description": "The operator API, across every customer (an admin API key in "
+        "`X-Admin-Key`).",
+    },
+    {"name": "webhooks", "description": "Stripe's signed event deliveries."},
+    {"name": "page", "description": "What the bundled page and apps read before starting."},
+    {"name": "probes", "description": "Liveness and readiness for load balancers."},
+]
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for these settings; the lifespan opens the pool and the Stripe client."""
     protect_third_party_loggers()
@@ -98,9 +122,15 @@ def create_app(settings: Settings) -> FastAPI:
         description=(
             "Learns which linked bank accounts broke (or soon will), creates Stripe relink "
             "sessions for them, and verifies with Stripe what the customer did. Every error "
-            "is an RFC 9457 problem document."
+            "is an RFC 9457 problem document (`application/problem+json`) whose `type` is "
+            "one of the stable `/problems/<slug>` URIs listed in docs/problems.md.\n\n"
+            "Customer routes take `Authorization: Bearer <JWT>` naming the Stripe customer "
+            "(`BearerAuth`); operator routes under `/v1/admin/` take an admin API key in "
+            "`X-Admin-Key` (`AdminApiKey`); Stripe's webhook is authenticated by its "
+            "`Stripe-Signature` header."
         ),
         lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
@@ -130,10 +160,11 @@ def _register_problem_schema(app: FastAPI) -> None:
     def openapi() -> dict[str, object]:
         if app.openapi_schema is None:
             schema = original()
-            components = schema.setdefault("components", {})
-            components.setdefault("schemas", {})["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            # Nested models become components of their own, where the refs point.
+            schemas.update(problem.pop("$defs", {}))
+            schemas["Problem"] = problem
             app.openapi_schema = schema
         return app.openapi_schema
 

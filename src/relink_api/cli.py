@@ -308,22 +308,28 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     help="Default RELINK_WEBHOOK_RETENTION_DAYS (at least 30: Stripe resends for 30 days).",
 )
 def prune_events(older_than_days: int | None) -> None:
-    """Delete webhook events received longer ago than the retention period."""
+    """Delete webhook events received longer ago than the retention period, and
+    idempotency keys past their 24 hours."""
     from relink_api.app import open_database
+    from relink_api.idempotency.service import purge_expired
     from relink_api.webhooks.service import prune_events as prune
 
     settings = load_settings()
     configure_logging(settings.log_level)
     days = older_than_days or settings.webhook_retention_days
 
-    async def go() -> int:
+    async def go() -> tuple[int, int]:
         database = await open_database(settings)
         try:
-            return await prune(database, retention_days=days)
+            return await prune(database, retention_days=days), await purge_expired(database)
         finally:
             await database.close()
 
-    click.echo(f"deleted {_run(go)} webhook event(s) older than {days} days")
+    events, keys = _run(go)
+    click.echo(
+        f"deleted {events} webhook event(s) older than {days} days "
+        f"and {keys} expired idempotency key(s)"
+    )
 
 
 @main.group()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Header, Request, Response, Security
 from fastapi.security import APIKeyHeader
 
 from relink_api.auth import (
@@ -15,6 +15,14 @@ from relink_api.auth import (
     authenticate_admin,
 )
 from relink_api.db import Database
+from relink_api.idempotency.service import (
+    HEADER,
+    MAX_KEY_LENGTH,
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    Idempotent,
+    parse_key,
+)
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import StripeGateway
 
@@ -60,8 +68,41 @@ async def _operator(
     )
 
 
+async def _idempotency_key(
+    request: Request,
+    # Typed `str` with a None default so the document says "optional string", not
+    # "string or null": a header is either sent or not.
+    key: Annotated[
+        str,  # noqa: RUF013
+        Header(
+            alias=HEADER,
+            description="Makes this create safe to retry: a repeat with the same key and "
+            "body, within 24 hours, returns the first result (with `Idempotent-Replayed: "
+            "true`) instead of creating another. At most 255 printable ASCII characters; a "
+            "UUID is a good choice.",
+            # Documented only: the check is ours, so a bad key is a 400, not a 422.
+            # Printable ASCII; HTTP drops spaces at either end, so none are documented there.
+            json_schema_extra={
+                "maxLength": MAX_KEY_LENGTH,
+                "minLength": 1,
+                "pattern": "^[!-~]([ -~]*[!-~])?$",
+            },
+            examples=["6c1d4bde-0d7f-4ad3-9d5e-2b8e1c7f5a10"],
+        ),
+    ] = None,  # type: ignore[assignment]
+) -> IdempotencyKey | None:
+    return parse_key(key, method=request.method, path=request.url.path)
+
+
+def mark_replayed(response: Response, result: Idempotent[Any]) -> None:
+    """Say so on a response that repeats an earlier request's result."""
+    if result.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 StripeDep = Annotated[StripeGateway, Depends(_gateway)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 AdminDep = Annotated[Operator, Depends(_operator)]
+IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(_idempotency_key)]

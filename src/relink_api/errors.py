@@ -7,13 +7,16 @@ validation errors, unknown routes and unexpected exceptions into problem documen
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -182,8 +185,41 @@ class ServiceUnavailable(ProblemError):
     title = "Service unavailable"
 
 
+class IdempotencyKeyInvalid(ProblemError):
+    status = 400
+    slug = "idempotency-key-invalid"
+    title = "The Idempotency-Key header is not valid"
+
+
+class IdempotencyKeyInUse(ProblemError):
+    status = 409
+    slug = "idempotency-key-in-use"
+    title = "A request with this Idempotency-Key is still in progress"
+
+
+class IdempotencyKeyReused(ProblemError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "This Idempotency-Key was used for a different request"
+
+
+PROBLEM_TYPES_DOC = "docs/problems.md"
+
+
+class ProblemFieldError(BaseModel):
+    """One invalid field of a ``validation-failed`` problem (the input is never echoed)."""
+
+    loc: list[str] = Field(
+        description="Where the field is: `body`, `query`, `path` or `header`, then its name.",
+        examples=[["body", "account_id"]],
+    )
+    msg: str = Field(description="What is wrong with it.", examples=["Field required"])
+
+
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document (``application/problem+json``). ``type`` is one of the
+    stable ``/problems/<slug>`` URIs listed, with their status, meaning and what a client
+    should do, in docs/problems.md; other members are extensions of that type."""
 
     model_config = ConfigDict(
         extra="allow",
@@ -200,11 +236,26 @@ class Problem(BaseModel):
         },
     )
 
-    type: str = Field(description="A URI reference naming the problem type; stable.")
+    type: str = Field(
+        description="A URI reference naming the problem type (`/problems/<slug>`); stable. "
+        f"Every type is listed in {PROBLEM_TYPES_DOC}."
+    )
     title: str = Field(description="Short summary of the problem type.")
     status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="What happened in this occurrence, for a person.")
     instance: str | None = Field(default=None, description="The request path.")
+    errors: list[ProblemFieldError] | None = Field(
+        default=None, description="`validation-failed` only: each invalid field."
+    )
+    stripe_code: str | None = Field(
+        default=None, description="Stripe's error code, when Stripe refused the request."
+    )
+    stripe_param: str | None = Field(
+        default=None, description="The parameter Stripe refused, when it named one."
+    )
+    stripe_request_id: str | None = Field(
+        default=None, description="Stripe's request id, for Stripe's support."
+    )
 
 
 def problem_response(
@@ -230,16 +281,114 @@ def problem_response(
     )
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the problem statuses a route can return."""
-    return {
-        status: {
-            "model": Problem,
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
+# One example per status an operation documents: the problem a client meets most often.
+_PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
+    400: (
+        "invalid-cursor",
+        "The cursor is not valid",
+        "Pass the `next_cursor` of a previous page unchanged.",
+    ),
+    401: ("unauthorized", "Unauthorized", "An Authorization: Bearer token is required."),
+    404: ("not-found", "Not found", "No account fca_123 for this customer."),
+    409: (
+        "account-healthy",
+        "This account needs no relink",
+        "fca_123 is healthy: there is nothing to repair.",
+    ),
+    413: (
+        "payload-too-large",
+        "The body is too large",
+        "Webhook bodies are limited to 1048576 bytes.",
+    ),
+    422: (
+        "validation-failed",
+        "The request is not valid",
+        "One or more fields are missing or invalid; see errors.",
+    ),
+    500: (
+        "internal-error",
+        "Internal server error",
+        "The server failed to handle this request; it has been logged.",
+    ),
+    501: (
+        "not-configured",
+        "This server is not configured for that",
+        "Hosted relinks need RELINK_PUBLIC_BASE_URL.",
+    ),
+    502: (
+        "stripe-error",
+        "Stripe returned an error",
+        "Stripe returned an error after retrying; retry shortly.",
+    ),
+    503: (
+        "database-unavailable",
+        "The database is unavailable",
+        "The database cannot be reached; nothing was changed. Retry shortly.",
+    ),
+}
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (set when retrying can help).",
+        "schema": {"type": "string"},
     }
+}
+_CHALLENGE = {
+    "WWW-Authenticate": {
+        "description": "The authentication scheme the route expects, and why it failed.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+# Response headers of the idempotent creates (documented on their 201).
+CREATED_HEADERS = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this repeats the result of an earlier request with the "
+        "same Idempotency-Key (nothing new was created); absent otherwise.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`no-store`: the body describes a customer's bank link (and may carry "
+        "a client secret).",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def problem_responses(
+    *statuses: int, examples: Mapping[int, tuple[str, str, str]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the problem statuses a route can return.
+
+    Only ``application/problem+json``: the handlers never render an error as plain JSON.
+    ``examples`` replaces the default example of a status with (slug, title, detail).
+    """
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        slug, title, detail = {**_PROBLEM_EXAMPLES, **(examples or {})}[status]
+        example = {
+            "type": PROBLEM_TYPE_BASE + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": "/v1/…",
+        }
+        entry: dict[str, Any] = {
+            "description": f"{HTTPStatus(status).phrase} (problem types: {PROBLEM_TYPES_DOC})",
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": example,
+                }
+            },
+        }
+        if status == 401:
+            entry["headers"] = _CHALLENGE
+        elif status in (502, 503):
+            entry["headers"] = _RETRY_AFTER
+        responses[status] = entry
+    return responses
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -248,6 +397,25 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         {"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", ""))}
         for error in errors
     ]
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route serves at this path. Starlette's 405 names only the methods
+    of the first route whose path matched, so a path served by two routes (a GET and a
+    POST) would answer ``Allow`` with one of them."""
+    methods: set[str] = set()
+    # Included routers are resolved lazily (FastAPI 0.16x): walk them as FastAPI does.
+    for route in iter_route_contexts(request.app.routes):
+        template = route.path_format
+        if not template or not route.methods:
+            continue
+        pattern = "".join(
+            "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", template)
+        )
+        if re.fullmatch(pattern, request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods)) or None
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -289,13 +457,29 @@ def install_problem_handlers(app: FastAPI) -> None:
                 404: f"Nothing is served at {request.url.path}.",
                 405: f"{request.method} is not allowed on {request.url.path}.",
             }.get(status, phrase)
+        headers = dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
         return problem_response(
             status=status,
             slug=slug,
             title=phrase,
             detail=detail,
             instance=request.url.path,
-            headers=exc.headers,
+            headers=headers,
+        )
+
+    async def on_unstorable_text(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL: an id, filter or field containing "\u0000" (or
+        # a cursor decoding to one) fails in the driver. It is the client's input that is
+        # wrong, whichever parameter carried it, and the transaction has rolled back.
+        return problem_response(
+            status=422,
+            slug=ValidationFailed.slug,
+            title=ValidationFailed.title,
+            detail="A value contains a NUL character (U+0000), which is not allowed.",
+            instance=request.url.path,
+            extensions={"errors": []},
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -311,4 +495,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, on_unstorable_text)
     app.add_exception_handler(Exception, on_unexpected)

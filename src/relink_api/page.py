@@ -8,14 +8,16 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.deps import SettingsDep
+from relink_api.errors import problem_responses
+from relink_api.inputs import STRICT_QUERY
 
 STRIPE_JS_URL = "https://js.stripe.com/v3"
 SANDBOX_STRIPE_JS_PATH = "/sandbox/stripe.js"
 
-router = APIRouter(tags=["page"])
+router = APIRouter(tags=["page"], dependencies=[STRICT_QUERY])
 
 # Only this origin and Stripe.js; no inline script, no third-party anything.
 _CSP = (
@@ -33,6 +35,9 @@ PAGE_HEADERS = {
 
 
 class Mode(StrEnum):
+    """Which Stripe the server talks to: its own offline ``sandbox``, Stripe's ``test`` mode,
+    or ``live``."""
+
     sandbox = "sandbox"
     test = "test"
     live = "live"
@@ -40,6 +45,18 @@ class Mode(StrEnum):
 
 class ClientConfig(BaseModel):
     """What a browser or app needs to start Stripe.js; nothing secret."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "publishable_key": "pk_test_123",
+                    "stripe_js_url": "https://js.stripe.com/v3",
+                    "mode": "test",
+                }
+            ]
+        }
+    )
 
     publishable_key: str | None = Field(description="Stripe.js key (pk_…).")
     stripe_js_url: str = Field(description="Where to load Stripe.js from.")
@@ -61,6 +78,9 @@ def static_dir() -> Path | None:
     response_model=ClientConfig,
     operation_id="getClientConfig",
     summary="Configuration for the page and apps",
+    description="Public, no token: the Stripe publishable key, where to load Stripe.js "
+    "from (the sandbox's stand-in in sandbox mode) and which mode the server runs in.",
+    responses=problem_responses(422, 500),
 )
 async def get_client_config(settings: SettingsDep) -> ClientConfig:
     if settings.sandbox:

@@ -31,6 +31,7 @@ def decode_cursor(cursor: str | None) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.") from exc
     version, _, last_id = text.partition(":")
-    if version != "v1" or not last_id:
+    # No id holds NUL (PostgreSQL text cannot): such a cursor was never issued.
+    if version != "v1" or not last_id or "\x00" in last_id:
         raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.")
     return last_id

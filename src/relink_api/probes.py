@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from relink_api.deps import DatabaseDep
 from relink_api.errors import ServiceUnavailable, problem_responses
+from relink_api.inputs import STRICT_QUERY
 
-router = APIRouter(tags=["probes"])
+router = APIRouter(tags=["probes"], dependencies=[STRICT_QUERY])
+
+
+class ProbeState(StrEnum):
+    """``ok``: the process answers; ``ready``: and its database answers."""
+
+    ok = "ok"
+    ready = "ready"
 
 
 class ProbeStatus(BaseModel):
-    status: Literal["ok", "ready"]
+    """A probe's answer."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready"}]})
+
+    status: ProbeState
 
 
-@router.get("/healthz", response_model=ProbeStatus, operation_id="getHealth", summary="Process up")
+@router.get(
+    "/healthz",
+    response_model=ProbeStatus,
+    operation_id="getHealth",
+    summary="Process up",
+    description="Liveness: answers 200 `ok` while the process serves requests; touches "
+    "nothing else.",
+    responses=problem_responses(422, 500),
+)
 async def healthz() -> ProbeStatus:
-    return ProbeStatus(status="ok")
+    return ProbeStatus(status=ProbeState.ok)
 
 
 @router.get(
@@ -27,9 +47,18 @@ async def healthz() -> ProbeStatus:
     response_model=ProbeStatus,
     operation_id="getReadiness",
     summary="The database answers",
-    responses=problem_responses(503),
+    description="Readiness: 200 `ready` when the database answers within 2 seconds, else "
+    "a 503 problem with `Retry-After`.",
+    responses=problem_responses(
+        422,
+        500,
+        503,
+        examples={
+            503: ("service-unavailable", "Service unavailable", "The database does not answer.")
+        },
+    ),
 )
 async def readyz(db: DatabaseDep) -> ProbeStatus:
     if not await db.ping(within_seconds=2.0):
         raise ServiceUnavailable("The database does not answer.", headers={"Retry-After": "5"})
-    return ProbeStatus(status="ready")
+    return ProbeStatus(status=ProbeState.ready)

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, Request, expect
+from playwright.async_api import Browser, Locator, Page, Request, Route, expect
 
 from tests.e2e.conftest import PAGE_TIMEOUT_MS, Demo, Sandbox, Screenshot
 
@@ -617,3 +617,40 @@ async def test_stripe_js_stand_in_resolves_a_used_session_with_an_error(
     assert set(result) == {"error"}
     assert result["error"]["code"] == "session_already_completed"
     await expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+async def test_a_lost_create_response_is_retried_with_its_key_and_one_session_results(
+    page: Page, sandbox: Sandbox, demo: Demo, accounts: dict[str, dict[str, Any]]
+) -> None:
+    target = accounts["relink_required"]
+    sent: list[Request] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        sent.append(route.request)
+        if len(sent) == 1:
+            # The server makes the session; its answer never reaches the page.
+            await route.fetch()
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/v1/relink-sessions", lose_the_first_answer)
+    await open_page(page, demo)
+
+    async with page.expect_response(
+        lambda response: is_relink_create(response.request) and response.status == 201
+    ) as answered:
+        await reconnect_button(page, target).click()
+    replayed = await answered.value
+    dialog = await sign_in(page)
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await outcome(page, "Reconnected")
+
+    keys = [await request.header_value("idempotency-key") for request in sent]
+    assert len(keys) == 2
+    assert keys[0]
+    assert keys[0] == keys[1]
+    assert await replayed.header_value("idempotent-replayed") == "true"
+    session = await replayed.json()
+    stored = await sandbox.session(demo, session["id"])
+    assert stored["outcome"] == "relinked"

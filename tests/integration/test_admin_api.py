@@ -593,6 +593,30 @@ async def test_relink_email_asks_stripe_to_email_the_owner(
     assert followed.status_code == 200, followed.text
 
 
+async def test_relink_email_under_an_idempotency_key_is_sent_once(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, db: Database
+) -> None:
+    await seed(customer="cus_A", status="inactive", action="relink_required")
+    route = stripe_mock.post(SESSIONS).respond(200, json=hosted_session())
+    keyed = {**ADMIN, "Idempotency-Key": "email-cus_A-1"}
+    path = "/v1/admin/accounts/fca_checking/relink-email"
+
+    first = await client.post(path, headers=keyed)
+    # No body and the default scope spelled out are the same request.
+    again = await client.post(path, json={"scope": "account"}, headers=keyed)
+    other = await client.post(path, json={"scope": "institution"}, headers=keyed)
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert_problem(other, 422, "idempotency-key-reused")
+    assert route.call_count == 1
+    async with db.connection() as conn:
+        principal = await conn.fetchval("SELECT principal FROM idempotency_keys")
+    assert principal.startswith("operator:")
+
+
 async def test_relink_email_defaults_to_account_scope_and_takes_institution(
     client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed
 ) -> None:

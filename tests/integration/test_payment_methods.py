@@ -1126,3 +1126,49 @@ async def test_an_earlier_setup_that_succeeds_late_is_recorded_and_the_newer_one
     listed = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
     assert [method["id"] for method in listed] == ["pm_new"]
     assert_problem(await start(client, session_id, auth_a), 409, "payment-method-already-set-up")
+
+
+async def test_an_idempotency_key_replays_the_setup_intent_even_after_it_succeeded(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    mock_existing_methods(stripe_mock)
+    created = stripe_mock.post(SETUP_INTENTS).respond(200, json=setup_intent())
+    keyed = {**auth_a, "Idempotency-Key": "setup-1"}
+    first = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method",
+        json={"billing_name": "Jenny Rosen"},
+        headers=keyed,
+    )
+    assert first.status_code == 201, first.text
+    stripe_mock.get(SETI_1).respond(
+        200, json=setup_intent(status="succeeded", method=payment_method())
+    )
+    completed = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
+    )
+    assert completed.json()["status"] == "succeeded"
+
+    replayed = await client.post(
+        f"/v1/relink-sessions/{session_id}/payment-method",
+        json={"billing_name": "Jenny Rosen"},
+        headers=keyed,
+    )
+    unkeyed = await start(client, session_id, auth_a)
+
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["setup_intent_id"] == first.json()["setup_intent_id"]
+    assert replayed.json()["client_secret"] == first.json()["client_secret"]
+    assert replayed.json()["status"] == "succeeded"
+    assert created.call_count == 1
+    stripe_key = created.calls.last.request.headers["idempotency-key"]
+    assert stripe_key.startswith(f"relink-setup-{session_id}-")
+    assert_problem(unkeyed, 409, "payment-method-already-set-up")
+    async with db.connection() as conn:
+        stored = await conn.fetchval("SELECT resource_ids FROM idempotency_keys")
+    assert stored == {"setup_intent_id": "seti_1"}

@@ -1,13 +1,58 @@
-"""The committed OpenAPI document is the app's, byte for byte."""
+"""The committed OpenAPI document is the app's, byte for byte, and complete: every operation
+named, described, tagged, secured and documented with every problem it can return."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+from openapi_spec_validator import validate
+
+import relink_api.app
+import relink_api.db.pool
+import relink_api.pagination
+import relink_api.webhooks.handlers
+import relink_api.webhooks.router
+import relink_api.webhooks.service
 from relink_api.cli import render_openapi
+from relink_api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE, ProblemError
 
-COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = ROOT / "openapi" / "openapi.json"
+PROBLEMS_DOC = ROOT / "docs" / "problems.md"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PUBLIC = {"/healthz", "/readyz", "/v1/config", "/v1/webhooks/stripe"}
+# Modules that define problem types of their own; imported so that every subclass exists.
+PROBLEM_MODULES = [
+    relink_api.app,
+    relink_api.db.pool,
+    relink_api.pagination,
+    relink_api.webhooks.handlers,
+    relink_api.webhooks.router,
+    relink_api.webhooks.service,
+]
+# Rendered by the handlers without a ProblemError subclass of their own.
+AD_HOC_PROBLEMS = {"not-found": 404, "method-not-allowed": 405, "internal-error": 500}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(render_openapi())
+    return loaded
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {operation["operationId"]: operation for _, _, operation in operations(document)}
 
 
 def test_committed_openapi_document_is_current() -> None:
@@ -20,21 +65,22 @@ def test_rendering_is_deterministic() -> None:
     assert render_openapi() == render_openapi()
 
 
-def test_every_operation_is_documented_with_its_problems() -> None:
-    document = json.loads(render_openapi())
-    assert "Problem" in document["components"]["schemas"]
-    operation_ids = set()
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            operation_ids.add(operation["operationId"])
-            assert operation.get("summary"), (method, path)
-            assert len(operation.get("tags", [])) == 1, (method, path)
-            # Bearer-token routes can answer 401; the webhook is signed, and answers 400;
-            # the page's configuration is public.
-            expected = "400" if path == "/v1/webhooks/stripe" else "401"
-            if path.startswith("/v1/") and path != "/v1/config":
-                problem = operation["responses"][expected]["content"]["application/problem+json"]
-                assert problem["schema"] == {"$ref": "#/components/schemas/Problem"}
+def test_committed_document_passes_openapi_spec_validator() -> None:
+    validate(json.loads(COMMITTED.read_text()))
+
+
+def test_every_operation_is_named_tagged_summarized_and_described(
+    document: dict[str, Any],
+) -> None:
+    seen = set()
+    for path, method, operation in operations(document):
+        operation_id = operation["operationId"]
+        assert re.fullmatch(r"[a-z][a-zA-Z0-9]+", operation_id), (method, path)
+        assert operation_id not in seen
+        seen.add(operation_id)
+        assert operation.get("summary"), (method, path)
+        assert operation.get("description"), (method, path)
+        assert len(operation.get("tags", [])) == 1, (method, path)
     assert {
         "listAccounts",
         "getAccount",
@@ -43,8 +89,261 @@ def test_every_operation_is_documented_with_its_problems() -> None:
         "createRelinkSession",
         "completeRelinkSession",
         "getRelinkSession",
+        "createRelinkPaymentMethod",
+        "completeRelinkPaymentMethod",
+        "getRelinkPaymentMethod",
+        "listPaymentMethods",
+        "adminListAccounts",
+        "adminGetSummary",
+        "adminSendRelinkEmail",
         "getHealth",
         "getReadiness",
         "receiveStripeWebhook",
         "getClientConfig",
-    } <= operation_ids
+    } <= seen
+    declared_tags = {tag["name"] for tag in document["tags"]}
+    used_tags = {operation["tags"][0] for _, _, operation in operations(document)}
+    assert used_tags <= declared_tags
+
+
+def test_every_operation_documents_the_problems_it_can_return(
+    document: dict[str, Any],
+) -> None:
+    for path, method, operation in operations(document):
+        responses = operation["responses"]
+        where = (method, path)
+        # Anything unexpected is a 500; every route takes some input it can refuse.
+        assert {"422", "500"} <= set(responses), where
+        if path not in PUBLIC:
+            assert "401" in responses, where
+            assert "503" in responses, where  # the database
+        if "requestBody" in operation:
+            assert "400" in responses, where  # a body that cannot be read
+        if any(
+            p["in"] == "query" and p["name"] == "cursor" for p in operation.get("parameters", [])
+        ):
+            assert "400" in responses, where  # invalid-cursor
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                # Errors are only ever problem documents, never plain JSON.
+                assert response["content"] == {
+                    PROBLEM_MEDIA_TYPE: {
+                        "schema": PROBLEM_REF,
+                        "example": response["content"][PROBLEM_MEDIA_TYPE]["example"],
+                    }
+                }, (where, status)
+                example = response["content"][PROBLEM_MEDIA_TYPE]["example"]
+                assert example["status"] == int(status), (where, status)
+                assert example["type"].startswith(PROBLEM_TYPE_BASE)
+    webhook = document["paths"]["/v1/webhooks/stripe"]["post"]["responses"]
+    assert {"400", "404", "413", "422", "500", "502", "503"} <= set(webhook)
+    # Only the webhook route limits its body; nothing answers 429 (Stripe's own rate limits
+    # are a 503 stripe-rate-limited).
+    for path, method, operation in operations(document):
+        assert "429" not in operation["responses"], (method, path)
+        if path != "/v1/webhooks/stripe":
+            assert "413" not in operation["responses"], (method, path)
+
+
+def test_problem_schema_points_at_the_problem_types(document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["Problem"]
+    assert "docs/problems.md" in problem["description"]
+    assert "docs/problems.md" in problem["properties"]["type"]["description"]
+    assert problem["required"] == ["type", "title", "status", "detail"]
+    assert problem["properties"]["errors"]["anyOf"][0]["items"] == {
+        "$ref": "#/components/schemas/ProblemFieldError"
+    }
+
+
+def _enum_locations(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, dict):
+        if "enum" in value:
+            yield path
+        for key, item in value.items():
+            yield from _enum_locations(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _enum_locations(item, f"{path}/{index}")
+
+
+def test_every_enum_is_a_named_schema(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    # Only a component's top level may carry `enum`: anywhere else is an anonymous enum
+    # that generators cannot name.
+    assert [
+        location
+        for location in _enum_locations(document, "#")
+        if not re.fullmatch(r"#/components/schemas/[A-Za-z]+", location)
+    ] == []
+    for name in (
+        "LinkHealth",
+        "AccountStatus",
+        "RelinkScope",
+        "Permission",
+        "RelinkOutcome",
+        "FailureReason",
+        "NextStep",
+        "RelinkSessionStatus",
+        "UiMode",
+        "Delivery",
+        "SetupStatus",
+        "UnusableReason",
+        "WebhookResult",
+        "Mode",
+        "ProbeState",
+    ):
+        assert schemas[name]["type"] == "string", name
+        assert schemas[name]["enum"], name
+    for operation_id in ("listAccounts", "adminListAccounts"):
+        [health] = [p for p in by_id(document)[operation_id]["parameters"] if p["name"] == "health"]
+        assert health["schema"]["type"] == "array"
+        assert health["schema"]["items"] == {"$ref": "#/components/schemas/LinkHealth"}
+
+
+def test_security_schemes_and_requirements(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["BearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["BearerAuth"]["description"],
+    }
+    assert schemes["AdminApiKey"]["type"] == "apiKey"
+    assert schemes["AdminApiKey"]["in"] == "header"
+    assert schemes["AdminApiKey"]["name"] == "X-Admin-Key"
+    for path, method, operation in operations(document):
+        expected: list[dict[str, list[str]]] | None
+        if path in PUBLIC:
+            expected = None
+        elif path.startswith("/v1/admin/"):
+            expected = [{"AdminApiKey": []}]
+        else:
+            expected = [{"BearerAuth": []}]
+        assert operation.get("security") == expected, (method, path)
+    webhook = document["paths"]["/v1/webhooks/stripe"]["post"]
+    [signature] = [p for p in webhook["parameters"] if p["name"] == "Stripe-Signature"]
+    assert signature["in"] == "header"
+    assert "v1=" in signature["description"]
+    assert "Stripe-Signature" in webhook["description"]
+
+
+def test_links_connect_what_a_client_calls_next(document: dict[str, Any]) -> None:
+    operations_by_id = by_id(document)
+
+    def links(operation_id: str, status: str) -> dict[str, Any]:
+        found: dict[str, Any] = operations_by_id[operation_id]["responses"][status]["links"]
+        return found
+
+    created = links("createRelinkSession", "201")
+    assert created["GetRelinkSession"]["operationId"] == "getRelinkSession"
+    assert created["CompleteRelinkSession"]["operationId"] == "completeRelinkSession"
+    for link in created.values():
+        assert link["parameters"] == {"session_id": "$response.body#/id"}
+    setup = links("createRelinkPaymentMethod", "201")
+    assert {link["operationId"] for link in setup.values()} == {
+        "getRelinkPaymentMethod",
+        "completeRelinkPaymentMethod",
+    }
+    listed = links("listAccounts", "200")
+    assert listed["GetFirstAccount"] == {
+        "operationId": "getAccount",
+        "parameters": {"account_id": "$response.body#/data/0/id"},
+        "description": listed["GetFirstAccount"]["description"],
+    }
+    # Every link names an operation that exists and parameters that it takes.
+    for _, _, operation in operations(document):
+        for response in operation["responses"].values():
+            for link in response.get("links", {}).values():
+                target = operations_by_id[link["operationId"]]
+                names = {p["name"] for p in target.get("parameters", [])}
+                assert set(link.get("parameters", {})) <= names, link
+                if "requestBody" in link:
+                    assert "requestBody" in target, link
+
+
+def test_idempotent_creates_document_their_response_headers(document: dict[str, Any]) -> None:
+    operations_by_id = by_id(document)
+    for operation_id in (
+        "createRelinkSession",
+        "createRelinkPaymentMethod",
+        "adminSendRelinkEmail",
+    ):
+        headers = operations_by_id[operation_id]["responses"]["201"]["headers"]
+        assert {"Idempotent-Replayed", "Cache-Control"} <= set(headers), operation_id
+        # A bad key is a 400, a key in flight a 409, a reused one a 422.
+        assert {"400", "409", "422"} <= set(operations_by_id[operation_id]["responses"])
+
+
+def _has_example(schema: dict[str, Any], document: dict[str, Any]) -> bool:
+    if "anyOf" in schema:
+        return all(
+            _has_example(member, document)
+            for member in schema["anyOf"]
+            if member != {"type": "null"}
+        )
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        schema = document["components"]["schemas"][name]
+    return bool(schema.get("examples") or schema.get("example"))
+
+
+def test_bodies_carry_examples(document: dict[str, Any]) -> None:
+    for path, method, operation in operations(document):
+        body = operation.get("requestBody")
+        if body is not None:
+            [media] = body["content"].values()
+            assert media.get("example") or _has_example(media["schema"], document), (method, path)
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                assert media.get("example") or _has_example(media["schema"], document), (
+                    method,
+                    path,
+                    status,
+                )
+
+
+def test_relink_session_create_states_delivery_goes_with_hosted(
+    document: dict[str, Any],
+) -> None:
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+    validator = Draft202012Validator(
+        {
+            "$ref": "#/components/schemas/RelinkSessionCreate",
+            "components": document["components"],
+        }
+    )
+    base = {"account_id": "fca_1"}
+    # What the server refuses with a 422 the schema refuses too (found by schemathesis).
+    assert not validator.is_valid({**base, "ui_mode": "modal", "delivery": "url"})
+    assert not validator.is_valid({**base, "delivery": "url"})
+    assert not validator.is_valid({**base, "ui_mode": "hosted"})
+    assert validator.is_valid({**base, "ui_mode": "hosted", "delivery": "email"})
+    assert validator.is_valid(base)
+
+
+def _problem_types() -> dict[str, int]:
+    def subclasses(cls: type[ProblemError]) -> Iterator[type[ProblemError]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    assert PROBLEM_MODULES
+    types = {cls.slug: cls.status for cls in subclasses(ProblemError)}
+    types.update(AD_HOC_PROBLEMS)
+    return types
+
+
+def test_every_problem_type_is_documented() -> None:
+    documented = {
+        slug: int(status)
+        for slug, status in re.findall(
+            r"^\| `/problems/([a-z0-9-]+)` \| (\d{3}) \|", PROBLEMS_DOC.read_text(), re.M
+        )
+    }
+    types = _problem_types()
+    assert {slug: documented.get(slug) for slug in types} == types
+    # The idempotency types, whatever state their code is in.
+    assert documented["idempotency-key-invalid"] == 400
+    assert documented["idempotency-key-in-use"] == 409
+    assert documented["idempotency-key-reused"] == 422

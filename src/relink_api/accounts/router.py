@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
@@ -10,19 +10,37 @@ from relink_api.accounts import service
 from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead, LinkHealth
 from relink_api.deps import DatabaseDep, PrincipalDep, StripeDep
 from relink_api.errors import ValidationFailed, problem_responses
+from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relink_api.security import CUSTOMER_AUTH
 
-router = APIRouter()
+router = APIRouter(dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 
 AccountId = Annotated[
     str,
     Path(
         min_length=1,
         max_length=255,
+        pattern=STORABLE_TEXT,
         description="Stripe's Financial Connections account id.",
         examples=["fca_1PZ3xY2eZvKYlo2C"],
     ),
 ]
+
+
+def health_parameter_schema(schema: dict[str, Any]) -> None:
+    """Document ``health`` as an array of the named ``LinkHealth`` enum (so generators
+    emit the type); the comma-separated form is accepted too, and parsed by hand."""
+    schema.pop("anyOf", None)
+    schema.update({"type": "array", "items": {"$ref": "#/components/schemas/LinkHealth"}})
+
+
+HEALTH_QUERY_DESCRIPTION = (
+    "Only accounts with this link health; repeat (`health=a&health=b`) or comma-separate "
+    "(`health=a,b`). An unknown or empty value is a 422."
+)
+CURSOR_QUERY_DESCRIPTION = "The `next_cursor` of the previous page, unchanged (else a 400)."
+LIMIT_QUERY_DESCRIPTION = "Page size."
 
 
 def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
@@ -43,7 +61,15 @@ def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
                     f"Unknown link health {part!r}; use one or more of: {allowed}.",
                     extensions={"errors": [{"loc": ["query", "health"], "msg": "unknown value"}]},
                 ) from None
-    return parsed or None
+    if not parsed:
+        # `?health=` names no health at all: filtering by nothing would silently list
+        # every account, which is never what a client that sent the filter meant.
+        allowed = ", ".join(health.value for health in LinkHealth)
+        raise ValidationFailed(
+            f"health names no link health; use one or more of: {allowed}.",
+            extensions={"errors": [{"loc": ["query", "health"], "msg": "empty value"}]},
+        )
+    return parsed
 
 
 @router.get(
@@ -52,7 +78,27 @@ def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
     operation_id="listAccounts",
     tags=["accounts"],
     summary="List the caller's linked accounts",
-    responses=problem_responses(400, 401, 422),
+    description="The accounts of the customer the token names, oldest id first, each with "
+    "its derived `link_health` (`ok`, `expiring`, `relink_required`, `unrepairable`, "
+    "`disconnected`), so a client needs no Stripe knowledge to decide what to show. Paged: "
+    "pass `next_cursor` back as `cursor` while `has_more` is true.",
+    responses={
+        200: {
+            "links": {
+                "GetFirstAccount": {
+                    "operationId": "getAccount",
+                    "parameters": {"account_id": "$response.body#/data/0/id"},
+                    "description": "The first account of the page.",
+                },
+                "RelinkFirstAccount": {
+                    "operationId": "createRelinkSession",
+                    "requestBody": {"account_id": "$response.body#/data/0/id"},
+                    "description": "Repair the first account of the page.",
+                },
+            }
+        },
+        **problem_responses(400, 401, 422, 500, 503),
+    },
 )
 async def list_accounts(
     principal: PrincipalDep,
@@ -60,12 +106,17 @@ async def list_accounts(
     health: Annotated[
         list[str] | None,
         Query(
-            description="Only accounts with this link health; repeat or comma-separate.",
-            examples=["relink_required,expiring"],
+            description=HEALTH_QUERY_DESCRIPTION,
+            examples=[["relink_required", "expiring"]],
+            json_schema_extra=health_parameter_schema,
         ),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
+    ] = DEFAULT_PAGE_SIZE,
 ) -> AccountList:
     return await service.list_accounts(
         db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit
@@ -78,7 +129,30 @@ async def list_accounts(
     operation_id="getAccount",
     tags=["accounts"],
     summary="Get one of the caller's accounts",
-    responses=problem_responses(401, 404),
+    description="The account as last recorded (from webhooks, relinks and reconciliation), "
+    "with its link health. Another customer's account is a 404, never a 403.",
+    responses={
+        200: {
+            "links": {
+                "RelinkAccount": {
+                    "operationId": "createRelinkSession",
+                    "requestBody": {"account_id": "$response.body#/id"},
+                    "description": "Repair this account.",
+                },
+                "RefreshAccount": {
+                    "operationId": "refreshAccount",
+                    "parameters": {"account_id": "$response.body#/id"},
+                    "description": "Re-read this account from Stripe.",
+                },
+                "GetAuthorization": {
+                    "operationId": "getAuthorization",
+                    "parameters": {"authorization_id": "$response.body#/authorization_id"},
+                    "description": "The account's authorization, as Stripe has it now.",
+                },
+            }
+        },
+        **problem_responses(401, 404, 422, 500, 503),
+    },
 )
 async def get_account(
     account_id: AccountId, principal: PrincipalDep, db: DatabaseDep
@@ -92,7 +166,26 @@ async def get_account(
     operation_id="refreshAccount",
     tags=["accounts"],
     summary="Re-read an account from Stripe",
-    responses=problem_responses(401, 404, 422, 500, 502, 503),
+    description="Retrieves the account from Stripe at the pinned API version, records any "
+    "transition in its history and returns the result. Stripe's refusals keep Stripe's "
+    "message (`stripe_code`, `stripe_param`); a rate limit or outage is a 503 or 502 with "
+    "`Retry-After`.",
+    responses=problem_responses(
+        401,
+        404,
+        422,
+        500,
+        502,
+        503,
+        examples={
+            422: ("stripe-invalid-request", "Stripe rejected the request", "No such account."),
+            503: (
+                "stripe-rate-limited",
+                "Stripe is rate limiting this service",
+                "Stripe is rate limiting this service; retry shortly.",
+            ),
+        },
+    ),
 )
 async def refresh_account(
     account_id: AccountId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
@@ -105,12 +198,21 @@ async def refresh_account(
     response_model=AuthorizationRead,
     operation_id="getAuthorization",
     summary="Get an authorization from Stripe",
+    description="The authorization (one login at one bank) as Stripe has it now, with the "
+    "caller's accounts on it. 404 unless one of the caller's accounts is on it.",
     tags=["authorizations"],
-    responses=problem_responses(401, 404, 500, 502, 503),
+    responses=problem_responses(401, 404, 422, 500, 502, 503),
 )
 async def get_authorization(
     authorization_id: Annotated[
-        str, Path(min_length=1, max_length=255, examples=["fcauth_1PZ3xY2eZvKYlo2C"])
+        str,
+        Path(
+            min_length=1,
+            max_length=255,
+            pattern=STORABLE_TEXT,
+            description="Stripe's Financial Connections authorization id (fcauth_…).",
+            examples=["fcauth_1PZ3xY2eZvKYlo2C"],
+        ),
     ],
     principal: PrincipalDep,
     db: DatabaseDep,

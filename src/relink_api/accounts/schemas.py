@@ -77,7 +77,12 @@ class AccountRead(BaseModel):
         description="Earliest expiry of a tokenized account number in use."
     )
     inactive_since: datetime | None = Field(description="Start of the current outage.")
-    permissions: list[str]
+    # Plain strings, not the Permission enum: this is Stripe's list as reported, and a
+    # name Stripe adds later must not break reading the account.
+    permissions: list[str] = Field(
+        description="The data permissions Stripe reports for the account (e.g. "
+        "`payment_method`, `balances`); names Stripe adds later appear as they are."
+    )
     needs_new_payment_method: bool = Field(
         description="Linked in place of another account: set up a new payment method from it."
     )
@@ -91,6 +96,14 @@ class AccountRead(BaseModel):
 
 class AccountList(BaseModel):
     """A page of accounts, oldest id first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"data": [ACCOUNT_EXAMPLE], "has_more": True, "next_cursor": "djE6ZmNhXzFQWjN4WQ"}
+            ]
+        }
+    )
 
     data: list[AccountRead]
     has_more: bool

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from relink_api.accounts.router import AccountId, parse_health
+from relink_api.accounts.router import (
+    CURSOR_QUERY_DESCRIPTION,
+    HEALTH_QUERY_DESCRIPTION,
+    LIMIT_QUERY_DESCRIPTION,
+    AccountId,
+    health_parameter_schema,
+    parse_health,
+)
 from relink_api.admin import service
 from relink_api.admin.schemas import (
     AdminAccountList,
@@ -14,12 +21,20 @@ from relink_api.admin.schemas import (
     AdminRelinkEmailCreated,
     AdminSummary,
 )
-from relink_api.deps import AdminDep, DatabaseDep, SettingsDep, StripeDep
-from relink_api.errors import problem_responses
+from relink_api.deps import (
+    AdminDep,
+    DatabaseDep,
+    IdempotencyKeyDep,
+    SettingsDep,
+    StripeDep,
+    mark_replayed,
+)
+from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relink_api.relink.schemas import RelinkScope
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUERY])
 
 
 @router.get(
@@ -27,7 +42,34 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     response_model=AdminAccountList,
     operation_id="adminListAccounts",
     summary="List accounts of every customer",
-    responses=problem_responses(400, 401, 422),
+    description="Every stored account, of every customer and unowned ones, with its "
+    "`customer_id` and link health; filtered by health, customer and institution, and paged "
+    "like `GET /v1/accounts`.",
+    responses={
+        200: {
+            "links": {
+                "SendRelinkEmail": {
+                    "operationId": "adminSendRelinkEmail",
+                    "parameters": {"account_id": "$response.body#/data/0/id"},
+                    "description": "Email the first account's owner a link to repair it.",
+                }
+            }
+        },
+        **problem_responses(
+            400,
+            401,
+            422,
+            500,
+            503,
+            examples={
+                401: (
+                    "admin-unauthorized",
+                    "An admin API key is required",
+                    "No admin API key was sent in the X-Admin-Key header.",
+                )
+            },
+        ),
+    },
 )
 async def list_accounts(
     operator: AdminDep,
@@ -35,8 +77,9 @@ async def list_accounts(
     health: Annotated[
         list[str] | None,
         Query(
-            description="Only accounts with this link health; repeat or comma-separate.",
-            examples=["relink_required,expiring"],
+            description=HEALTH_QUERY_DESCRIPTION,
+            examples=[["relink_required", "expiring"]],
+            json_schema_extra=health_parameter_schema,
         ),
     ] = None,
     customer: Annotated[
@@ -44,6 +87,7 @@ async def list_accounts(
         Query(
             min_length=1,
             max_length=255,
+            pattern=STORABLE_TEXT,
             description="Only this Stripe customer's accounts.",
             examples=["cus_Kmaci5w0veLUJZ"],
         ),
@@ -53,12 +97,17 @@ async def list_accounts(
         Query(
             min_length=1,
             max_length=255,
+            pattern=STORABLE_TEXT,
             description="Only accounts at this institution (Stripe's fcinst_… id).",
             examples=["fcinst_StripeBank"],
         ),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
+    ] = DEFAULT_PAGE_SIZE,
 ) -> AdminAccountList:
     return await service.list_accounts(
         db,
@@ -75,7 +124,22 @@ async def list_accounts(
     response_model=AdminSummary,
     operation_id="adminGetSummary",
     summary="Count accounts by link health, cause and upcoming deactivation",
-    responses=problem_responses(401),
+    description="Link health across every customer, for dashboards and alerts: the total, "
+    "counts by health and by cause, and expiring accounts by the week they are expected to "
+    "stop working (this week and the seven after it, Mondays in UTC).",
+    responses=problem_responses(
+        401,
+        422,
+        500,
+        503,
+        examples={
+            401: (
+                "admin-unauthorized",
+                "An admin API key is required",
+                "No admin API key was sent in the X-Admin-Key header.",
+            )
+        },
+    ),
 )
 async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
     return await service.summarize(db)
@@ -87,7 +151,51 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
     status_code=status.HTTP_201_CREATED,
     operation_id="adminSendRelinkEmail",
     summary="Have Stripe email the account's customer a link to repair it",
-    responses=problem_responses(401, 404, 409, 422, 500, 501, 502, 503),
+    description="Creates a hosted relink session with `delivery: email` for the account's "
+    "owner: Stripe emails the customer, and the response carries neither a client secret "
+    "nor a URL. Needs `RELINK_PUBLIC_BASE_URL` (else 501), like every hosted relink. An "
+    "account with no owner, or that relinking cannot repair, is a 409. Safe to retry with "
+    "an `Idempotency-Key`.",
+    responses={
+        201: {
+            "headers": CREATED_HEADERS,
+            "links": {
+                "GetRelinkSession": {
+                    "operationId": "getRelinkSession",
+                    "parameters": {"session_id": "$response.body#/id"},
+                    "description": "Follow the session with the customer's token.",
+                }
+            },
+        },
+        **problem_responses(
+            400,
+            401,
+            404,
+            409,
+            422,
+            500,
+            501,
+            502,
+            503,
+            examples={
+                400: (
+                    "idempotency-key-invalid",
+                    "The Idempotency-Key header is not valid",
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                ),
+                401: (
+                    "admin-unauthorized",
+                    "An admin API key is required",
+                    "No admin API key was sent in the X-Admin-Key header.",
+                ),
+                409: (
+                    "account-without-owner",
+                    "This account belongs to no customer yet",
+                    "fca_123 has no customer to email.",
+                ),
+            },
+        ),
+    },
 )
 async def send_relink_email(
     account_id: AccountId,
@@ -96,16 +204,20 @@ async def send_relink_email(
     db: DatabaseDep,
     stripe: StripeDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKeyDep,
     body: Annotated[AdminRelinkEmailCreate | None, Body()] = None,
 ) -> AdminRelinkEmailCreated:
     # Nothing secret is in the body, but it describes one customer's bank link: keep it
     # out of shared caches all the same, like every relink session response.
     response.headers["Cache-Control"] = "no-store"
-    return await service.send_relink_email(
+    result = await service.send_relink_email(
         db,
         stripe,
         settings,
         operator=operator,
         account_id=account_id,
         scope=body.scope if body is not None else RelinkScope.account,
+        idempotency_key=idempotency_key,
     )
+    mark_replayed(response, result)
+    return result.value

@@ -30,6 +30,18 @@ class AdminAccountRead(AccountRead):
 class AdminAccountList(BaseModel):
     """A page of accounts of every customer, oldest id first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": [{**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"}],
+                    "has_more": False,
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
     data: list[AdminAccountRead]
     has_more: bool
     next_cursor: str | None = Field(

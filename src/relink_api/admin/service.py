@@ -4,7 +4,7 @@ operator starts on a customer's behalf."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from relink_api.accounts import repository as accounts_repository
@@ -14,6 +14,7 @@ from relink_api.admin import repository
 from relink_api.admin.schemas import (
     AdminAccountList,
     AdminAccountRead,
+    AdminRelinkEmailCreate,
     AdminRelinkEmailCreated,
     AdminSummary,
     CauseCount,
@@ -23,9 +24,18 @@ from relink_api.admin.schemas import (
 from relink_api.auth import Operator, Principal
 from relink_api.db import Database
 from relink_api.errors import AccountWithoutOwner, NotFound
+from relink_api.idempotency import service as idempotency
+from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
 from relink_api.pagination import decode_cursor, encode_cursor
 from relink_api.relink import service as relink_service
-from relink_api.relink.schemas import Delivery, RelinkScope, RelinkSessionCreate, UiMode
+from relink_api.relink.schemas import (
+    Delivery,
+    RelinkScope,
+    RelinkSessionCreate,
+    RelinkSessionCreated,
+    RelinkSessionRead,
+    UiMode,
+)
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import StripeGateway
 
@@ -106,8 +116,53 @@ async def send_relink_email(
     operator: Operator,
     account_id: str,
     scope: RelinkScope,
+    idempotency_key: IdempotencyKey | None = None,
+) -> Idempotent[AdminRelinkEmailCreated]:
+    """Have Stripe email the account's customer a hosted relink for it (once per
+    idempotency key: a repeat sends no second email)."""
+
+    async def create(claim: Claim | None) -> tuple[AdminRelinkEmailCreated, dict[str, str]]:
+        created = await _send_relink_email(
+            db,
+            gateway,
+            settings,
+            operator=operator,
+            account_id=account_id,
+            scope=scope,
+            claim=claim,
+        )
+        return created, {"relink_session_id": created.id, "customer_id": created.customer_id}
+
+    async def replay(resource_ids: Mapping[str, str]) -> AdminRelinkEmailCreated:
+        customer_id = resource_ids["customer_id"]
+        session = await relink_service.get_session(
+            db,
+            principal=Principal(customer_id=customer_id, subject="admin"),
+            session_id=resource_ids["relink_session_id"],
+        )
+        return _email_created(session, customer_id=customer_id)
+
+    return await idempotency.run(
+        db,
+        idempotency_key,
+        principal=idempotency.operator_scope(operator.key_id),
+        body=AdminRelinkEmailCreate(scope=scope),
+        create=create,
+        replay=replay,
+        status_code=201,
+    )
+
+
+async def _send_relink_email(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    operator: Operator,
+    account_id: str,
+    scope: RelinkScope,
+    claim: Claim | None,
 ) -> AdminRelinkEmailCreated:
-    """Have Stripe email the account's customer a hosted relink for it."""
     async with db.connection() as conn:
         account = await accounts_repository.get(conn, account_id=account_id)
     if account is None:
@@ -119,7 +174,7 @@ async def send_relink_email(
         )
     # The relink runs exactly as if the customer had asked: the same repairability checks
     # and the same ownership check, made again under the customer's identity.
-    created = await relink_service.create_session(
+    created = await relink_service.new_session(
         db,
         gateway,
         settings,
@@ -127,6 +182,7 @@ async def send_relink_email(
         request=RelinkSessionCreate(
             account_id=account.id, scope=scope, ui_mode=UiMode.hosted, delivery=Delivery.email
         ),
+        claim=claim,
     )
     logger.info(
         "operator key %s had Stripe email relink session %s (account %s, customer %s)",
@@ -135,13 +191,19 @@ async def send_relink_email(
         created.account_id,
         account.customer_id,
     )
+    return _email_created(created, customer_id=account.customer_id)
+
+
+def _email_created(
+    session: RelinkSessionCreated | RelinkSessionRead, *, customer_id: str
+) -> AdminRelinkEmailCreated:
     return AdminRelinkEmailCreated(
-        id=created.id,
-        stripe_session_id=created.stripe_session_id,
-        customer_id=account.customer_id,
-        scope=created.scope,
-        account_id=created.account_id,
-        authorization_id=created.authorization_id,
-        status=created.status,
-        created_at=created.created_at,
+        id=session.id,
+        stripe_session_id=session.stripe_session_id,
+        customer_id=customer_id,
+        scope=session.scope,
+        account_id=session.account_id,
+        authorization_id=session.authorization_id,
+        status=session.status,
+        created_at=session.created_at,
     )

@@ -6,8 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from relink_api.deps import DatabaseDep, PrincipalDep, SettingsDep, StripeDep
-from relink_api.errors import problem_responses
+from relink_api.accounts.router import CURSOR_QUERY_DESCRIPTION, LIMIT_QUERY_DESCRIPTION
+from relink_api.deps import (
+    DatabaseDep,
+    IdempotencyKeyDep,
+    PrincipalDep,
+    SettingsDep,
+    StripeDep,
+    mark_replayed,
+)
+from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.inputs import STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relink_api.payments import service
 from relink_api.payments.schemas import (
@@ -17,8 +26,22 @@ from relink_api.payments.schemas import (
     PaymentMethodSetupRead,
 )
 from relink_api.relink.router import SessionId
+from relink_api.security import CUSTOMER_AUTH
 
-router = APIRouter(tags=["payment-methods"])
+router = APIRouter(tags=["payment-methods"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
+
+_SETUP_LINKS = {
+    "GetRelinkPaymentMethod": {
+        "operationId": "getRelinkPaymentMethod",
+        "parameters": {"session_id": "$response.body#/relink_session_id"},
+        "description": "Where setting up the payment method stands.",
+    },
+    "CompleteRelinkPaymentMethod": {
+        "operationId": "completeRelinkPaymentMethod",
+        "parameters": {"session_id": "$response.body#/relink_session_id"},
+        "description": "Record the payment method once confirmUsBankAccountSetup resolves.",
+    },
+}
 
 
 @router.post(
@@ -30,8 +53,33 @@ router = APIRouter(tags=["payment-methods"])
     description="Only after a relink whose outcome is `new_account`, or that replaced an "
     "unrepairable account with another (`next_step: set_up_payment_method`). Returns the "
     "SetupIntent's client secret for `confirmUsBankAccountSetup` and the mandate text to "
-    "show first. Calling again returns the same SetupIntent until it succeeds or fails.",
-    responses=problem_responses(401, 404, 409, 422, 500, 502, 503),
+    "show first. Calling again returns the same SetupIntent until it succeeds or fails. "
+    "Safe to retry with an `Idempotency-Key`.",
+    responses={
+        201: {"headers": CREATED_HEADERS, "links": _SETUP_LINKS},
+        **problem_responses(
+            400,
+            401,
+            404,
+            409,
+            422,
+            500,
+            502,
+            503,
+            examples={
+                400: (
+                    "idempotency-key-invalid",
+                    "The Idempotency-Key header is not valid",
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                ),
+                409: (
+                    "payment-method-not-needed",
+                    "This relink needs no new payment method",
+                    "This relink repaired the account in place.",
+                ),
+            },
+        ),
+    },
 )
 async def create_payment_method(
     session_id: SessionId,
@@ -41,12 +89,21 @@ async def create_payment_method(
     db: DatabaseDep,
     stripe: StripeDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKeyDep,
 ) -> PaymentMethodSetupCreated:
     # The body carries a client_secret: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
-    return await service.start_setup(
-        db, stripe, settings, principal=principal, session_id=session_id, request=body
+    result = await service.start_setup(
+        db,
+        stripe,
+        settings,
+        principal=principal,
+        session_id=session_id,
+        request=body,
+        idempotency_key=idempotency_key,
     )
+    mark_replayed(response, result)
+    return result.value
 
 
 @router.post(
@@ -57,7 +114,10 @@ async def create_payment_method(
     description="Call after `confirmUsBankAccountSetup` resolves. Nothing the client says "
     "is trusted: the SetupIntent is read from Stripe. Stripe's `setup_intent.*` webhooks "
     "record the same result if they arrive first.",
-    responses=problem_responses(401, 404, 500, 502, 503),
+    responses={
+        200: {"links": {"GetRelinkPaymentMethod": _SETUP_LINKS["GetRelinkPaymentMethod"]}},
+        **problem_responses(401, 404, 422, 500, 502, 503),
+    },
 )
 async def complete_payment_method(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
@@ -70,7 +130,10 @@ async def complete_payment_method(
     response_model=PaymentMethodSetupRead,
     operation_id="getRelinkPaymentMethod",
     summary="Where setting up the relink's payment method stands",
-    responses=problem_responses(401, 404),
+    description="The SetupIntent as last read from Stripe: `pending`, `succeeded` (with the "
+    "payment method), `failed` (with Stripe's `last_setup_error`) or `canceled`. 404 until "
+    "a setup was started for the session.",
+    responses=problem_responses(401, 404, 422, 500, 503),
 )
 async def get_payment_method_setup(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep
@@ -85,12 +148,16 @@ async def get_payment_method_setup(
     summary="List the payment methods relink-api set up for the caller",
     description="Each with the Financial Connections account it draws on, the payment method "
     "it replaces, and whether it can be charged now.",
-    responses=problem_responses(400, 401, 422),
+    responses=problem_responses(400, 401, 422, 500, 503),
 )
 async def list_payment_methods(
     principal: PrincipalDep,
     db: DatabaseDep,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
+    ] = DEFAULT_PAGE_SIZE,
 ) -> PaymentMethodList:
     return await service.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from relink_api.inputs import STORABLE_TEXT
 
 
 class SetupStatus(StrEnum):
@@ -40,13 +43,15 @@ class PaymentMethodSetupCreate(BaseModel):
     billing_name: str = Field(
         min_length=1,
         max_length=255,
-        pattern=r"\S",
+        # Something besides whitespace, and no NUL (which PostgreSQL text cannot hold).
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
         description="The account holder's name, for the payment method's billing details.",
     )
     account_id: str | None = Field(
         default=None,
         min_length=1,
         max_length=255,
+        pattern=STORABLE_TEXT,
         description="Which newly linked account to use; defaults to the only one.",
     )
 
@@ -90,28 +95,25 @@ class SetupFailure(BaseModel):
     message: str | None
 
 
+PAYMENT_METHOD_EXAMPLE: dict[str, Any] = {
+    "id": "pm_1PZ4newChecking",
+    "account_id": "fca_1PZ4newChecking",
+    "bank_name": "Sandbox Bank",
+    "last4": "6789",
+    "account_type": "checking",
+    "usable": True,
+    "unusable_reason": None,
+    "replaces_payment_method_id": "pm_1PZ2oldChecking",
+    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+    "created_at": "2026-11-26T12:03:00Z",
+}
+
+
 class PaymentMethodRead(BaseModel):
     """An ACH payment method relink-api set up, and whether it can be charged now."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "pm_1PZ4newChecking",
-                    "account_id": "fca_1PZ4newChecking",
-                    "bank_name": "Sandbox Bank",
-                    "last4": "6789",
-                    "account_type": "checking",
-                    "usable": True,
-                    "unusable_reason": None,
-                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
-                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
-                    "created_at": "2026-11-26T12:03:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_METHOD_EXAMPLE]})
 
     id: str
     account_id: str
@@ -129,6 +131,24 @@ class PaymentMethodRead(BaseModel):
 class PaymentMethodSetupRead(BaseModel):
     """Where setting up the payment method stands, as last read from Stripe."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+                    "account_id": "fca_1PZ4newChecking",
+                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
+                    "status": "succeeded",
+                    "failure": None,
+                    "payment_method": PAYMENT_METHOD_EXAMPLE,
+                    "created_at": "2026-11-26T12:02:00Z",
+                    "updated_at": "2026-11-26T12:03:00Z",
+                }
+            ]
+        }
+    )
+
     setup_intent_id: str
     relink_session_id: str
     account_id: str
@@ -142,6 +162,12 @@ class PaymentMethodSetupRead(BaseModel):
 
 class PaymentMethodList(BaseModel):
     """A page of payment methods, oldest id first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"data": [PAYMENT_METHOD_EXAMPLE], "has_more": False, "next_cursor": None}]
+        }
+    )
 
     data: list[PaymentMethodRead]
     has_more: bool

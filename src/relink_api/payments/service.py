@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 
 from relink_api.accounts import repository as accounts_repository
 from relink_api.auth import Principal
@@ -22,6 +23,8 @@ from relink_api.errors import (
     RelinkSessionPending,
     ValidationFailed,
 )
+from relink_api.idempotency import service as idempotency
+from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
 from relink_api.pagination import decode_cursor, encode_cursor
 from relink_api.payments import repository
 from relink_api.payments.repository import PaymentMethodRow, SetupIntentRow
@@ -155,9 +158,72 @@ async def start_setup(
     principal: Principal,
     session_id: str,
     request: PaymentMethodSetupCreate,
-) -> PaymentMethodSetupCreated:
+    idempotency_key: IdempotencyKey | None = None,
+) -> Idempotent[PaymentMethodSetupCreated]:
     """Create the SetupIntent for the account a relink linked in place of another (or hand
-    back the one already waiting for the customer)."""
+    back the one already waiting for the customer). A repeat of an idempotency key gets
+    the first SetupIntent back, even once it has succeeded."""
+
+    async def create(claim: Claim | None) -> tuple[PaymentMethodSetupCreated, dict[str, str]]:
+        created = await _start_setup(
+            db,
+            gateway,
+            settings,
+            principal=principal,
+            session_id=session_id,
+            request=request,
+            claim=claim,
+        )
+        return created, {"setup_intent_id": created.setup_intent_id}
+
+    async def replay(resource_ids: Mapping[str, str]) -> PaymentMethodSetupCreated:
+        return await _created_again(
+            db,
+            gateway,
+            settings,
+            customer_id=principal.customer_id,
+            setup_intent_id=resource_ids["setup_intent_id"],
+        )
+
+    return await idempotency.run(
+        db,
+        idempotency_key,
+        principal=idempotency.customer_scope(principal.customer_id),
+        body=request,
+        create=create,
+        replay=replay,
+        status_code=201,
+    )
+
+
+async def _created_again(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    customer_id: str,
+    setup_intent_id: str,
+) -> PaymentMethodSetupCreated:
+    async with db.connection() as conn:
+        row = await repository.get_setup_intent(conn, setup_intent_id=setup_intent_id)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound(f"No SetupIntent {setup_intent_id} for this customer.")
+    setup_intent = await gateway.retrieve_setup_intent(row.id)
+    if not setup_intent.client_secret:
+        raise RuntimeError("Stripe returned a SetupIntent without a client_secret")
+    return _created(row, setup_intent.client_secret, settings)
+
+
+async def _start_setup(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    principal: Principal,
+    session_id: str,
+    request: PaymentMethodSetupCreate,
+    claim: Claim | None,
+) -> PaymentMethodSetupCreated:
     async with db.connection() as conn:
         row = await _owned_session(conn, principal=principal, session_id=session_id)
         account_id = _eligible_account(row, request.account_id)
@@ -194,8 +260,10 @@ async def start_setup(
             financial_connections_account=account_id,
             billing_name=request.billing_name.strip(),
             metadata=metadata,
-            # Fresh per call: the SDK's own retries reuse it, a second click does not.
-            idempotency_key=f"relink-setup-{row.id}-{secrets.token_hex(8)}",
+            # Fresh per call, so the SDK's own retries reuse it and a second click does not;
+            # derived from the client's Idempotency-Key, so a retried request does too.
+            idempotency_key=f"relink-setup-{row.id}-"
+            + (claim.derive("setup-intent") if claim else secrets.token_hex(8)),
         )
     )
     if not setup_intent.client_secret:

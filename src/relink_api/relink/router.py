@@ -6,8 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response, status
 
-from relink_api.deps import DatabaseDep, PrincipalDep, SettingsDep, StripeDep
-from relink_api.errors import problem_responses
+from relink_api.deps import (
+    DatabaseDep,
+    IdempotencyKeyDep,
+    PrincipalDep,
+    SettingsDep,
+    StripeDep,
+    mark_replayed,
+)
+from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.relink import service
 from relink_api.relink.schemas import (
     RelinkSessionComplete,
@@ -15,14 +23,47 @@ from relink_api.relink.schemas import (
     RelinkSessionCreated,
     RelinkSessionRead,
 )
+from relink_api.security import CUSTOMER_AUTH
 
-router = APIRouter(tags=["relink-sessions"])
+router = APIRouter(tags=["relink-sessions"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
+
+# OpenAPI links: what a client (and schemathesis) can call with a session it was given.
+_SESSION_LINKS = {
+    "GetRelinkSession": {
+        "operationId": "getRelinkSession",
+        "parameters": {"session_id": "$response.body#/id"},
+        "description": "Read the session and, once completed, its outcome.",
+    },
+    "CompleteRelinkSession": {
+        "operationId": "completeRelinkSession",
+        "parameters": {"session_id": "$response.body#/id"},
+        "description": "Verify with Stripe what the customer did.",
+    },
+    "CreateRelinkPaymentMethod": {
+        "operationId": "createRelinkPaymentMethod",
+        "parameters": {"session_id": "$response.body#/id"},
+        "description": "After a `new_account` outcome: set up a payment method.",
+    },
+    "GetRelinkPaymentMethod": {
+        "operationId": "getRelinkPaymentMethod",
+        "parameters": {"session_id": "$response.body#/id"},
+        "description": "Where setting up the relink's payment method stands.",
+    },
+}
+_IDEMPOTENCY_PROBLEMS = {
+    400: (
+        "idempotency-key-invalid",
+        "The Idempotency-Key header is not valid",
+        "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+    ),
+}
 
 SessionId = Annotated[
     str,
     Path(
         min_length=1,
         max_length=64,
+        pattern=STORABLE_TEXT,
         description="relink-api's session id.",
         examples=["rls_3f9c2a7d41b8e6f0a2c4d5e6"],
     ),
@@ -35,7 +76,22 @@ SessionId = Annotated[
     status_code=status.HTTP_201_CREATED,
     operation_id="createRelinkSession",
     summary="Start a relink for one of the caller's accounts",
-    responses=problem_responses(401, 404, 409, 422, 500, 502, 503),
+    description="Creates a Stripe Financial Connections session with `relink_options` for "
+    "the account (`scope: account`) or for any eligible checking or savings account at the "
+    "same bank (`scope: institution`). Modal sessions return the `client_secret` for "
+    "Stripe.js or the mobile SDK, once (it is never stored); hosted sessions return the "
+    "Stripe-hosted `url` (`delivery: url`) or neither (`delivery: email`). An account that "
+    "relinking cannot repair (healthy, unrepairable, disconnected) is a 409 that says what "
+    "to do instead. Safe to retry with an `Idempotency-Key`.",
+    responses={
+        201: {
+            "headers": CREATED_HEADERS,
+            "links": {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
+        },
+        **problem_responses(
+            400, 401, 404, 409, 422, 500, 501, 502, 503, examples=_IDEMPOTENCY_PROBLEMS
+        ),
+    },
 )
 async def create_relink_session(
     body: RelinkSessionCreate,
@@ -44,10 +100,20 @@ async def create_relink_session(
     db: DatabaseDep,
     stripe: StripeDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKeyDep,
 ) -> RelinkSessionCreated:
     # The body carries a client_secret: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
-    return await service.create_session(db, stripe, settings, principal=principal, request=body)
+    result = await service.create_session(
+        db,
+        stripe,
+        settings,
+        principal=principal,
+        request=body,
+        idempotency_key=idempotency_key,
+    )
+    mark_replayed(response, result)
+    return result.value
 
 
 @router.post(
@@ -55,7 +121,33 @@ async def create_relink_session(
     response_model=RelinkSessionRead,
     operation_id="completeRelinkSession",
     summary="Verify the outcome of a relink with Stripe",
-    responses=problem_responses(401, 404, 409, 422, 500, 502, 503),
+    description="Call when Stripe.js (or the mobile SDK) resolves. The body is what it "
+    "returned, as a hint only: the session is read back from Stripe and classified as "
+    "`relinked`, `new_account`, `failed` (with Stripe's `failure_reason`) or `cancelled`, "
+    "with a `next_step` for the client. A session the customer has not finished is a 409 "
+    "(`relink-session-pending`); completing a completed session returns it unchanged. "
+    "A body that is not UTF-8 is a 400, one that is not JSON a 422.",
+    responses={
+        200: {"links": _SESSION_LINKS},
+        **problem_responses(
+            400,
+            401,
+            404,
+            409,
+            422,
+            500,
+            502,
+            503,
+            examples={
+                400: ("bad-request", "Bad Request", "There was an error parsing the body"),
+                409: (
+                    "relink-session-pending",
+                    "The relink session is still in progress",
+                    "The customer has not finished this relink yet.",
+                ),
+            },
+        ),
+    },
 )
 async def complete_relink_session(
     session_id: SessionId,
@@ -74,7 +166,9 @@ async def complete_relink_session(
     response_model=RelinkSessionRead,
     operation_id="getRelinkSession",
     summary="Get a relink session and its outcome",
-    responses=problem_responses(401, 404),
+    description="The stored session: its scope, status and, once completed, the verified "
+    "outcome with every account the relink reactivated. Never the client secret.",
+    responses=problem_responses(401, 404, 422, 500, 503),
 )
 async def get_relink_session(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep

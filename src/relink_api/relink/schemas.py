@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from relink_api.inputs import STORABLE_TEXT
+
 
 class RelinkScope(StrEnum):
     """``account``: repair exactly this account. ``institution``: any eligible account at
@@ -88,11 +90,24 @@ class RelinkSessionCreate(BaseModel):
                     "delivery": "url",
                     "return_url": "myapp://relink-done",
                 },
-            ]
+            ],
+            # What _delivery_goes_with_hosted enforces, stated in the schema: `delivery` is
+            # required with ui_mode=hosted and must be absent (or null) otherwise.
+            "if": {"properties": {"ui_mode": {"const": "hosted"}}, "required": ["ui_mode"]},
+            "then": {
+                "properties": {"delivery": {"not": {"type": "null"}}},
+                "required": ["delivery"],
+            },
+            "else": {"properties": {"delivery": {"type": "null"}}},
         },
     )
 
-    account_id: str = Field(min_length=1, max_length=255, description="The account to repair.")
+    account_id: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=STORABLE_TEXT,
+        description="The account to repair.",
+    )
     scope: RelinkScope = RelinkScope.account
     permissions: list[Permission] | None = Field(
         default=None,
@@ -106,6 +121,7 @@ class RelinkSessionCreate(BaseModel):
     return_url: str | None = Field(
         default=None,
         max_length=2048,
+        pattern=STORABLE_TEXT,
         description="Modal: where the bank's OAuth sends a webview back. Hosted: where "
         "/relink/return sends the customer once the outcome is recorded (an app scheme "
         "closes the in-app browser). Must match RELINK_RETURN_URL_ALLOWLIST.",

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +26,8 @@ from relink_api.errors import (
     StripeResourceMissing,
     ValidationFailed,
 )
+from relink_api.idempotency import service as idempotency
+from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import repository
 from relink_api.relink.classify import Verdict, classify
@@ -45,7 +48,7 @@ from relink_api.relink.schemas import (
 )
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway, gather_limited
-from relink_api.stripe_objects import AccountHolder, FcAccount
+from relink_api.stripe_objects import AccountHolder, FcAccount, FcSession
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +67,20 @@ def _new_session_id() -> str:
 RETURN_PATH = "/relink/return"
 
 
-def _new_return_token() -> tuple[str, str]:
-    """A token for the hosted return URL, and the hash that is all we keep of it."""
-    token = secrets.token_urlsafe(24)
+def _return_token(settings: Settings, session_id: str, *, derived: bool) -> tuple[str, str]:
+    """A token for the hosted return URL, and the hash that is all we keep of it.
+
+    Under an idempotency key it is derived (keyed with the Stripe secret key, which no
+    client knows), so a retry sends Stripe the same return URL and gets the same session."""
+    if derived:
+        assert settings.stripe_secret_key is not None
+        token = hmac.new(
+            settings.stripe_secret_key.get_secret_value().encode(),
+            b"relink-return\x1f" + session_id.encode(),
+            hashlib.sha256,
+        ).hexdigest()
+    else:
+        token = secrets.token_urlsafe(24)
     return token, hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -112,8 +126,48 @@ async def create_session(
     *,
     principal: Principal,
     request: RelinkSessionCreate,
+    idempotency_key: IdempotencyKey | None = None,
+) -> Idempotent[RelinkSessionCreated]:
+    """Create a Stripe relink session for one of the caller's repairable accounts (once per
+    idempotency key: a repeat gets the same session back)."""
+
+    async def create(claim: Claim | None) -> tuple[RelinkSessionCreated, dict[str, str]]:
+        created = await new_session(
+            db, gateway, settings, principal=principal, request=request, claim=claim
+        )
+        return created, {"relink_session_id": created.id}
+
+    async def replay(resource_ids: Mapping[str, str]) -> RelinkSessionCreated:
+        return await created_again(
+            db,
+            gateway,
+            settings,
+            customer_id=principal.customer_id,
+            session_id=resource_ids["relink_session_id"],
+        )
+
+    return await idempotency.run(
+        db,
+        idempotency_key,
+        principal=idempotency.customer_scope(principal.customer_id),
+        body=request,
+        create=create,
+        replay=replay,
+        status_code=201,
+    )
+
+
+async def new_session(
+    db: Database,
+    gateway: StripeGateway,
+    settings: Settings,
+    *,
+    principal: Principal,
+    request: RelinkSessionCreate,
+    claim: Claim | None,
 ) -> RelinkSessionCreated:
-    """Create a Stripe relink session for one of the caller's repairable accounts."""
+    """Create the session. Under an idempotency claim its ids are derived from the claim,
+    so a retry after a crash finds (or has Stripe return) what the first attempt made."""
     if request.return_url is not None and not is_allowed_return_url(
         request.return_url, settings.return_url_allowlist
     ):
@@ -143,12 +197,22 @@ async def create_session(
     holder = (
         AccountHolder.model_validate(account.account_holder) if account.account_holder else None
     )
-    session_id = _new_session_id()
+    session_id = "rls_" + claim.derive("relink-session") if claim else _new_session_id()
+    if claim is not None:
+        async with db.connection() as conn:
+            existing = await repository.get_owned(
+                conn, session_id=session_id, customer_id=principal.customer_id
+            )
+        if existing is not None:
+            # An earlier attempt under this claim got this far before it died.
+            return await created_again(
+                db, gateway, settings, customer_id=principal.customer_id, session_id=session_id
+            )
     stripe_return_url = request.return_url
     token_hash: str | None = None
     if hosted:
         assert settings.public_base_url is not None
-        token, token_hash = _new_return_token()
+        token, token_hash = _return_token(settings, session_id, derived=claim is not None)
         # Stripe sends the customer to our return page, which records the outcome and only
         # then forwards to the client's own (allowlisted) return_url.
         stripe_return_url = (
@@ -199,6 +263,26 @@ async def create_session(
         row.ui_mode,
         f" by {row.delivery}" if row.delivery else "",
     )
+    return _created(row, stripe_session, settings)
+
+
+async def created_again(
+    db: Database, gateway: StripeGateway, settings: Settings, *, customer_id: str, session_id: str
+) -> RelinkSessionCreated:
+    """A created session's response rebuilt: the secret (and hosted url) re-read from
+    Stripe, because neither is ever stored."""
+    async with db.connection() as conn:
+        row = await repository.get_owned(conn, session_id=session_id, customer_id=customer_id)
+    if row is None:
+        raise NotFound(f"No relink session {session_id} for this customer.")
+    return _created(row, await gateway.retrieve_session(row.stripe_session_id), settings)
+
+
+def _created(
+    row: RelinkSessionRow, stripe_session: FcSession, settings: Settings
+) -> RelinkSessionCreated:
+    hosted = row.ui_mode == UiMode.hosted
+    delivery = Delivery(row.delivery) if row.delivery else None
     return RelinkSessionCreated(
         id=row.id,
         stripe_session_id=row.stripe_session_id,
@@ -208,9 +292,10 @@ async def create_session(
         scope=RelinkScope(row.scope),
         account_id=row.account_id,
         authorization_id=row.authorization_id,
-        ui_mode=request.ui_mode,
-        delivery=request.delivery,
-        url=stripe_session.url if request.delivery is Delivery.url else None,
+        ui_mode=UiMode(row.ui_mode),
+        delivery=delivery,
+        # Stripe drops the url once the session is over.
+        url=stripe_session.url if delivery is Delivery.url else None,
         status=RelinkSessionStatus(row.status),
         created_at=row.created_at,
     )

@@ -1,0 +1,1 @@
+"""Idempotency keys for the POSTs that create something."""

@@ -1,0 +1,174 @@
+"""SQL for idempotency keys. Never a response body: only what rebuilds one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from relink_api.db import Connection
+
+_COLUMNS = """
+    principal, key, method, path, fingerprint, resource_ids, status_code, created_at,
+    expires_at, locked_until, completed_at,
+    expires_at <= now() AS expired, coalesce(locked_until > now(), false) AS leased
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRow:
+    principal: str
+    key: str
+    method: str
+    path: str
+    fingerprint: str
+    resource_ids: dict[str, str] | None
+    status_code: int | None
+    created_at: datetime
+    expires_at: datetime
+    locked_until: datetime | None
+    completed_at: datetime | None
+    # Judged by the database's clock, the one that wrote the times.
+    expired: bool
+    leased: bool
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> IdempotencyRow:
+        return cls(**dict(record))
+
+
+async def insert_or_get(
+    conn: Connection,
+    *,
+    principal: str,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    retention: timedelta,
+    lease: timedelta,
+) -> tuple[IdempotencyRow, bool]:
+    """Claim the key, or lock and return the claim already there. ``True`` if claimed now.
+
+    Call inside a transaction: the existing row stays locked until it ends."""
+    record = await conn.fetchrow(
+        f"""
+        INSERT INTO idempotency_keys (
+            principal, key, method, path, fingerprint, expires_at, locked_until)
+        VALUES ($1, $2, $3, $4, $5, now() + $6::interval, now() + $7::interval)
+        ON CONFLICT (principal, key) DO NOTHING
+        RETURNING {_COLUMNS}
+        """,
+        principal,
+        key,
+        method,
+        path,
+        fingerprint,
+        retention,
+        lease,
+    )
+    if record is not None:
+        return IdempotencyRow.from_record(record), True
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM idempotency_keys WHERE principal = $1 AND key = $2 FOR UPDATE",
+        principal,
+        key,
+    )
+    # The conflicting row cannot vanish between the two statements: only `purge_expired`
+    # deletes, and it skips unexpired keys, which is what the conflict was with.
+    assert record is not None
+    return IdempotencyRow.from_record(record), False
+
+
+async def reclaim(
+    conn: Connection,
+    *,
+    principal: str,
+    key: str,
+    method: str,
+    path: str,
+    fingerprint: str,
+    retention: timedelta,
+    lease: timedelta,
+) -> IdempotencyRow:
+    """Start an expired key over, as if it had never been used."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE idempotency_keys
+        SET method = $3, path = $4, fingerprint = $5, resource_ids = NULL, status_code = NULL,
+            created_at = now(), expires_at = now() + $6::interval,
+            locked_until = now() + $7::interval, completed_at = NULL
+        WHERE principal = $1 AND key = $2
+        RETURNING {_COLUMNS}
+        """,
+        principal,
+        key,
+        method,
+        path,
+        fingerprint,
+        retention,
+        lease,
+    )
+    assert record is not None
+    return IdempotencyRow.from_record(record)
+
+
+async def extend_lease(
+    conn: Connection, *, principal: str, key: str, lease: timedelta
+) -> IdempotencyRow:
+    """Take over a claim whose request died, keeping its ``created_at`` (the ids' seed)."""
+    record = await conn.fetchrow(
+        f"""
+        UPDATE idempotency_keys SET locked_until = now() + $3::interval
+        WHERE principal = $1 AND key = $2
+        RETURNING {_COLUMNS}
+        """,
+        principal,
+        key,
+        lease,
+    )
+    assert record is not None
+    return IdempotencyRow.from_record(record)
+
+
+async def complete(
+    conn: Connection,
+    *,
+    principal: str,
+    key: str,
+    created_at: datetime,
+    resource_ids: dict[str, str],
+    status_code: int,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE idempotency_keys
+        SET resource_ids = $4, status_code = $5, completed_at = now(), locked_until = NULL
+        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+        """,
+        principal,
+        key,
+        created_at,
+        resource_ids,
+        status_code,
+    )
+
+
+async def release(conn: Connection, *, principal: str, key: str, created_at: datetime) -> None:
+    """End the lease of a claim whose request failed: a retry may take it at once."""
+    await conn.execute(
+        """
+        UPDATE idempotency_keys SET locked_until = now()
+        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
+        """,
+        principal,
+        key,
+        created_at,
+    )
+
+
+async def purge_expired(conn: Connection) -> int:
+    """Delete keys past their retention; how many."""
+    result = await conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
+    return int(result.split()[-1])

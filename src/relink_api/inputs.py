@@ -1,0 +1,47 @@
+"""Rules for request input beyond its types.
+
+Unknown query parameters are refused: a misspelt filter (``?custmer=…``) must not silently
+widen a list to everything. Text that ends up in PostgreSQL may not contain NUL, which a
+``text`` column cannot hold: ``STORABLE_TEXT`` says so in the schema, so it is a 422
+naming the field (and a documented constraint) rather than a driver error."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
+
+from relink_api.errors import ValidationFailed
+
+_MAX_NAME_SHOWN = 64
+
+STORABLE_TEXT = r"^[^\x00]*$"
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    return frozenset(
+        field.alias
+        for field in get_flat_params(route.dependant)
+        if isinstance(field.field_info, params.Query)
+    )
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 ``validation-failed`` naming each query parameter the route does not take."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params.keys()) - _query_names(route))
+    if unknown:
+        raise ValidationFailed(
+            "Unknown query parameters; see errors.",
+            extensions={
+                "errors": [
+                    {"loc": ["query", name[:_MAX_NAME_SHOWN]], "msg": "unknown parameter"}
+                    for name in unknown
+                ]
+            },
+        )
+
+
+STRICT_QUERY = Depends(reject_unknown_query)
