@@ -341,6 +341,14 @@ _CHALLENGE = {
 }
 
 
+# The 400 a create with an Idempotency-Key header can answer.
+IDEMPOTENCY_PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
+    400: (
+        IdempotencyKeyInvalid.slug,
+        IdempotencyKeyInvalid.title,
+        "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+    ),
+}
 # Response headers of the idempotent creates (documented on their 201).
 CREATED_HEADERS = {
     "Idempotent-Replayed": {

@@ -29,7 +29,7 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
 from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relink_api.relink.schemas import RelinkScope
@@ -178,11 +178,7 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
             502,
             503,
             examples={
-                400: (
-                    "idempotency-key-invalid",
-                    "The Idempotency-Key header is not valid",
-                    "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-                ),
+                **IDEMPOTENCY_PROBLEM_EXAMPLES,
                 401: (
                     "admin-unauthorized",
                     "An admin API key is required",

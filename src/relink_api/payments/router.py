@@ -15,7 +15,7 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
 from relink_api.inputs import STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relink_api.payments import service
@@ -67,11 +67,7 @@ _SETUP_LINKS = {
             502,
             503,
             examples={
-                400: (
-                    "idempotency-key-invalid",
-                    "The Idempotency-Key header is not valid",
-                    "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-                ),
+                **IDEMPOTENCY_PROBLEM_EXAMPLES,
                 409: (
                     "payment-method-not-needed",
                     "This relink needs no new payment method",

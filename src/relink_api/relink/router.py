@@ -14,7 +14,7 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, problem_responses
+from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
 from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.relink import service
 from relink_api.relink.schemas import (
@@ -50,13 +50,6 @@ _SESSION_LINKS = {
         "description": "Where setting up the relink's payment method stands.",
     },
 }
-_IDEMPOTENCY_PROBLEMS = {
-    400: (
-        "idempotency-key-invalid",
-        "The Idempotency-Key header is not valid",
-        "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-    ),
-}
 
 SessionId = Annotated[
     str,
@@ -89,7 +82,7 @@ SessionId = Annotated[
             "links": {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
         },
         **problem_responses(
-            400, 401, 404, 409, 422, 500, 501, 502, 503, examples=_IDEMPOTENCY_PROBLEMS
+            400, 401, 404, 409, 422, 500, 501, 502, 503, examples=IDEMPOTENCY_PROBLEM_EXAMPLES
         ),
     },
 )
