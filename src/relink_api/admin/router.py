@@ -29,10 +29,24 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
+from relink_api.errors import (
+    CREATED_HEADERS,
+    IDEMPOTENCY_PROBLEM_EXAMPLES,
+    AdminUnauthorized,
+    problem_responses,
+)
 from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from relink_api.relink.schemas import RelinkScope
+
+# The 401 an operator route answers: its own problem type, never the customer one.
+_ADMIN_UNAUTHORIZED: dict[int, tuple[str, str, str]] = {
+    401: (
+        AdminUnauthorized.slug,
+        AdminUnauthorized.title,
+        "No admin API key was sent in the X-Admin-Key header.",
+    )
+}
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUERY])
 
@@ -61,13 +75,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUER
             422,
             500,
             503,
-            examples={
-                401: (
-                    "admin-unauthorized",
-                    "An admin API key is required",
-                    "No admin API key was sent in the X-Admin-Key header.",
-                )
-            },
+            examples=_ADMIN_UNAUTHORIZED,
         ),
     },
 )
@@ -132,13 +140,7 @@ async def list_accounts(
         422,
         500,
         503,
-        examples={
-            401: (
-                "admin-unauthorized",
-                "An admin API key is required",
-                "No admin API key was sent in the X-Admin-Key header.",
-            )
-        },
+        examples=_ADMIN_UNAUTHORIZED,
     ),
 )
 async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
@@ -179,11 +181,7 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
             503,
             examples={
                 **IDEMPOTENCY_PROBLEM_EXAMPLES,
-                401: (
-                    "admin-unauthorized",
-                    "An admin API key is required",
-                    "No admin API key was sent in the X-Admin-Key header.",
-                ),
+                **_ADMIN_UNAUTHORIZED,
                 409: (
                     "account-without-owner",
                     "This account belongs to no customer yet",
