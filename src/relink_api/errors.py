@@ -203,6 +203,19 @@ class IdempotencyKeyReused(ProblemError):
     title = "This Idempotency-Key was used for a different request"
 
 
+# --- HTTP edge: request size limits (relink_api.edge) ----------------------------------
+class PayloadTooLarge(ProblemError):
+    status = 413
+    slug = "payload-too-large"
+    title = "The body is too large"
+
+
+class RequestHeaderFieldsTooLarge(ProblemError):
+    status = 431
+    slug = "request-header-fields-too-large"
+    title = "The request line and headers are too large"
+
+
 PROBLEM_TYPES_DOC = "docs/problems.md"
 
 
@@ -276,9 +289,9 @@ def problem_response(
         "instance": instance,
     }
     body.update(extensions or {})
-    return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {})
-    )
+    # Here as well as in relink_api.edge.headers: a 500 is rendered outside every middleware.
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 # One example per status an operation documents: the problem a client meets most often.
@@ -298,7 +311,7 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
     413: (
         "payload-too-large",
         "The body is too large",
-        "Webhook bodies are limited to 1048576 bytes.",
+        "Bodies sent to this route are limited to 16384 bytes.",
     ),
     422: (
         "validation-failed",

@@ -9,6 +9,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from relink_api.edge.cors import InvalidOrigin, normalize_origins
+from relink_api.edge.proxy import InvalidProxyEntry, normalize_proxy_entries
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
 
 # The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
@@ -125,6 +127,51 @@ class Settings(BaseSettings):
         default=None,
         description="How this server is reached (http://host:port); the sandbox calls itself here.",
     )
+
+    # --- HTTP edge: body and header limits, proxies, CORS (relink_api.edge) -------------
+    # The largest legitimate JSON body (a relink session with a 2048-character return_url,
+    # every character \u-escaped) is about 12 KiB; the webhook and the sandbox's Stripe API
+    # have limits of their own (relink_api.edge.body_limit).
+    max_body_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request body the JSON routes accept; larger ones get a 413.",
+    )
+    # A JWT bearer token (the largest legitimate header) is a few KiB; cookies a browser
+    # sends along to the API's domain can add more. Memory per connection stays this small.
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=4 * 1024,
+        le=1024 * 1024,
+        description="Largest request line plus headers accepted; larger ones get a 431.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (IPs, CIDRs, or * for any) whose X-Forwarded-For/-Proto are "
+        "believed; empty: none.",
+    )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Exact origins (https://app.example.com) whose pages may call the API "
+        "from a browser; empty: no CORS.",
+    )
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_forwarded_allow_ips(cls, value: object) -> object:
+        try:
+            return normalize_proxy_entries(value)
+        except InvalidProxyEntry as exc:
+            raise ConfigurationError(f"RELINK_FORWARDED_ALLOW_IPS: {exc}") from None
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_cors_origins(cls, value: object) -> object:
+        try:
+            return normalize_origins(value)
+        except InvalidOrigin as exc:
+            raise ConfigurationError(f"RELINK_CORS_ALLOWED_ORIGINS: {exc}") from None
 
     # --- Sandbox ------------------------------------------------------------------------
     sandbox: bool = Field(
