@@ -63,12 +63,14 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default RELINK_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default RELINK_PORT).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default RELINK_PORT)."
+)
 def serve(host: str | None, port: int | None) -> None:
     """Start the HTTP server (migrations run at start-up)."""
-    import uvicorn
-
     from relink_api.app import create_app
+    from relink_api.server import BindError, bind_socket
+    from relink_api.server import serve as serve_app
 
     settings = load_settings()
     missing = settings.missing_for_serving()
@@ -85,21 +87,19 @@ def serve(host: str | None, port: int | None) -> None:
         from relink_api.sandbox.setup import sandbox_settings
 
         settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+    # The port first: a busy one must stop us before anything (the sandbox's banner with
+    # its token and admin key, above all) is printed.
+    try:
+        sock = bind_socket(bind_host, bind_port)
+    except BindError as exc:
+        raise ConfigProblem(str(exc)) from None
     mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
     database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
     click.echo(
         f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} · database {database}",
         err=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_config=None,
-        access_log=False,  # relink_api.access logs each request, with its request id
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_app(create_app(settings), settings, sock)
 
 
 @main.command()
