@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -233,6 +234,17 @@ def import_accounts(
         raise click.ClickException(exc.detail) from None
 
 
+def _one_line_errors(record: logging.LogRecord) -> bool:
+    """Log filter: the exception's type and message in place of its traceback."""
+    if record.exc_info is not None and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 @main.command()
 @click.option("--customer", "customer_ids", multiple=True, help="Only this customer's accounts.")
 @click.option(
@@ -264,6 +276,9 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     if settings.stripe_secret_key is None:
         raise ConfigProblem("Reconciling reads from Stripe: set STRIPE_SECRET_KEY.")
     configure_logging(settings.log_level)
+    # A run that loses its database says so once, in its summary: asyncpg's pool would also
+    # log every failed reconnect with a whole traceback.
+    logging.getLogger("asyncpg.pool").addFilter(_one_line_errors)
     api_key = settings.stripe_secret_key.get_secret_value()
     age = timedelta(
         seconds=settings.sync_stale_after_seconds if stale_after is None else stale_after
