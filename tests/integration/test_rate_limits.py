@@ -9,6 +9,7 @@ import itertools
 import math
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from relink_api.settings import Settings
 from tests.conftest import UNLIMITED, Seed, bearer, make_settings
 from tests.factories import fc_account, fc_session
 from tests.integration.test_relink_hosted import create_hosted, hosted_session, return_path
+from tests.sandbox_server import running_sandbox
 from tests.support import assert_problem, serve
 
 ACCOUNT_URL = "/v1/financial_connections/accounts/fca_checking"
@@ -344,3 +346,27 @@ async def test_prune_deletes_only_rows_whose_limit_has_filled_up_again(db: Datab
     assert keys == ["busy"]
     # The busy key still remembers its turn.
     assert not (await ratelimit.check(db, key="busy", rate=busy)).allowed
+
+
+# --- over a real socket ------------------------------------------------------------------
+
+
+async def test_a_running_server_with_the_defaults_stops_the_measured_burst(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The attack as measured: a sandbox server on loopback, one customer's token, 150
+    # refreshes at once. Its Stripe is the sandbox's own, reached over HTTP through the
+    # shared Stripe budget, which the ten let through must not exhaust.
+    async with running_sandbox(database_url, tmp_path / "data", **DEFAULTS) as sandbox:
+        demo = await sandbox.client.post("/sandbox/control/demo-customers")
+        assert demo.status_code == 200, demo.text
+        (await sandbox.client.post("/sandbox/control/outbox/flush")).raise_for_status()
+        body = demo.json()
+        auth = {"Authorization": f"Bearer {body['token']}"}
+        refresh = f"/v1/accounts/{body['accounts']['healthy']}/refresh"
+
+        statuses, elapsed = await timed_burst(
+            [sandbox.client.post(refresh, headers=auth) for _ in range(150)]
+        )
+
+    assert_let_through(statuses, 200, burst=10, per_minute=20, elapsed=elapsed)
