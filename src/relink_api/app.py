@@ -27,6 +27,7 @@ from relink_api.page import PAGE_HEADERS, mount_page
 from relink_api.page import router as page_router
 from relink_api.payments.router import router as payments_router
 from relink_api.probes import router as probes_router
+from relink_api.ratelimit.service import stripe_budget
 from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
@@ -71,7 +72,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(asyncio.to_thread, stop_embedded_postgres)
         database = await open_database(settings)
         stack.push_async_callback(database.close)
-        gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
+        # Every HTTP attempt to Stripe takes from one budget shared by all processes.
+        budget = stripe_budget(database, settings)
+        gateway = StripeGateway(
+            settings,
+            api_key=settings.stripe_secret_key.get_secret_value(),
+            budget=budget.on_request_path,
+        )
         stack.push_async_callback(gateway.aclose)
         app.state.database = database
         app.state.stripe = gateway

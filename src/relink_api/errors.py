@@ -185,6 +185,19 @@ class ServiceUnavailable(ProblemError):
     title = "Service unavailable"
 
 
+# --- Rate limits (issue 11) ----------------------------------------------------------
+class RateLimited(ProblemError):
+    """Too many requests from one customer, operator or client address; ``Retry-After``
+    says when the next one will be let in."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+# ---------------------------------------------------------------------------------------
+
+
 class IdempotencyKeyInvalid(ProblemError):
     status = 400
     slug = "idempotency-key-invalid"
@@ -318,6 +331,11 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
         "The request is not valid",
         "One or more fields are missing or invalid; see errors.",
     ),
+    429: (
+        "rate-limited",
+        "Too many requests",
+        "Too many requests that call Stripe for this customer; retry in 3 seconds.",
+    ),
     500: (
         "internal-error",
         "Internal server error",
@@ -344,6 +362,14 @@ _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying (set when retrying can help).",
         "schema": {"type": "string"},
+    }
+}
+# A 429 always carries it (rate limits, issue 11).
+_RETRY_AFTER_429 = {
+    "Retry-After": {
+        "description": "Whole seconds until the next request will be let in.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
     }
 }
 _CHALLENGE = {
@@ -408,6 +434,8 @@ def problem_responses(
             entry["headers"] = _CHALLENGE
         elif status in (502, 503):
             entry["headers"] = _RETRY_AFTER
+        elif status == 429:
+            entry["headers"] = _RETRY_AFTER_429
         responses[status] = entry
     return responses
 

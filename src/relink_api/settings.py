@@ -84,6 +84,31 @@ class Settings(BaseSettings):
     # Stripe's default limit is about 25 requests/s per endpoint, shared with live traffic.
     sync_requests_per_second: float = Field(default=10, gt=0, le=25)
 
+    # --- Rate limits (issue 11) --------------------------------------------------------
+    # Per customer, across the routes that call Stripe (refresh, authorization, relink
+    # sessions and their payment methods). A person repairing a link makes a handful of such
+    # calls a minute; 20 a minute with a burst of 10 lets that through untouched and cuts a
+    # scripted burst (150 refreshes in a second) to 10.
+    rate_limit_customer_per_minute: float = Field(default=20, gt=0, le=6000)
+    rate_limit_customer_burst: int = Field(default=10, ge=1, le=1000)
+    # Per operator key, on the operator routes that call Stripe (the relink email): one a
+    # second on average, enough to work through a list, not to flood Stripe.
+    rate_limit_operator_per_minute: float = Field(default=60, gt=0, le=6000)
+    rate_limit_operator_burst: int = Field(default=10, ge=1, le=1000)
+    # Per client address: failed admin keys and /relink/return links that do not match.
+    rate_limit_failed_guesses_per_minute: float = Field(default=10, gt=0, le=6000)
+    rate_limit_failed_guesses_burst: int = Field(default=10, ge=1, le=1000)
+    # Every HTTP attempt to Stripe (retries included), from every process: Stripe allows
+    # about 25 a second, so 20 a second with bursts of 5 never exceeds 25 in one second.
+    stripe_requests_per_second: float = Field(default=20, gt=0, le=100)
+    stripe_requests_burst: int = Field(default=5, ge=1, le=100)
+    stripe_budget_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=10,
+        description="How long a request waits for the Stripe budget before a 503.",
+    )
+
     # --- Database ---------------------------------------------------------------------
     database_url: SecretStr | None = Field(
         default=None,
