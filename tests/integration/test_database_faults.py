@@ -330,3 +330,71 @@ async def test_a_starved_pool_answers_503_with_retry_after_instead_of_queueing(
         assert "1 s" in problem["detail"]
         assert elapsed < 10, f"answered after {elapsed:.1f} s"
     assert [response.status_code for response, _ in held] == [200, 200]
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pg" / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+async def poll(
+    client: httpx.AsyncClient, path: str, status: int, *, within: float
+) -> tuple[httpx.Response, list[int]]:
+    """GET ``path`` until it answers ``status``; the answer and every status seen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    seen: list[int] = []
+    while True:
+        response = await client.get(path)
+        seen.append(response.status_code)
+        if response.status_code == status or loop.time() > deadline:
+            return response, seen
+        await asyncio.sleep(0.2)
+
+
+async def test_a_killed_embedded_postgres_is_restarted_and_the_service_recovers(
+    tmp_path: Path, stripe_mock: respx.MockRouter
+) -> None:
+    stripe_mock.route(host="127.0.0.1").pass_through()
+    data_dir = tmp_path / "data"
+    settings = make_settings("", data_dir=data_dir)
+    app = create_app(settings)
+    async with served(app) as client:
+        before = await deliver(client, account_event("fca_before"))
+        assert before.status_code == 200, before.text
+        first = postmaster_pid(data_dir)
+
+        os.kill(first, signal.SIGKILL)
+        ready, seen = await poll(client, "/readyz", 200, within=60)
+        health = await client.get("/healthz")
+        after = await deliver(client, account_event("fca_after"))
+        listed = await client.get("/v1/accounts", headers=bearer(settings, "cus_A"))
+        second = postmaster_pid(data_dir)
+
+    assert ready.status_code == 200, f"/readyz never recovered: {seen}"
+    assert second != first
+    assert health.status_code == 200
+    assert after.status_code == 200, after.text
+    assert after.json()["result"] == "applied"
+    assert {account["id"] for account in listed.json()["data"]} == {"fca_before", "fca_after"}
+
+
+async def test_healthz_fails_when_the_embedded_postgres_cannot_be_brought_back(
+    tmp_path: Path, stripe_mock: respx.MockRouter
+) -> None:
+    stripe_mock.route(host="127.0.0.1").pass_through()
+    data_dir = tmp_path / "data"
+    settings = make_settings("", data_dir=data_dir, embedded_db_unhealthy_after_seconds=2)
+    app = create_app(settings)
+    async with served(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        # A configuration PostgreSQL refuses to start with: no restart can succeed.
+        with (data_dir / "pg" / "postgresql.auto.conf").open("a") as conf:
+            conf.write("\nthis is not a setting\n")
+        os.kill(postmaster_pid(data_dir), signal.SIGKILL)
+        unhealthy, seen = await poll(client, "/healthz", 503, within=30)
+        ready = await client.get("/readyz")
+
+    problem = assert_problem(unhealthy, 503, "service-unavailable")
+    assert "restart this process" in problem["detail"], seen
+    assert int(unhealthy.headers["retry-after"]) >= 1
+    assert ready.status_code == 503
