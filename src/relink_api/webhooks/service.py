@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -38,18 +39,36 @@ class WebhookSignatureInvalid(BadRequest):
     title = "The webhook signature is not valid"
 
 
-def without_client_secrets(value: Any) -> Any:
-    """The document with every ``client_secret`` removed: session and SetupIntent payloads
-    carry one, and the event log must never hold a secret."""
+# Query parameters that are bearer credentials: the hosted return URL's ``state`` (whose
+# SHA-256 is all relink_sessions keeps) opens the return page of a customer's relink.
+_SECRET_QUERY_PARAMS = frozenset({"state"})
+
+
+def without_secrets(value: Any) -> Any:
+    """The document with every ``client_secret`` removed, and the ``state`` parameter
+    dropped from every URL: session and SetupIntent payloads carry a client secret, a
+    hosted session's return URLs carry our state token, and the event log must never hold
+    a secret."""
     if isinstance(value, dict):
-        return {
-            key: without_client_secrets(item)
-            for key, item in value.items()
-            if key != "client_secret"
-        }
+        return {key: without_secrets(item) for key, item in value.items() if key != "client_secret"}
     if isinstance(value, list):
-        return [without_client_secrets(item) for item in value]
+        return [without_secrets(item) for item in value]
+    if isinstance(value, str):
+        return _without_secret_params(value)
     return value
+
+
+def _without_secret_params(value: str) -> str:
+    if "?" not in value or not any(f"{name}=" in value for name in _SECRET_QUERY_PARAMS):
+        return value
+    parts = urlsplit(value)
+    if not parts.scheme:
+        return value
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, item) for name, item in query if name not in _SECRET_QUERY_PARAMS]
+    if len(kept) == len(query):
+        return value
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
@@ -59,7 +78,7 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not JSON.") from exc
     if not isinstance(document, dict):
         raise MalformedEvent("The body is not a JSON object.")
-    document = without_client_secrets(document)
+    document = without_secrets(document)
     try:
         return StripeEvent.model_validate(document), document
     except ValidationError as exc:
