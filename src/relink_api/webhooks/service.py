@@ -106,6 +106,21 @@ async def receive_event(
     except SignatureError as exc:
         raise WebhookSignatureInvalid(str(exc)) from exc
     event, document = parse_event(payload)
+    if event.livemode != (settings.stripe_mode == "live"):
+        # A validly signed event of the other mode (a live endpoint's secret configured on
+        # a test server, or the reverse) describes objects this server's key cannot see:
+        # keep it in the log, apply nothing, and answer 2xx, since Stripe would otherwise
+        # redeliver it for days to no purpose.
+        result = await _record_refused(db, event, document)
+        logger.warning(
+            "webhook %s %s: livemode=%s on a %s-mode server; recorded, not applied (%s)",
+            event.id,
+            event.type,
+            str(event.livemode).lower(),
+            settings.stripe_mode or "test",
+            result.value,
+        )
+        return WebhookAck(event_id=event.id, result=result)
 
     # A redelivery of an applied event needs no Stripe call and no transaction.
     async with db.connection() as conn:
@@ -141,6 +156,16 @@ def _settled(
     )
 
 
+async def _record_refused(
+    db: Database, event: StripeEvent, document: dict[str, Any]
+) -> WebhookResult:
+    async with db.transaction() as conn:
+        if not await repository.record(conn, event=event, payload=document):
+            return WebhookResult.duplicate
+        await repository.mark_processed(conn, event_id=event.id, result=WebhookResult.refused.value)
+    return WebhookResult.refused
+
+
 async def _record_and_apply(
     db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
 ) -> WebhookResult:
@@ -161,6 +186,7 @@ async def _record_and_apply(
                     event_id=event.id,
                     ordered=update.ordered,
                     outage_started_at=update.event_created,
+                    may_change_owner=not update.from_payload,
                 )
                 stale += int(applied.stale)
             if plan.setup_intent is not None:
