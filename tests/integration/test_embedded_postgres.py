@@ -3,6 +3,7 @@ holder killed by a signal does not keep the server running for ever."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,8 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import psutil
 import pytest
+
+from relink_api.db.embedded import (
+    PostmasterState,
+    postmaster_state,
+    restart_embedded_postgres,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 
 SCRIPT = """
 import asyncio, sys
@@ -114,6 +124,15 @@ def _stopped_within(pid: int, seconds: float) -> bool:
     return True
 
 
+def _reaped_within(data_dir: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while postmaster_state(data_dir) is not PostmasterState.stopped:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 @pytest.mark.parametrize("killed_first", [True, False], ids=["killed-first", "graceful-first"])
 def test_the_last_graceful_exit_stops_the_server_though_a_holder_was_killed(
     tmp_path: Path, killed_first: bool
@@ -148,3 +167,34 @@ def test_the_last_graceful_exit_stops_the_server_though_a_holder_was_killed(
             holder.communicate()
         if postmaster is not None and _running(postmaster):
             os.kill(postmaster, signal.SIGTERM)  # the orphan this test exists to prevent
+
+
+async def test_a_restart_adopts_the_server_another_process_already_restarted(
+    tmp_path: Path,
+) -> None:
+    dsn = await start_embedded_postgres(tmp_path)
+    first = int((tmp_path / "pg" / "postmaster.pid").read_text().split()[0])
+    restarted = None
+    try:
+        os.kill(first, signal.SIGKILL)
+        # Once the dead postmaster is reaped, another process sharing the folder gets there
+        # first: it starts a new server.
+        assert await asyncio.to_thread(_reaped_within, tmp_path, 30)
+        other = await asyncio.to_thread(_run, tmp_path, "after")
+        restarted = int(other.split()[1])
+
+        started_here = await asyncio.to_thread(restart_embedded_postgres, tmp_path)
+
+        assert started_here is False
+        assert restarted != first
+        assert int((tmp_path / "pg" / "postmaster.pid").read_text().split()[0]) == restarted
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert await conn.fetchval("SELECT value FROM marks") == "after"
+        finally:
+            await conn.close()
+    finally:
+        await asyncio.to_thread(stop_embedded_postgres, tmp_path)
+    # The handle now points at the new postmaster: letting go of it stopped that one.
+    assert restarted is not None
+    assert _stopped_within(restarted, 10)
