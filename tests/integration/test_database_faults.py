@@ -351,6 +351,17 @@ async def poll(
         await asyncio.sleep(0.2)
 
 
+async def restarted(data_dir: Path, first: int, *, within: float) -> None:
+    """Wait until a postmaster other than ``first`` has written its pid file."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if postmaster_pid(data_dir) != first:
+                return
+        await asyncio.sleep(0.2)
+
+
 async def test_a_killed_embedded_postgres_is_restarted_and_the_service_recovers(
     tmp_path: Path, stripe_mock: respx.MockRouter
 ) -> None:
@@ -364,6 +375,9 @@ async def test_a_killed_embedded_postgres_is_restarted_and_the_service_recovers(
         first = postmaster_pid(data_dir)
 
         os.kill(first, signal.SIGKILL)
+        # Backends outlive a killed postmaster for a moment and may still answer /readyz
+        # on a pooled connection: wait for the restart itself before asking.
+        await restarted(data_dir, first, within=60)
         ready, seen = await poll(client, "/readyz", 200, within=60)
         health = await client.get("/healthz")
         after = await deliver(client, account_event("fca_after"))
