@@ -52,7 +52,11 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     async def runner() -> T:
         return await coroutine_factory()
 
-    return asyncio.run(runner())
+    try:
+        return asyncio.run(runner())
+    except ConfigurationError as exc:
+        # A database that cannot be opened, say: one sentence, as for a bad setting.
+        raise ConfigProblem(str(exc)) from None
 
 
 @click.group()
@@ -68,7 +72,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Start the HTTP server (migrations run at start-up)."""
     import uvicorn
 
-    from relink_api.app import create_app
+    from relink_api.app import create_app, open_database
 
     settings = load_settings()
     missing = settings.missing_for_serving()
@@ -85,6 +89,13 @@ def serve(host: str | None, port: int | None) -> None:
         from relink_api.sandbox.setup import sandbox_settings
 
         settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+    if settings.database_url is not None:
+        # Open it once before serving, so that a wrong address or password is one sentence
+        # here rather than a traceback from inside the server's start-up.
+        async def check_database() -> None:
+            await (await open_database(settings)).close()
+
+        _run(check_database)
     mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
     database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
     click.echo(
@@ -105,18 +116,15 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def migrate() -> None:
     """Apply pending database migrations and exit."""
-    from relink_api.app import database_url
-    from relink_api.db import Database
-    from relink_api.db.migrate import apply_migrations
+    from relink_api.app import connect_database, migrate_database
 
     settings = load_settings()
     configure_logging(settings.log_level)
 
     async def go() -> list[str]:
-        database = await Database.connect(await database_url(settings), settings)
+        database = await connect_database(settings)
         try:
-            async with database.connection() as conn:
-                applied = await apply_migrations(conn)
+            applied = await migrate_database(database, settings)
         finally:
             await database.close()
         return [f"{migration.version:04d}_{migration.name}" for migration in applied]

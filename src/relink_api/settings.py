@@ -22,6 +22,8 @@ _MIN_JWT_SECRET_BYTES = 32
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # Keys the sandbox generates for itself; a real key never starts like this.
 SANDBOX_KEY_PREFIX = "sk_test_sandbox"
+# What asyncpg accepts as a DSN.
+_POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigurationError(Exception):
@@ -132,6 +134,18 @@ class Settings(BaseSettings):
         description="Simulate Stripe in-process. `serve` turns it on when no STRIPE_SECRET_KEY "
         "is set; it is refused alongside a real key.",
     )
+
+    # --- DATABASE_URL's scheme: one sentence, before anything tries to connect ----------
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _postgresql_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_POSTGRESQL_SCHEMES):
+            # The value is not echoed: it may hold a password.
+            raise ConfigurationError(
+                "DATABASE_URL must be a PostgreSQL URL "
+                "(postgresql://user:password@host:5432/database); the value given is not one."
+            )
+        return value
 
     @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod

@@ -93,6 +93,8 @@ def test_reads_stripe_and_database_names_from_the_environment(
         ({"return_url_allowlist": "https://app.example.com/path"}, "no path"),
         ({"return_url_allowlist": "javascript://"}, "not an allowed app scheme"),
         ({"db_pool_min_size": 5, "db_pool_max_size": 2}, "must not exceed"),
+        ({"database_url": "mysql://root:sk_live_abc@db/app"}, "must be a PostgreSQL URL"),
+        ({"database_url": "db.example:5432/app"}, "must be a PostgreSQL URL"),
     ],
 )
 def test_unsafe_or_contradictory_configuration_stops_with_one_sentence(
@@ -104,6 +106,11 @@ def test_unsafe_or_contradictory_configuration_stops_with_one_sentence(
     assert sentence in message
     assert message.count("\n") == 0
     assert "sk_live_abc" not in message
+
+
+def test_both_postgresql_schemes_are_accepted() -> None:
+    for url in ("postgresql://u:p@db/app", "postgres://u:p@db/app"):
+        assert Settings(database_url=url).database_url is not None  # type: ignore[arg-type]
 
 
 def test_missing_for_serving_names_each_setting() -> None:
