@@ -146,7 +146,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     if settings.stripe_secret_key is None:
         raise ConfigurationError(
-            "relink-api needs STRIPE_SECRET_KEY (a test-mode sk_test_… key) to talk to Stripe."
+            "relink-api needs STRIPE_SECRET_KEY (a test-mode sk_test_… key) to talk to Stripe, "
+            "or the sandbox, which `relink-api serve --sandbox` starts with keys of its own."
         )
     # Everything acquired here is released in reverse order, whatever fails.
     async with AsyncExitStack() as stack:

@@ -129,10 +129,17 @@ class Settings(BaseSettings):
     )
 
     # --- Sandbox ------------------------------------------------------------------------
+    # Asked for by name only: a server that merely lacks keys must not become a sandbox,
+    # whose controls mint tokens and list every hosted relink URL.
     sandbox: bool = Field(
         default=False,
-        description="Simulate Stripe in-process. `serve` turns it on when no STRIPE_SECRET_KEY "
-        "is set; it is refused alongside a real key.",
+        description="Simulate Stripe in-process (RELINK_SANDBOX=true or `serve --sandbox`); "
+        "refused alongside a real key.",
+    )
+    sandbox_allow_remote: bool = Field(
+        default=False,
+        description="Let the sandbox bind a non-loopback address; its controls then take its "
+        "admin key from callers on other hosts.",
     )
 
     # --- DATABASE_URL's scheme: one sentence, before anything tries to connect ----------
@@ -267,7 +274,8 @@ class Settings(BaseSettings):
 
     def missing_for_serving(self) -> list[str]:
         """Settings that ``serve`` against real Stripe cannot start without, each with what
-        to give it. Without a secret key nothing is missing: the sandbox provides it all."""
+        to give it. Without a secret key nothing is listed: ``serve`` then stops unless the
+        sandbox, which provides them all, was asked for."""
         missing: list[str] = []
         if self.stripe_secret_key is None:
             return missing

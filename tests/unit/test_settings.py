@@ -113,8 +113,19 @@ def test_both_postgresql_schemes_are_accepted() -> None:
         assert Settings(database_url=url).database_url is not None  # type: ignore[arg-type]
 
 
+def test_the_sandbox_is_off_and_kept_on_loopback_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not Settings().sandbox
+    assert not Settings().sandbox_allow_remote
+    monkeypatch.setenv("RELINK_SANDBOX", "true")
+    monkeypatch.setenv("RELINK_SANDBOX_ALLOW_REMOTE", "true")
+    assert Settings().sandbox
+    assert Settings().sandbox_allow_remote
+
+
 def test_missing_for_serving_names_each_setting() -> None:
-    # No key at all: the sandbox provides everything.
+    # No key at all: nothing to list (`serve` then needs the sandbox asked for).
     assert Settings().missing_for_serving() == []
     missing = Settings(stripe_secret_key="sk_test_abc").missing_for_serving()  # type: ignore[arg-type]
     joined = " ".join(missing)
