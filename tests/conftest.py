@@ -31,6 +31,17 @@ TEMPLATE = "relink_template"
 
 Seed = Callable[..., Awaitable[dict[str, Any]]]
 
+UNLIMITED: dict[str, Any] = {
+    "rate_limit_customer_per_minute": 6000,
+    "rate_limit_customer_burst": 1000,
+    "rate_limit_operator_per_minute": 6000,
+    "rate_limit_operator_burst": 1000,
+    "rate_limit_failed_guesses_per_minute": 6000,
+    "rate_limit_failed_guesses_burst": 1000,
+    "stripe_requests_per_second": 100,
+    "stripe_requests_burst": 100,
+}
+
 
 @pytest.fixture(scope="session")
 async def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -62,6 +73,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Retries are exercised in their own test; elsewhere one attempt keeps tests fast.
         "stripe_max_network_retries": 0,
         "return_url_allowlist": ["https://app.example.com", "exampleapp://"],
+        # Rate limits (issue 11): tests drive one customer, one admin key and one address
+        # far harder than a person would; the limits' own tests set theirs.
+        **UNLIMITED,
     }
     values.update(overrides)
     return Settings(**values)

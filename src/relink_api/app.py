@@ -21,13 +21,17 @@ from relink_api.db import Database
 from relink_api.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from relink_api.db.migrate import Migration, apply_migrations
 from relink_api.db.pool import DatabaseUnavailable
+from relink_api.edge.body_limit import BodyLimitMiddleware, BodyLimits, document_body_limits
+from relink_api.edge.cors import add_cors
+from relink_api.edge.headers import SecurityHeadersMiddleware
+from relink_api.edge.request_context import RequestContextMiddleware
 from relink_api.errors import Problem, install_problem_handlers
 from relink_api.logs import protect_third_party_loggers
-from relink_api.middleware import RequestContextMiddleware
-from relink_api.page import mount_page
+from relink_api.page import PAGE_HEADERS, mount_page
 from relink_api.page import router as page_router
 from relink_api.payments.router import router as payments_router
 from relink_api.probes import router as probes_router
+from relink_api.ratelimit.service import stripe_budget
 from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
@@ -157,7 +161,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stack.push_async_callback(asyncio.to_thread, stop_embedded_postgres)
         database = await open_database(settings)
         stack.push_async_callback(database.close)
-        gateway = StripeGateway(settings, api_key=settings.stripe_secret_key.get_secret_value())
+        # Every HTTP attempt to Stripe takes from one budget shared by all processes.
+        budget = stripe_budget(database, settings)
+        gateway = StripeGateway(
+            settings,
+            api_key=settings.stripe_secret_key.get_secret_value(),
+            budget=budget.on_request_path,
+        )
         stack.push_async_callback(gateway.aclose)
         app.state.database = database
         app.state.stripe = gateway
@@ -224,6 +234,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
     install_problem_handlers(app)
+    # --- HTTP edge (relink_api.edge), innermost first: a request meets the request id and
+    # access log, then security headers, CORS, and the body limit before any route.
+    body_limits = BodyLimits.for_service(settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits)
+    add_cors(app, settings.cors_allowed_origins)
+    app.add_middleware(SecurityHeadersMiddleware, html_headers=PAGE_HEADERS)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(probes_router)
     app.include_router(accounts_router)
@@ -238,11 +254,11 @@ def create_app(settings: Settings) -> FastAPI:
 
         mount_sandbox(app)
     mount_page(app)
-    _register_problem_schema(app)
+    _register_problem_schema(app, body_limits)
     return app
 
 
-def _register_problem_schema(app: FastAPI) -> None:
+def _register_problem_schema(app: FastAPI, body_limits: BodyLimits) -> None:
     # Routes reference #/components/schemas/Problem; make sure it is always present.
     original = app.openapi
 
@@ -254,6 +270,7 @@ def _register_problem_schema(app: FastAPI) -> None:
             # Nested models become components of their own, where the refs point.
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            document_body_limits(schema, body_limits)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="Address to bind (default RELINK_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default RELINK_PORT).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default RELINK_PORT)."
+)
 @click.option(
     "--sandbox",
     "sandbox_mode",
@@ -79,9 +82,9 @@ def main() -> None:
 )
 def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
     """Start the HTTP server (migrations run at start-up)."""
-    import uvicorn
-
     from relink_api.app import create_app, open_database
+    from relink_api.server import BindError, bind_socket
+    from relink_api.server import serve as serve_app
 
     settings = load_settings(sandbox=True) if sandbox_mode else load_settings()
     if settings.stripe_secret_key is None and not settings.sandbox:
@@ -116,21 +119,19 @@ def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
             await (await open_database(settings)).close()
 
         _run(check_database)
+    # The port first: a busy one must stop us before anything (the sandbox's banner with
+    # its token and admin key, above all) is printed.
+    try:
+        sock = bind_socket(bind_host, bind_port)
+    except BindError as exc:
+        raise ConfigProblem(str(exc)) from None
     mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
     database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
     click.echo(
         f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} · database {database}",
         err=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_config=None,
-        access_log=False,  # relink_api.access logs each request, with its request id
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_app(create_app(settings), settings, sock)
 
 
 @main.command()
@@ -221,6 +222,7 @@ def import_accounts(
     holder-less account with --account and --customer."""
     from relink_api.accounts import service
     from relink_api.app import open_database
+    from relink_api.ratelimit.service import stripe_budget
     from relink_api.stripe_gateway import StripeGateway
 
     if (account_id is None) != (owner is None):
@@ -242,7 +244,9 @@ def import_accounts(
     async def go() -> list[str]:
         lines: list[str] = []
         database = await open_database(settings)
-        gateway = StripeGateway(settings, api_key=api_key)
+        gateway = StripeGateway(
+            settings, api_key=api_key, budget=stripe_budget(database, settings).in_background
+        )
         try:
             if customers:
                 summary = await service.import_customer_accounts(
@@ -271,6 +275,17 @@ def import_accounts(
         raise click.ClickException(exc.detail) from None
 
 
+def _one_line_errors(record: logging.LogRecord) -> bool:
+    """Log filter: the exception's type and message in place of its traceback."""
+    if record.exc_info is not None and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+    return True
+
+
 @main.command()
 @click.option("--customer", "customer_ids", multiple=True, help="Only this customer's accounts.")
 @click.option(
@@ -287,31 +302,46 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     from datetime import timedelta
 
     from relink_api.app import open_database
-    from relink_api.reconcile.service import count_due, settle_unfinished, sync_accounts
+    from relink_api.errors import ProblemError
+    from relink_api.ratelimit.service import stripe_budget
+    from relink_api.reconcile.service import (
+        SettleSummary,
+        SyncSummary,
+        count_due,
+        settle_unfinished,
+        sync_accounts,
+    )
     from relink_api.stripe_gateway import StripeGateway
 
     settings = load_settings()
     if settings.stripe_secret_key is None:
         raise ConfigProblem("Reconciling reads from Stripe: set STRIPE_SECRET_KEY.")
     configure_logging(settings.log_level)
+    # A run that loses its database says so once, in its summary: asyncpg's pool would also
+    # log every failed reconnect with a whole traceback.
+    logging.getLogger("asyncpg.pool").addFilter(_one_line_errors)
     api_key = settings.stripe_secret_key.get_secret_value()
     age = timedelta(
         seconds=settings.sync_stale_after_seconds if stale_after is None else stale_after
     )
     customers = list(customer_ids) or None
     interactive = sys.stderr.isatty()
+    settled = SettleSummary()
+    summary = SyncSummary()
 
-    async def go() -> tuple[int, int, int]:
+    async def go() -> None:
+        nonlocal settled, summary
         database = await open_database(settings)
-        gateway = StripeGateway(settings, api_key=api_key)
+        # The run waits for its turn at the budget every process shares, and keeps its own
+        # pace, counting every HTTP attempt (the SDK's retries included).
+        budget = stripe_budget(database, settings)
+        gateway = StripeGateway(settings, api_key=api_key, budget=budget.in_background)
+        paced = gateway.paced(settings.sync_requests_per_second)
         try:
             # First, so relinks that finished at Stripe update their accounts before the
             # accounts are read.
             settled = await settle_unfinished(
-                database,
-                gateway,
-                customer_ids=customers,
-                requests_per_second=settings.sync_requests_per_second,
+                database, paced, customer_ids=customers, requests_per_second=None
             )
             click.echo(
                 f"settled {settled.sessions} relink sessions, {settled.setups} payment setups, "
@@ -323,21 +353,31 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
             ) as bar:
                 summary = await sync_accounts(
                     database,
-                    gateway,
+                    paced,
                     customer_ids=customers,
                     stale_after=age,
                     concurrency=settings.sync_concurrency,
-                    requests_per_second=settings.sync_requests_per_second,
+                    requests_per_second=None,
                     on_progress=bar.update,
                 )
         finally:
             await gateway.aclose()
             await database.close()
-        return summary.checked, summary.changed, summary.failed + settled.failed
 
-    checked, changed, failed = _run(go)
-    click.echo(f"checked {checked}, changed {changed}, failed {failed}")
-    if failed:
+    stopped: str | None = None
+    try:
+        _run(go)
+    except ProblemError as exc:
+        # The database went away between steps: what was done still counts.
+        stopped = exc.detail
+    stopped = stopped or summary.stopped
+    click.echo(
+        f"checked {summary.checked}, changed {summary.changed}, "
+        f"failed {summary.failed + settled.failed}"
+    )
+    if stopped is not None:
+        click.echo(f"sync stopped early: {stopped}", err=True)
+    if stopped is not None or summary.failed or settled.failed:
         sys.exit(1)
 
 
@@ -349,27 +389,32 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     help="Default RELINK_WEBHOOK_RETENTION_DAYS (at least 30: Stripe resends for 30 days).",
 )
 def prune_events(older_than_days: int | None) -> None:
-    """Delete webhook events received longer ago than the retention period, and
-    idempotency keys past their 24 hours."""
+    """Delete webhook events received longer ago than the retention period, idempotency
+    keys past their 24 hours, and rate-limit rows whose limits have filled up again."""
     from relink_api.app import open_database
     from relink_api.idempotency.service import purge_expired
+    from relink_api.ratelimit.service import prune as prune_rate_limits
     from relink_api.webhooks.service import prune_events as prune
 
     settings = load_settings()
     configure_logging(settings.log_level)
     days = older_than_days or settings.webhook_retention_days
 
-    async def go() -> tuple[int, int]:
+    async def go() -> tuple[int, int, int]:
         database = await open_database(settings)
         try:
-            return await prune(database, retention_days=days), await purge_expired(database)
+            return (
+                await prune(database, retention_days=days),
+                await purge_expired(database),
+                await prune_rate_limits(database),
+            )
         finally:
             await database.close()
 
-    events, keys = _run(go)
+    events, keys, limits = _run(go)
     click.echo(
-        f"deleted {events} webhook event(s) older than {days} days "
-        f"and {keys} expired idempotency key(s)"
+        f"deleted {events} webhook event(s) older than {days} days, "
+        f"{keys} expired idempotency key(s) and {limits} idle rate-limit row(s)"
     )
 
 

@@ -23,6 +23,7 @@ from relink_api.idempotency.service import (
     Idempotent,
     parse_key,
 )
+from relink_api.ratelimit import service as ratelimit
 from relink_api.settings import Settings
 from relink_api.stripe_gateway import StripeGateway
 
@@ -57,15 +58,32 @@ _admin_key_header = APIKeyHeader(
 )
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (the proxy's, unless uvicorn is told to
+    trust the proxy's forwarded headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def _operator(
     request: Request, key: Annotated[str | None, Security(_admin_key_header)]
 ) -> Operator:
     settings: Settings = request.app.state.settings
-    return authenticate_admin(
+    database: Database = request.app.state.database
+    # Every attempt takes a turn from its address before the key is looked at, and a right
+    # key gives it back: concurrent guesses cannot slip past a count taken afterwards, and
+    # operators are never slowed by their own successful requests.
+    throttle = f"admin-key:{client_address(request)}"
+    rate = ratelimit.guess_rate(settings)
+    await ratelimit.enforce(
+        database, key=throttle, rate=rate, what="failed admin API key attempts from this address"
+    )
+    operator = authenticate_admin(
         settings,
         key=key,
         authorization_header=request.headers.get("authorization"),
     )
+    await ratelimit.give_back(database, key=throttle, rate=rate)
+    return operator
 
 
 async def _idempotency_key(
@@ -92,6 +110,41 @@ async def _idempotency_key(
     ] = None,  # type: ignore[assignment]
 ) -> IdempotencyKey | None:
     return parse_key(key, method=request.method, path=request.url.path)
+
+
+# --- Rate limits (issue 11): after authentication, before anything calls Stripe -------
+
+
+async def _customer_rate_limit(
+    principal: Annotated[Principal, Depends(_principal)],
+    database: Annotated[Database, Depends(_database)],
+    settings: Annotated[Settings, Depends(_settings)],
+) -> None:
+    await ratelimit.enforce(
+        database,
+        key=f"customer:{principal.customer_id}",
+        rate=ratelimit.customer_rate(settings),
+        what="requests that call Stripe for this customer",
+    )
+
+
+async def _operator_rate_limit(
+    operator: Annotated[Operator, Depends(_operator)],
+    database: Annotated[Database, Depends(_database)],
+    settings: Annotated[Settings, Depends(_settings)],
+) -> None:
+    await ratelimit.enforce(
+        database,
+        key=f"operator:{operator.key_id}",
+        rate=ratelimit.operator_rate(settings),
+        what="requests that call Stripe for this admin API key",
+    )
+
+
+CUSTOMER_RATE_LIMIT = Depends(_customer_rate_limit)
+"""On every customer route that calls Stripe: a 429 with ``Retry-After`` past the limit."""
+OPERATOR_RATE_LIMIT = Depends(_operator_rate_limit)
+"""On every operator route that calls Stripe."""
 
 
 def mark_replayed(response: Response, result: Idempotent[Any]) -> None:

@@ -185,6 +185,19 @@ class ServiceUnavailable(ProblemError):
     title = "Service unavailable"
 
 
+# --- Rate limits (issue 11) ----------------------------------------------------------
+class RateLimited(ProblemError):
+    """Too many requests from one customer, operator or client address; ``Retry-After``
+    says when the next one will be let in."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+# ---------------------------------------------------------------------------------------
+
+
 class IdempotencyKeyInvalid(ProblemError):
     status = 400
     slug = "idempotency-key-invalid"
@@ -201,6 +214,19 @@ class IdempotencyKeyReused(ProblemError):
     status = 422
     slug = "idempotency-key-reused"
     title = "This Idempotency-Key was used for a different request"
+
+
+# --- HTTP edge: request size limits (relink_api.edge) ----------------------------------
+class PayloadTooLarge(ProblemError):
+    status = 413
+    slug = "payload-too-large"
+    title = "The body is too large"
+
+
+class RequestHeaderFieldsTooLarge(ProblemError):
+    status = 431
+    slug = "request-header-fields-too-large"
+    title = "The request line and headers are too large"
 
 
 PROBLEM_TYPES_DOC = "docs/problems.md"
@@ -276,9 +302,9 @@ def problem_response(
         "instance": instance,
     }
     body.update(extensions or {})
-    return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=dict(headers or {})
-    )
+    # Here as well as in relink_api.edge.headers: a 500 is rendered outside every middleware.
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 # One example per status an operation documents: the problem a client meets most often.
@@ -298,12 +324,17 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
     413: (
         "payload-too-large",
         "The body is too large",
-        "Webhook bodies are limited to 1048576 bytes.",
+        "Bodies sent to this route are limited to 16384 bytes.",
     ),
     422: (
         "validation-failed",
         "The request is not valid",
         "One or more fields are missing or invalid; see errors.",
+    ),
+    429: (
+        "rate-limited",
+        "Too many requests",
+        "Too many requests that call Stripe for this customer; retry in 3 seconds.",
     ),
     500: (
         "internal-error",
@@ -331,6 +362,14 @@ _RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying (set when retrying can help).",
         "schema": {"type": "string"},
+    }
+}
+# A 429 always carries it (rate limits, issue 11).
+_RETRY_AFTER_429 = {
+    "Retry-After": {
+        "description": "Whole seconds until the next request will be let in.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
     }
 }
 _CHALLENGE = {
@@ -395,6 +434,8 @@ def problem_responses(
             entry["headers"] = _CHALLENGE
         elif status in (502, 503):
             entry["headers"] = _RETRY_AFTER
+        elif status == 429:
+            entry["headers"] = _RETRY_AFTER_429
         responses[status] = entry
     return responses
 

@@ -1,4 +1,4 @@
-"""Logging set-up, and the filter that keeps secrets out of every log line."""
+"""Logging set-up: one line a record, secrets masked, control characters escaped."""
 
 from __future__ import annotations
 
@@ -19,6 +19,54 @@ def redact(text: str) -> str:
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
+
+
+# C0 (newlines and ESC among them), DEL, C1, and Unicode's line and paragraph separators:
+# from a request path or header, any of these could forge a log line or drive a terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _ESCAPES:
+        return _ESCAPES[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: every control character written as its escape (``\\n``,
+    ``\\x1b``)."""
+    return _CONTROL.sub(_escape, text)
+
+
+class SafeFormatter(logging.Formatter):
+    """Each record's message on one line, with control characters escaped, and secrets
+    masked in everything written, the traceback included.
+
+    A traceback keeps its line breaks but each of its lines is indented, so that nothing
+    in an exception's text can pass for a record of its own.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(redact(record.getMessage()))
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        # Never the cached exc_text: another handler's formatter may have written it.
+        blocks: list[str] = []
+        if record.exc_info:
+            blocks.append(self.formatException(record.exc_info))
+        elif record.exc_text:
+            blocks.append(record.exc_text)
+        if record.stack_info:
+            blocks.append(self.formatStack(record.stack_info))
+        for block in blocks:
+            lines = _CONTROL_BUT_NEWLINE.sub(_escape, redact(block)).split("\n")
+            text += "".join("\n  " + line for line in lines)
+        return redact(text)
 
 
 class RedactSecrets(logging.Filter):
@@ -49,8 +97,11 @@ def protect_third_party_loggers() -> None:
 def configure_logging(level: str) -> None:
     """Process-wide logging for ``relink-api`` commands: one line a record, to stderr."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_FILTER)
+    # On the handler too: a logger with a level of its own (``stripe`` at INFO, above)
+    # outranks the root's, and would print under RELINK_LOG_LEVEL.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -9,6 +9,8 @@ from typing import Annotated, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from relink_api.edge.cors import InvalidOrigin, normalize_origins
+from relink_api.edge.proxy import InvalidProxyEntry, normalize_proxy_entries
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
 
 # The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
@@ -84,6 +86,31 @@ class Settings(BaseSettings):
     # Stripe's default limit is about 25 requests/s per endpoint, shared with live traffic.
     sync_requests_per_second: float = Field(default=10, gt=0, le=25)
 
+    # --- Rate limits (issue 11) --------------------------------------------------------
+    # Per customer, across the routes that call Stripe (refresh, authorization, relink
+    # sessions and their payment methods). A person repairing a link makes a handful of such
+    # calls a minute; 20 a minute with a burst of 10 lets that through untouched and cuts a
+    # scripted burst (150 refreshes in a second) to 10.
+    rate_limit_customer_per_minute: float = Field(default=20, gt=0, le=6000)
+    rate_limit_customer_burst: int = Field(default=10, ge=1, le=1000)
+    # Per operator key, on the operator routes that call Stripe (the relink email): one a
+    # second on average, enough to work through a list, not to flood Stripe.
+    rate_limit_operator_per_minute: float = Field(default=60, gt=0, le=6000)
+    rate_limit_operator_burst: int = Field(default=10, ge=1, le=1000)
+    # Per client address: failed admin keys and /relink/return links that do not match.
+    rate_limit_failed_guesses_per_minute: float = Field(default=10, gt=0, le=6000)
+    rate_limit_failed_guesses_burst: int = Field(default=10, ge=1, le=1000)
+    # Every HTTP attempt to Stripe (retries included), from every process: Stripe allows
+    # about 25 a second, so 20 a second with bursts of 5 never exceeds 25 in one second.
+    stripe_requests_per_second: float = Field(default=20, gt=0, le=100)
+    stripe_requests_burst: int = Field(default=5, ge=1, le=100)
+    stripe_budget_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=10,
+        description="How long a request waits for the Stripe budget before a 503.",
+    )
+
     # --- Database ---------------------------------------------------------------------
     database_url: SecretStr | None = Field(
         default=None,
@@ -127,6 +154,51 @@ class Settings(BaseSettings):
         default=None,
         description="How this server is reached (http://host:port); the sandbox calls itself here.",
     )
+
+    # --- HTTP edge: body and header limits, proxies, CORS (relink_api.edge) -------------
+    # The largest legitimate JSON body (a relink session with a 2048-character return_url,
+    # every character \u-escaped) is about 12 KiB; the webhook and the sandbox's Stripe API
+    # have limits of their own (relink_api.edge.body_limit).
+    max_body_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request body the JSON routes accept; larger ones get a 413.",
+    )
+    # A JWT bearer token (the largest legitimate header) is a few KiB; cookies a browser
+    # sends along to the API's domain can add more. Memory per connection stays this small.
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=4 * 1024,
+        le=1024 * 1024,
+        description="Largest request line plus headers accepted; larger ones get a 431.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies (IPs, CIDRs, or * for any) whose X-Forwarded-For/-Proto are "
+        "believed; empty: none.",
+    )
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Exact origins (https://app.example.com) whose pages may call the API "
+        "from a browser; empty: no CORS.",
+    )
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_forwarded_allow_ips(cls, value: object) -> object:
+        try:
+            return normalize_proxy_entries(value)
+        except InvalidProxyEntry as exc:
+            raise ConfigurationError(f"RELINK_FORWARDED_ALLOW_IPS: {exc}") from None
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_cors_origins(cls, value: object) -> object:
+        try:
+            return normalize_origins(value)
+        except InvalidOrigin as exc:
+            raise ConfigurationError(f"RELINK_CORS_ALLOWED_ORIGINS: {exc}") from None
 
     # --- Sandbox ------------------------------------------------------------------------
     # Asked for by name only: a server that merely lacks keys must not become a sandbox,

@@ -8,13 +8,16 @@ errors. Everything it returns is a ``stripe_objects`` model, never an SDK object
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import stripe
+from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
 from stripe.params import SetupIntentCreateParams
 from stripe.params.financial_connections import (
@@ -50,8 +53,14 @@ T = TypeVar("T")
 # the kinds an ACH payment method can use.
 INSTITUTION_SCOPE_SUBCATEGORIES = ("checking", "savings")
 RETRY_AFTER_RATE_LIMITED = 2
+# Stripe's own Retry-After on a 429 is passed on within these bounds (a header that asked
+# for an hour would stall every client for no good reason).
+RETRY_AFTER_RATE_LIMITED_MAX = 60
 RETRY_AFTER_UNAVAILABLE = 5
 _LIST_PAGE_SIZE = 100
+
+Gate = Callable[[], Awaitable[None]]
+"""Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +89,89 @@ class SetupIntentRequest:
     idempotency_key: str
 
 
-class StripeGateway:
-    """Async access to the Stripe calls relink-api makes."""
+class _GatedHTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx client, passing its gates before every HTTP attempt.
 
-    def __init__(self, settings: Settings, *, api_key: str) -> None:
-        self._http_client = stripe.HTTPXClient(timeout=settings.stripe_timeout_seconds)
+    The SDK retries inside ``_request_with_retries_internal_async`` by calling
+    ``request_async`` once per attempt, so a limit enforced here counts attempts (retries
+    included), not calls. A gate's exception (not an ``APIConnectionError``) ends the call
+    without a retry and without anything sent.
+    """
+
+    _pace: Gate | None = None
+    _budget: Gate | None = None
+
+    async def request_async(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        post_data: Any = None,
+    ) -> tuple[bytes, int, Mapping[str, str]]:
+        # The run's own pace first, the shared budget last: closest to the send, so that a
+        # wait for the pace cannot bunch attempts the budget already spaced out.
+        if self._pace is not None:
+            await self._pace()
+        if self._budget is not None:
+            await self._budget()
+        return await super().request_async(method, url, headers, post_data)
+
+    def gated(self, *, pace: Gate | None, budget: Gate | None) -> _GatedHTTPXClient:
+        """The same connection pool behind other gates."""
+        clone = copy.copy(self)
+        clone._pace = pace
+        clone._budget = budget if budget is not None else self._budget
+        return clone
+
+
+class StripeGateway:
+    """Async access to the Stripe calls relink-api makes.
+
+    ``budget`` is awaited before every HTTP attempt (the service-wide Stripe budget)."""
+
+    def __init__(self, settings: Settings, *, api_key: str, budget: Gate | None = None) -> None:
+        http_client = _GatedHTTPXClient(timeout=settings.stripe_timeout_seconds)
+        http_client._budget = budget
+        self._setup(settings, api_key, http_client, owns_pool=True)
+
+    def _setup(
+        self, settings: Settings, api_key: str, http_client: _GatedHTTPXClient, *, owns_pool: bool
+    ) -> None:
+        self._settings = settings
+        self._api_key = api_key
+        self._http_client = http_client
+        self._owns_pool = owns_pool
         base_addresses: BaseAddresses = {}
         if settings.stripe_api_base is not None:
             base_addresses["api"] = settings.stripe_api_base
         self._client = stripe.StripeClient(
             api_key,
-            http_client=self._http_client,
+            http_client=http_client,
             stripe_version=settings.stripe_api_version,
             max_network_retries=settings.stripe_max_network_retries,
             base_addresses=base_addresses,
         )
 
+    def paced(self, requests_per_second: float, *, budget: Gate | None = None) -> StripeGateway:
+        """This gateway, sharing its connections, with at most ``requests_per_second`` HTTP
+        attempts (retries included), one at a time spaced evenly: no one-second window sees
+        more. ``budget`` replaces the shared budget's gate (background work waits for its
+        turn instead of failing). Closing it leaves the connections to this gateway."""
+        # Capacity 1: attempts spaced 1/rate apart, where AsyncLimiter(rate, 1) would let a
+        # whole second's worth through at once and then another by the end of that second.
+        limiter = AsyncLimiter(1, 1 / requests_per_second)
+        derived = object.__new__(StripeGateway)
+        derived._setup(
+            self._settings,
+            self._api_key,
+            self._http_client.gated(pace=limiter.acquire, budget=budget),
+            owns_pool=False,
+        )
+        return derived
+
     async def aclose(self) -> None:
-        await self._http_client.close_async()  # type: ignore[no-untyped-call]
+        if self._owns_pool:
+            await self._http_client.close_async()  # type: ignore[no-untyped-call]
 
     async def create_relink_session(self, request: RelinkSessionRequest) -> FcSession:
         """Create an FC Session that relinks one account, or any eligible one at its bank."""
@@ -271,7 +345,7 @@ async def translate_stripe_errors() -> AsyncIterator[None]:
         logger.warning("Stripe rate limited the request %s", exc.request_id)
         raise StripeRateLimited(
             "Stripe is rate limiting this service; retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_RATE_LIMITED)},
+            headers={"Retry-After": str(stripe_retry_after(exc.headers))},
         ) from exc
     except stripe.APIConnectionError as exc:
         logger.warning("Stripe could not be reached: %s", type(exc).__name__)
@@ -291,6 +365,22 @@ async def translate_stripe_errors() -> AsyncIterator[None]:
             extensions={"stripe_request_id": exc.request_id},
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
         ) from exc
+
+
+def stripe_retry_after(headers: Mapping[str, str] | None) -> int:
+    """Stripe's own ``Retry-After`` (whole seconds) from a 429, within sane bounds; 2 s when
+    it sent none or one that is not a number of seconds."""
+    for name, value in (headers or {}).items():
+        if name.lower() != "retry-after":
+            continue
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            break
+        if not math.isfinite(seconds):
+            break
+        return min(max(1, math.ceil(seconds)), RETRY_AFTER_RATE_LIMITED_MAX)
+    return RETRY_AFTER_RATE_LIMITED
 
 
 def _invalid_request_problem(exc: stripe.InvalidRequestError) -> ProblemError:

@@ -106,6 +106,18 @@ def test_every_operation_is_named_tagged_summarized_and_described(
     assert used_tags <= declared_tags
 
 
+# The operations that call Stripe on a customer's or an operator's behalf.
+RATE_LIMITED = {
+    "refreshAccount",
+    "getAuthorization",
+    "createRelinkSession",
+    "completeRelinkSession",
+    "createRelinkPaymentMethod",
+    "completeRelinkPaymentMethod",
+    "adminSendRelinkEmail",
+}
+
+
 def test_every_operation_documents_the_problems_it_can_return(
     document: dict[str, Any],
 ) -> None:
@@ -119,6 +131,9 @@ def test_every_operation_documents_the_problems_it_can_return(
             assert "503" in responses, where  # the database
         if "requestBody" in operation:
             assert "400" in responses, where  # a body that cannot be read
+            assert "413" in responses, where  # the body limit in front of every route
+        else:
+            assert "413" not in responses, where
         if any(
             p["in"] == "query" and p["name"] == "cursor" for p in operation.get("parameters", [])
         ):
@@ -137,12 +152,14 @@ def test_every_operation_documents_the_problems_it_can_return(
                 assert example["type"].startswith(PROBLEM_TYPE_BASE)
     webhook = document["paths"]["/v1/webhooks/stripe"]["post"]["responses"]
     assert {"400", "404", "413", "422", "500", "502", "503"} <= set(webhook)
-    # Only the webhook route limits its body; nothing answers 429 (Stripe's own rate limits
-    # are a 503 stripe-rate-limited).
+    # Rate limits (issue 11): exactly the routes that call Stripe for a caller, and every
+    # operator route (failed admin keys are throttled), answer 429, always with Retry-After.
+    # Stripe's own rate limit stays a 503 stripe-rate-limited.
     for path, method, operation in operations(document):
-        assert "429" not in operation["responses"], (method, path)
-        if path != "/v1/webhooks/stripe":
-            assert "413" not in operation["responses"], (method, path)
+        limited = operation["operationId"] in RATE_LIMITED or path.startswith("/v1/admin/")
+        assert ("429" in operation["responses"]) == limited, (method, path)
+        if limited:
+            assert operation["responses"]["429"]["headers"]["Retry-After"]["required"] is True
 
 
 def test_problem_schema_points_at_the_problem_types(document: dict[str, Any]) -> None:

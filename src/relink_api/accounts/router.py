@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from relink_api.accounts import service
 from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead, LinkHealth
-from relink_api.deps import DatabaseDep, PrincipalDep, StripeDep
+from relink_api.deps import CUSTOMER_RATE_LIMIT, DatabaseDep, PrincipalDep, StripeDep
 from relink_api.errors import ValidationFailed, problem_responses
 from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
 from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -169,11 +169,14 @@ async def get_account(
     description="Retrieves the account from Stripe at the pinned API version, records any "
     "transition in its history and returns the result. Stripe's refusals keep Stripe's "
     "message (`stripe_code`, `stripe_param`); a rate limit or outage is a 503 or 502 with "
+    "`Retry-After`. Too many calls that reach Stripe for one customer are a 429 with "
     "`Retry-After`.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
     responses=problem_responses(
         401,
         404,
         422,
+        429,
         500,
         502,
         503,
@@ -201,7 +204,8 @@ async def refresh_account(
     description="The authorization (one login at one bank) as Stripe has it now, with the "
     "caller's accounts on it. 404 unless one of the caller's accounts is on it.",
     tags=["authorizations"],
-    responses=problem_responses(401, 404, 422, 500, 502, 503),
+    dependencies=[CUSTOMER_RATE_LIMIT],
+    responses=problem_responses(401, 404, 422, 429, 500, 502, 503),
 )
 async def get_authorization(
     authorization_id: Annotated[

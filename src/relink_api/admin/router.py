@@ -22,6 +22,7 @@ from relink_api.admin.schemas import (
     AdminSummary,
 )
 from relink_api.deps import (
+    OPERATOR_RATE_LIMIT,
     AdminDep,
     DatabaseDep,
     IdempotencyKeyDep,
@@ -33,6 +34,7 @@ from relink_api.errors import (
     CREATED_HEADERS,
     IDEMPOTENCY_PROBLEM_EXAMPLES,
     AdminUnauthorized,
+    RateLimited,
     problem_responses,
 )
 from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
@@ -45,7 +47,13 @@ _ADMIN_UNAUTHORIZED: dict[int, tuple[str, str, str]] = {
         AdminUnauthorized.slug,
         AdminUnauthorized.title,
         "No admin API key was sent in the X-Admin-Key header.",
-    )
+    ),
+    # Failed keys are throttled per client address (before the key is checked).
+    429: (
+        RateLimited.slug,
+        RateLimited.title,
+        "Too many failed admin API key attempts from this address; retry in 6 seconds.",
+    ),
 }
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUERY])
@@ -73,6 +81,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUER
             400,
             401,
             422,
+            429,
             500,
             503,
             examples=_ADMIN_UNAUTHORIZED,
@@ -138,6 +147,7 @@ async def list_accounts(
     responses=problem_responses(
         401,
         422,
+        429,
         500,
         503,
         examples=_ADMIN_UNAUTHORIZED,
@@ -157,7 +167,9 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
     "owner: Stripe emails the customer, and the response carries neither a client secret "
     "nor a URL. Needs `RELINK_PUBLIC_BASE_URL` (else 501), like every hosted relink. An "
     "account with no owner, or that relinking cannot repair, is a 409. Safe to retry with "
-    "an `Idempotency-Key`.",
+    "an `Idempotency-Key`. Past the operator's rate limit (or too many failed keys from "
+    "one address) it is a 429 with `Retry-After`.",
+    dependencies=[OPERATOR_RATE_LIMIT],
     responses={
         201: {
             "headers": CREATED_HEADERS,
@@ -175,6 +187,7 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
             404,
             409,
             422,
+            429,
             500,
             501,
             502,

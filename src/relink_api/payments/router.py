@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from relink_api.accounts.router import CURSOR_QUERY_DESCRIPTION, LIMIT_QUERY_DESCRIPTION
 from relink_api.deps import (
+    CUSTOMER_RATE_LIMIT,
     DatabaseDep,
     IdempotencyKeyDep,
     PrincipalDep,
@@ -55,6 +56,7 @@ _SETUP_LINKS = {
     "SetupIntent's client secret for `confirmUsBankAccountSetup` and the mandate text to "
     "show first. Calling again returns the same SetupIntent until it succeeds or fails. "
     "Safe to retry with an `Idempotency-Key`.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
         201: {"headers": CREATED_HEADERS, "links": _SETUP_LINKS},
         **problem_responses(
@@ -63,6 +65,7 @@ _SETUP_LINKS = {
             404,
             409,
             422,
+            429,
             500,
             502,
             503,
@@ -110,9 +113,10 @@ async def create_payment_method(
     description="Call after `confirmUsBankAccountSetup` resolves. Nothing the client says "
     "is trusted: the SetupIntent is read from Stripe. Stripe's `setup_intent.*` webhooks "
     "record the same result if they arrive first.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
         200: {"links": {"GetRelinkPaymentMethod": _SETUP_LINKS["GetRelinkPaymentMethod"]}},
-        **problem_responses(401, 404, 422, 500, 502, 503),
+        **problem_responses(401, 404, 422, 429, 500, 502, 503),
     },
 )
 async def complete_payment_method(

@@ -9,10 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiolimiter import AsyncLimiter
-
 from relink_api.accounts.service import apply_snapshot, read_time
 from relink_api.db import Database
+from relink_api.db.pool import DatabaseUnavailable
 from relink_api.errors import ProblemError
 from relink_api.payments import repository as payments_repository
 from relink_api.payments import service as payments_service
@@ -40,6 +39,8 @@ class SyncSummary:
     checked: int = 0
     changed: int = 0
     failed: int = 0
+    # Why the run stopped before the end (the database went away), for a person.
+    stopped: str | None = None
 
 
 @dataclass(slots=True)
@@ -54,14 +55,19 @@ async def settle_unfinished(
     gateway: StripeGateway,
     *,
     customer_ids: Sequence[str] | None = None,
-    requests_per_second: float,
+    requests_per_second: float | None,
     settle_after: timedelta = SETTLE_AFTER,
     now: datetime | None = None,
 ) -> SettleSummary:
     """Record what Stripe says of relink sessions and SetupIntents that nobody finished: a
     customer who closed the hosted page before /relink/return, an app killed before it called
     `complete`, a webhook endpoint that was down. Each is read once; completing is idempotent
-    and guarded in the database, so this is safe beside the server and other runs."""
+    and guarded in the database, so this is safe beside the server and other runs.
+
+    At most ``requests_per_second`` HTTP attempts to Stripe, retries included (``None``: the
+    caller paced ``gateway`` with ``StripeGateway.paced`` for a whole run)."""
+    if requests_per_second is not None:
+        gateway = gateway.paced(requests_per_second)
     summary = SettleSummary()
     moment = now or datetime.now(tz=UTC)
     before, after = moment - settle_after, moment - SETTLE_HORIZON
@@ -80,23 +86,20 @@ async def settle_unfinished(
             customer_ids=customer_ids,
             limit=_SETTLE_LIMIT,
         )
-    limiter = AsyncLimiter(requests_per_second, 1)
     for stripe_session_id in sessions:
         try:
-            async with limiter:
-                completed = await relink_service.complete_for_stripe_session(
-                    db, gateway, stripe_session_id=stripe_session_id
-                )
+            completed = await relink_service.complete_for_stripe_session(
+                db, gateway, stripe_session_id=stripe_session_id
+            )
             summary.sessions += int(completed is not None)
         except ProblemError as exc:
             summary.failed += 1
             logger.warning("settle: session %s failed: %s", stripe_session_id, exc.detail)
     for setup_intent_id in setups:
         try:
-            async with limiter:
-                recorded = await payments_service.refresh_setup(
-                    db, gateway, setup_intent_id=setup_intent_id
-                )
+            recorded = await payments_service.refresh_setup(
+                db, gateway, setup_intent_id=setup_intent_id
+            )
             summary.setups += int(recorded is not None and recorded.status != "pending")
         except ProblemError as exc:
             summary.failed += 1
@@ -123,23 +126,27 @@ async def sync_accounts(
     customer_ids: Sequence[str] | None = None,
     stale_after: timedelta,
     concurrency: int,
-    requests_per_second: float,
+    requests_per_second: float | None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SyncSummary:
     """Re-read every due account once: those of ``customer_ids`` (or all), not confirmed
     within ``stale_after``. Safe beside the server and other runs: each account is leased
-    by one run at a time."""
+    by one run at a time. At most ``requests_per_second`` HTTP attempts to Stripe, retries
+    included (``None``: the caller paced ``gateway`` for a whole run).
+
+    Losing the database ends the run early with ``stopped`` saying so; accounts it had
+    leased are freed when their leases lapse."""
+    if requests_per_second is not None:
+        gateway = gateway.paced(requests_per_second)
     summary = SyncSummary()
     confirmed_before = datetime.now(tz=UTC) - stale_after
-    limiter = AsyncLimiter(requests_per_second, 1)
     semaphore = asyncio.Semaphore(concurrency)
     attempted: list[str] = []
 
     async def one(account_id: str) -> None:
         async with semaphore:
             try:
-                async with limiter:
-                    account, raw = await gateway.retrieve_account(account_id)
+                account, raw = await gateway.retrieve_account(account_id)
                 async with db.transaction() as conn:
                     applied = await apply_snapshot(
                         conn, account=account, raw=raw, source="sync", state_as_of=read_time()
@@ -154,23 +161,32 @@ async def sync_accounts(
                     logger.warning("sync: %s failed: %s", account_id, exc.detail)
                 else:
                     logger.exception("sync: %s failed", account_id)
-                async with db.transaction() as conn:
-                    await repository.release(conn, account_id=account_id)
+                try:
+                    async with db.transaction() as conn:
+                        await repository.release(conn, account_id=account_id)
+                except DatabaseUnavailable:
+                    # The database that failed the account cannot take the lease back
+                    # either; it lapses after _LEASE.
+                    logger.warning("sync: could not release %s: database unavailable", account_id)
             finally:
                 summary.checked += 1
                 if on_progress is not None:
                     on_progress(1)
 
     while True:
-        async with db.transaction() as conn:
-            batch = await repository.claim_due(
-                conn,
-                customer_ids=customer_ids,
-                confirmed_before=confirmed_before,
-                lease_until=datetime.now(tz=UTC) + _LEASE,
-                exclude=attempted,
-                limit=_BATCH_SIZE,
-            )
+        try:
+            async with db.transaction() as conn:
+                batch = await repository.claim_due(
+                    conn,
+                    customer_ids=customer_ids,
+                    confirmed_before=confirmed_before,
+                    lease_until=datetime.now(tz=UTC) + _LEASE,
+                    exclude=attempted,
+                    limit=_BATCH_SIZE,
+                )
+        except DatabaseUnavailable as exc:
+            summary.stopped = exc.detail
+            return summary
         if not batch:
             return summary
         attempted.extend(batch)

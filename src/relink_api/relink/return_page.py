@@ -13,12 +13,13 @@ import logging
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from relink_api.deps import DatabaseDep, SettingsDep, StripeDep
-from relink_api.errors import ProblemError, RelinkSessionPending
+from relink_api.deps import DatabaseDep, SettingsDep, StripeDep, client_address
+from relink_api.errors import NotFound, ProblemError, RelinkSessionPending
 from relink_api.page import PAGE_HEADERS
+from relink_api.ratelimit import service as ratelimit
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import service
 from relink_api.relink.repository import RelinkSessionRow
@@ -93,21 +94,47 @@ def forward_url(return_url: str, row: RelinkSessionRow) -> str:
 
 @router.get(RETURN_PATH, include_in_schema=False)
 async def relink_return(
+    request: Request,
     db: DatabaseDep,
     stripe: StripeDep,
     settings: SettingsDep,
     session: Annotated[str, Query(min_length=1, max_length=64)],
     state: Annotated[str, Query(min_length=1, max_length=128)],
 ) -> Response:
+    # Guessing a session's state token is throttled per address: every visit takes a turn
+    # before the token is checked (so concurrent guesses cannot slip past the count), and a
+    # visit whose link matched gives it back.
+    throttle = f"relink-return:{client_address(request)}"
+    rate = ratelimit.guess_rate(settings)
+    decision = await ratelimit.check(db, key=throttle, rate=rate)
+    if not decision.allowed:
+        response = _page(
+            "Too many attempts",
+            "Too many links that did not match were opened from here. Wait a minute, then "
+            "open the link from the app or the email again.",
+            status_code=429,
+        )
+        response.headers["Retry-After"] = ratelimit.retry_after(decision.wait)
+        return response
     try:
         row = await service.complete_from_return(db, stripe, session_id=session, state=state)
+    except NotFound:
+        # An unknown session or a wrong token (the service tells them apart for no one):
+        # this visit keeps its turn.
+        return _page(
+            "This link is not valid",
+            "Start again from the app or the email you received.",
+            status_code=404,
+        )
     except RelinkSessionPending:
+        await ratelimit.give_back(db, key=throttle, rate=rate)
         return _page(
             "Still finishing with your bank",
             "Your bank has not told us the result yet. Reload this page in a moment.",
             status_code=202,
         )
     except ProblemError as exc:
+        await ratelimit.give_back(db, key=throttle, rate=rate)
         if exc.status == 404:
             return _page(
                 "This link is not valid",
@@ -120,6 +147,7 @@ async def relink_return(
             "Reload this page in a moment; nothing you did was lost.",
             status_code=exc.status,
         )
+    await ratelimit.give_back(db, key=throttle, rate=rate)
     # Re-checked now, not only at creation: the allowlist may have been narrowed since.
     if row.return_url and is_allowed_return_url(row.return_url, settings.return_url_allowlist):
         return RedirectResponse(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Response, status
 
 from relink_api.deps import (
+    CUSTOMER_RATE_LIMIT,
     DatabaseDep,
     IdempotencyKeyDep,
     PrincipalDep,
@@ -76,13 +77,24 @@ SessionId = Annotated[
     "Stripe-hosted `url` (`delivery: url`) or neither (`delivery: email`). An account that "
     "relinking cannot repair (healthy, unrepairable, disconnected) is a 409 that says what "
     "to do instead. Safe to retry with an `Idempotency-Key`.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
         201: {
             "headers": CREATED_HEADERS,
             "links": {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
         },
         **problem_responses(
-            400, 401, 404, 409, 422, 500, 501, 502, 503, examples=IDEMPOTENCY_PROBLEM_EXAMPLES
+            400,
+            401,
+            404,
+            409,
+            422,
+            429,
+            500,
+            501,
+            502,
+            503,
+            examples=IDEMPOTENCY_PROBLEM_EXAMPLES,
         ),
     },
 )
@@ -120,6 +132,7 @@ async def create_relink_session(
     "with a `next_step` for the client. A session the customer has not finished is a 409 "
     "(`relink-session-pending`); completing a completed session returns it unchanged. "
     "A body that is not UTF-8 is a 400, one that is not JSON a 422.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
         200: {"links": _SESSION_LINKS},
         **problem_responses(
@@ -128,6 +141,7 @@ async def create_relink_session(
             404,
             409,
             422,
+            429,
             500,
             502,
             503,

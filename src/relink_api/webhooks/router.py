@@ -7,20 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 
 from relink_api.deps import DatabaseDep, SettingsDep, StripeDep
-from relink_api.errors import NotFound, ProblemError, problem_responses
+from relink_api.edge.body_limit import WEBHOOK_MAX_BODY_BYTES, WEBHOOK_PATH
+from relink_api.errors import NotFound, problem_responses
 from relink_api.webhooks import service
 from relink_api.webhooks.schemas import WebhookAck
 
 router = APIRouter(tags=["webhooks"])
-
-MAX_BODY_BYTES = 1024 * 1024
 
 # The body is read raw (the signature covers its exact bytes), so FastAPI cannot derive its
 # schema: document Stripe's event envelope here.
 _EVENT_BODY = {
     "required": True,
     "description": "A Stripe event, exactly as Stripe sent it (the signature covers the raw "
-    f"bytes). At most {MAX_BODY_BYTES} bytes.",
+    f"bytes). At most {WEBHOOK_MAX_BODY_BYTES} bytes.",
     "content": {
         "application/json": {
             "schema": {
@@ -60,26 +59,8 @@ _EVENT_BODY = {
 }
 
 
-class PayloadTooLarge(ProblemError):
-    status = 413
-    slug = "payload-too-large"
-    title = "The body is too large"
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Webhook bodies are limited to {limit} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Webhook bodies are limited to {limit} bytes.")
-    return bytes(body)
-
-
 @router.post(
-    "/v1/webhooks/stripe",
+    WEBHOOK_PATH,
     response_model=WebhookAck,
     operation_id="receiveStripeWebhook",
     summary="Receive a signed Stripe event",
@@ -89,8 +70,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
         "matching any active secret passes, and `t` must lie within the tolerance either "
         "way). Answers 200 only after the event is durably recorded; a redelivered event "
         "id changes nothing. Answers 404 when no signing secret is configured. Bodies over "
-        f"{MAX_BODY_BYTES} bytes are refused with a 413 (this is the only route with a body "
-        "limit of its own). No bearer token: the signature is the authentication."
+        f"{WEBHOOK_MAX_BODY_BYTES} bytes are refused with a 413 before the signature is "
+        "checked. No bearer token: the signature is the authentication."
     ),
     openapi_extra={"requestBody": _EVENT_BODY},
     responses=problem_responses(
@@ -136,7 +117,8 @@ async def receive_stripe_webhook(
     if not settings.stripe_webhook_secrets:
         # Never "accept unsigned": without a secret there is no endpoint.
         raise NotFound("Webhooks are not enabled on this server (no STRIPE_WEBHOOK_SECRET).")
-    payload = await _read_body(request, MAX_BODY_BYTES)
+    # The body limit in front of every route (relink_api.edge.body_limit) has bounded it.
+    payload = await request.body()
     return await service.receive_event(
         db, stripe, settings, payload=payload, signature_header=stripe_signature
     )
