@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from relink_api.sandbox.setup import SECRETS_FILE
-from tests.sandbox_server import RunningSandbox
+from tests.sandbox_server import RunningSandbox, running_sandbox
 from tests.support import assert_problem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -329,3 +329,20 @@ async def test_the_stripe_stand_in_takes_its_secret_key_from_anyone(
     assert refused.status_code == 401, refused.text
     assert allowed.status_code == 200, allowed.text
     assert len(allowed.json()["data"]) == len(customer["accounts"])
+
+
+async def test_behind_a_trusted_proxy_even_loopback_callers_need_the_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    # With forwarded headers believed, "127.0.0.1" may be what a caller wrote in
+    # X-Forwarded-For: the address no longer proves anything.
+    async with running_sandbox(
+        database_url, tmp_path / "data", forwarded_allow_ips="127.0.0.1"
+    ) as behind_proxy:
+        refused = await behind_proxy.client.get("/sandbox/control/emails")
+        allowed = await behind_proxy.client.get(
+            "/sandbox/control/emails", headers={"X-Admin-Key": _admin_key(behind_proxy)}
+        )
+
+    assert_problem(refused, 401, "admin-unauthorized")
+    assert allowed.status_code == 200, allowed.text

@@ -23,10 +23,11 @@ async def local_or_operator(request: Request, settings: SettingsDep) -> None:
 
     These routes act for every customer (mint their tokens, list every emailed relink URL,
     break their accounts); a sandbox that was allowed off loopback must not hand that to
-    whoever reaches its port. The peer address is the socket's own (proxy headers are not
-    read), so it cannot be claimed in a header."""
+    whoever reaches its port. Once the server believes a proxy's X-Forwarded-For
+    (RELINK_FORWARDED_ALLOW_IPS), the client address is a header's word, which anyone the
+    proxy list lets through could set to 127.0.0.1: then every caller needs the key."""
     client = request.client
-    if client is not None and is_loopback(client.host):
+    if not settings.forwarded_allow_ips and client is not None and is_loopback(client.host):
         return
     authenticate_admin(
         settings,
