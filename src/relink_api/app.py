@@ -21,6 +21,7 @@ from relink_api.db import Database
 from relink_api.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from relink_api.db.migrate import Migration, apply_migrations
 from relink_api.db.pool import DatabaseUnavailable
+from relink_api.db.supervisor import EmbeddedPostgresSupervisor
 from relink_api.edge.body_limit import BodyLimitMiddleware, BodyLimits, document_body_limits
 from relink_api.edge.cors import add_cors
 from relink_api.edge.headers import SecurityHeadersMiddleware
@@ -158,9 +159,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.database_url is None:
             # uvicorn re-raises SIGTERM after shutting down, so pgserver's exit handler
             # would never stop the embedded server: stop it here, last of all.
-            stack.push_async_callback(asyncio.to_thread, stop_embedded_postgres)
+            stack.push_async_callback(asyncio.to_thread, stop_embedded_postgres, settings.data_dir)
         database = await open_database(settings)
         stack.push_async_callback(database.close)
+        if settings.database_url is None:
+            # --- The embedded server's supervisor: restarts it when it dies (issue 11) ---
+            supervisor = EmbeddedPostgresSupervisor(
+                settings.data_dir, unhealthy_after=settings.embedded_db_unhealthy_after_seconds
+            )
+            app.state.embedded_postgres = supervisor
+            supervising = asyncio.create_task(supervisor.run(), name="embedded-postgres")
+
+            async def stop_supervising() -> None:
+                supervising.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervising
+
+            stack.push_async_callback(stop_supervising)
         # Every HTTP attempt to Stripe takes from one budget shared by all processes.
         budget = stripe_budget(database, settings)
         gateway = StripeGateway(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
+from relink_api.db.supervisor import EmbeddedPostgresSupervisor
 from relink_api.deps import DatabaseDep
 from relink_api.errors import ServiceUnavailable, problem_responses
 from relink_api.inputs import STRICT_QUERY
@@ -35,10 +36,33 @@ class ProbeStatus(BaseModel):
     operation_id="getHealth",
     summary="Process up",
     description="Liveness: answers 200 `ok` while the process serves requests; touches "
-    "nothing else.",
-    responses=problem_responses(422, 500),
+    "nothing else. With the embedded PostgreSQL (no `DATABASE_URL`), the process restarts "
+    "it when it dies; if it stays down longer than `RELINK_EMBEDDED_DB_UNHEALTHY_AFTER_SECONDS`"
+    " this answers a 503 problem, so that an orchestrator restarts the process.",
+    responses=problem_responses(
+        422,
+        500,
+        503,
+        examples={
+            503: (
+                "service-unavailable",
+                "Service unavailable",
+                "The embedded PostgreSQL has been down for 61 s and could not be restarted; "
+                "restart this process.",
+            )
+        },
+    ),
 )
-async def healthz() -> ProbeStatus:
+async def healthz(request: Request) -> ProbeStatus:
+    supervisor: EmbeddedPostgresSupervisor | None = getattr(
+        request.app.state, "embedded_postgres", None
+    )
+    if supervisor is not None and not supervisor.healthy:
+        raise ServiceUnavailable(
+            f"The embedded PostgreSQL has been down for {supervisor.down_for:.0f} s and could "
+            "not be restarted; restart this process.",
+            headers={"Retry-After": "5"},
+        )
     return ProbeStatus(status=ProbeState.ok)
 
 

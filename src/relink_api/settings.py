@@ -121,6 +121,20 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     db_command_timeout_seconds: float = Field(default=10.0, gt=0)
+    # --- Database faults (pool waits, the embedded server's restarts) ---
+    db_acquire_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a pooled connection before a 503.",
+    )
+    embedded_db_unhealthy_after_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How long the embedded PostgreSQL may stay down, while it is restarted "
+        "with backoff, before /healthz answers 503 (so an orchestrator restarts the process).",
+    )
 
     # --- Auth -------------------------------------------------------------------------
     auth_jwt_secret: SecretStr | None = Field(default=None, description="HS256 shared secret.")

@@ -190,11 +190,40 @@ async def test_a_key_still_in_flight_is_a_409_and_the_first_result_follows(
     after = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "slow"))
 
     assert_problem(during, 409, "idempotency-key-in-use")
-    assert during.headers["retry-after"] == "1"
+    # The rest of the first request's 60-second claim, which it may not live to end.
+    assert 58 <= int(during.headers["retry-after"]) <= 60
     assert finished.status_code == 201, finished.text
     assert after.status_code == 201
     assert after.headers["idempotent-replayed"] == "true"
     assert after.json()["id"] == finished.json()["id"]
+    assert created.call_count == 1
+
+
+@pytest.mark.usefixtures("broken")
+async def test_a_claim_left_by_a_crash_says_how_long_until_it_lapses(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, auth_a: dict[str, str], db: Database
+) -> None:
+    created = stripe_mock.post(SESSIONS).respond(200, json=fc_session())
+    stripe_mock.get(f"{SESSIONS}/fcsess_1").respond(200, json=fc_session())
+    first = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "orphan"))
+    assert first.status_code == 201, first.text
+    # As if the process had died mid-request 15 s into its 60-second lease.
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE idempotency_keys SET status_code = NULL, completed_at = NULL, "
+            "resource_ids = NULL, locked_until = now() + interval '44.2 seconds'"
+        )
+
+    during = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "orphan"))
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE idempotency_keys SET locked_until = now() - interval '1 ms'")
+    after = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "orphan"))
+
+    assert_problem(during, 409, "idempotency-key-in-use")
+    # Rounded up: a retry after this many seconds finds the lease over.
+    assert during.headers["retry-after"] in {"44", "45"}
+    assert after.status_code == 201, after.text
+    assert after.json()["id"] == first.json()["id"]
     assert created.call_count == 1
 
 

@@ -35,6 +35,17 @@ def read_time() -> datetime:
     return datetime.fromtimestamp(math.floor(time.time()), tz=UTC)
 
 
+def moves_owner(stored: AccountRow, account: FcAccount) -> bool:
+    """Whether applying ``account`` would give the stored account another owner."""
+    if stored.customer_id is None:
+        return account.customer is not None
+    return (
+        stored.owner_source == "account_holder"
+        and account.customer is not None
+        and account.customer != stored.customer_id
+    )
+
+
 def state_from_snapshot(account: FcAccount, raw: dict[str, Any]) -> AccountState:
     return AccountState(
         authorization_id=account.authorization,
@@ -100,6 +111,7 @@ async def apply_snapshot(
     replaces_account_id: str | None = None,
     ordered: bool = False,
     outage_started_at: datetime | None = None,
+    may_change_owner: bool = True,
 ) -> AppliedSnapshot:
     """Store what Stripe says of an account and write a history row if its state moved.
 
@@ -109,6 +121,8 @@ async def apply_snapshot(
     is ``stale``), and one of the same second that disagrees raises ``ConflictingSnapshot``.
     ``outage_started_at``: when a new outage began, if earlier than ``state_as_of`` (an event
     whose account had to be re-read).
+    ``may_change_owner=False`` (a webhook payload, not a read from Stripe): a stored account
+    keeps its owner whatever the snapshot's account holder says.
     """
     state = state_from_snapshot(account, raw)
     confirmed = source in _READ_SOURCES
@@ -147,10 +161,11 @@ async def apply_snapshot(
         ):
             raise ConflictingSnapshot(account.id)
     customer = before.customer_id
-    if before.owner_source == "account_holder" and account.customer is not None:
-        customer = account.customer
-    elif customer is None:
-        customer = account.customer or owner_if_new
+    if may_change_owner:
+        if before.owner_source == "account_holder" and account.customer is not None:
+            customer = account.customer
+        elif customer is None:
+            customer = account.customer or owner_if_new
     if account.status == "inactive":
         # The first deactivation time survives redelivery and later events of the outage.
         inactive_since = before.inactive_since if before.status == "inactive" else None

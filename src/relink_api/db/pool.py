@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -23,6 +24,7 @@ else:
     Connection = PoolConnectionProxy
     Pool = asyncpg.Pool
 
+logger = logging.getLogger(__name__)
 
 # Errors that mean "the database cannot be reached or used right now", as opposed to a
 # query that is wrong: a caller (or Stripe's webhook delivery) should retry later.
@@ -33,6 +35,9 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,
+    # A server that dies mid-statement can leave a pooled connection half-way through the
+    # protocol ("cannot switch to state …"); asyncpg raises this on its next use or reset.
+    asyncpg.InternalClientError,
 )
 _RETRY_AFTER_SECONDS = "5"
 
@@ -43,10 +48,18 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     return DatabaseUnavailable(
         "The database cannot be reached; nothing was changed. Retry shortly.",
         headers={"Retry-After": _RETRY_AFTER_SECONDS},
     )
+
+
+_PING_FAILURES: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,
+    asyncpg.PostgresError,
+    *UNAVAILABLE_ERRORS,
+)
 
 
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -61,8 +74,9 @@ class Database:
     """Owns the pool. Services open one transaction per unit of work and pass the
     connection to repositories; no connection is held while Stripe is called."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, acquire_timeout: float = 5.0) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
     async def connect(cls, dsn: str, settings: Settings) -> Database:
@@ -73,7 +87,7 @@ class Database:
             command_timeout=settings.db_command_timeout_seconds,
             init=_init_connection,
         )
-        return cls(pool)
+        return cls(pool, acquire_timeout=settings.db_acquire_timeout_seconds)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -82,26 +96,56 @@ class Database:
         Losing the database (at acquire, mid-statement or at commit) becomes
         ``DatabaseUnavailable`` (503): the transaction did not commit.
         """
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
-        except UNAVAILABLE_ERRORS as exc:
-            raise _unavailable(exc) from exc
+        async with self._acquired() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except UNAVAILABLE_ERRORS as exc:
+                raise _unavailable(exc) from exc
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A connection for reads that need no transaction."""
-        try:
-            async with self._pool.acquire() as conn:
+        async with self._acquired() as conn:
+            try:
                 yield conn
+            except UNAVAILABLE_ERRORS as exc:
+                raise _unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[Connection]:
+        try:
+            # Bounded: with every connection held (a locked table, a slow query), waiting
+            # longer only piles requests up behind the pool.
+            conn = await self._pool.acquire(timeout=self._acquire_timeout)
+        except TimeoutError as exc:
+            logger.warning("no database connection within %ss", self._acquire_timeout)
+            raise DatabaseUnavailable(
+                f"No database connection became free within {self._acquire_timeout:g} s; "
+                "nothing was changed. Retry shortly.",
+                headers={"Retry-After": _RETRY_AFTER_SECONDS},
+            ) from exc
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
+        try:
+            yield conn
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: Connection) -> None:
+        try:
+            await self._pool.release(conn)
+        except UNAVAILABLE_ERRORS as exc:
+            # The unit of work has already ended (committed, or failed with its own error):
+            # its outcome stands. asyncpg has terminated the connection and the pool opens a
+            # new one when needed.
+            logger.info("dropped a broken database connection: %s: %s", type(exc).__name__, exc)
 
     async def ping(self, *, within_seconds: float) -> bool:
         try:
-            async with asyncio.timeout(within_seconds), self._pool.acquire() as conn:
+            async with asyncio.timeout(within_seconds), self._acquired() as conn:
                 value: Any = await conn.fetchval("SELECT 1")
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except _PING_FAILURES:
             return False
         return bool(value == 1)
 

@@ -12,7 +12,8 @@ from relink_api.db import Connection
 _COLUMNS = """
     principal, key, method, path, fingerprint, resource_ids, status_code, created_at,
     expires_at, locked_until, completed_at,
-    expires_at <= now() AS expired, coalesce(locked_until > now(), false) AS leased
+    expires_at <= now() AS expired, coalesce(locked_until > now(), false) AS leased,
+    greatest(ceil(extract(epoch FROM locked_until - now())), 0)::integer AS lease_seconds_left
 """
 
 
@@ -32,6 +33,8 @@ class IdempotencyRow:
     # Judged by the database's clock, the one that wrote the times.
     expired: bool
     leased: bool
+    # Whole seconds until the lease ends, rounded up (0 when none is held).
+    lease_seconds_left: int | None
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> IdempotencyRow:

@@ -175,10 +175,13 @@ async def _claim(
             if row.status_code is not None:
                 return row.resource_ids or {}
             if row.leased:
+                # The claim may belong to a request that died: the only time after which a
+                # retry is sure to be answered is the end of its lease.
+                retry_after = max(1, row.lease_seconds_left or 0)
                 raise IdempotencyKeyInUse(
                     f"The first request with {HEADER} {key.value!r} is still running; retry "
                     "after it finishes to get its result.",
-                    headers={"Retry-After": "1"},
+                    headers={"Retry-After": str(retry_after)},
                 )
             row = await repository.extend_lease(
                 conn, principal=principal, key=key.value, lease=LEASE

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from relink_api.accounts import repository as accounts_repository
-from relink_api.accounts.service import read_time
+from relink_api.accounts.service import moves_owner, read_time
 from relink_api.db import Database
 from relink_api.errors import BadRequest, StripeResourceMissing
 from relink_api.payments import service as payments_service
@@ -76,6 +76,8 @@ class AccountUpdate:
     ordered: bool
     # For a re-read: when the event that prompted it happened (an outage starts then).
     event_created: datetime | None = None
+    # The event's own payload, not a read from Stripe: it may not change the owner.
+    from_payload: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,22 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
         account = FcAccount.model_validate(raw)
     except ValidationError as exc:
         raise MalformedEvent(f"{event.type} must carry a financial_connections.account.") from exc
-    if _lacks_preview_fields(raw):
+    reread = _lacks_preview_fields(raw)
+    if not reread:
+        async with db.connection() as conn:
+            stored = await accounts_repository.get(conn, account_id=account.id)
+        # A signature proves Stripe sent the event, not that its account holder is current
+        # (a replayed or reordered delivery): only Stripe's copy may move an account to
+        # another customer.
+        reread = stored is not None and moves_owner(stored, account)
+        if reread:
+            logger.warning(
+                "event %s names %s as the holder of %s; re-reading it from Stripe",
+                event.id,
+                account.customer,
+                account.id,
+            )
+    if reread:
         fresh = await fresh_account(gateway, account.id)
         if fresh is not None:
             update = AccountUpdate(
@@ -128,7 +145,9 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
         logger.warning(
             "event %s: %s is gone from Stripe; applying the payload", event.id, account.id
         )
-    return Plan(True, [AccountUpdate(account, raw, event.created_at, ordered=True)])
+    return Plan(
+        True, [AccountUpdate(account, raw, event.created_at, ordered=True, from_payload=True)]
+    )
 
 
 async def plan_authorization_event(

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict
 class WebhookResult(StrEnum):
     """``applied``: state changed (or confirmed); ``stale``: older than what is stored, kept
     in the log only; ``ignored``: a type relink-api does not act on; ``duplicate``: this
-    event id was already received."""
+    event id was already received; ``refused``: a live-mode event on a test-mode server (or
+    the reverse), kept in the log only."""
 
     applied = "applied"
     stale = "stale"
     ignored = "ignored"
     duplicate = "duplicate"
+    refused = "refused"
 
 
 class WebhookAck(BaseModel):

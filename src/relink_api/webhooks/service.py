@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -38,18 +39,36 @@ class WebhookSignatureInvalid(BadRequest):
     title = "The webhook signature is not valid"
 
 
-def without_client_secrets(value: Any) -> Any:
-    """The document with every ``client_secret`` removed: session and SetupIntent payloads
-    carry one, and the event log must never hold a secret."""
+# Query parameters that are bearer credentials: the hosted return URL's ``state`` (whose
+# SHA-256 is all relink_sessions keeps) opens the return page of a customer's relink.
+_SECRET_QUERY_PARAMS = frozenset({"state"})
+
+
+def without_secrets(value: Any) -> Any:
+    """The document with every ``client_secret`` removed, and the ``state`` parameter
+    dropped from every URL: session and SetupIntent payloads carry a client secret, a
+    hosted session's return URLs carry our state token, and the event log must never hold
+    a secret."""
     if isinstance(value, dict):
-        return {
-            key: without_client_secrets(item)
-            for key, item in value.items()
-            if key != "client_secret"
-        }
+        return {key: without_secrets(item) for key, item in value.items() if key != "client_secret"}
     if isinstance(value, list):
-        return [without_client_secrets(item) for item in value]
+        return [without_secrets(item) for item in value]
+    if isinstance(value, str):
+        return _without_secret_params(value)
     return value
+
+
+def _without_secret_params(value: str) -> str:
+    if "?" not in value or not any(f"{name}=" in value for name in _SECRET_QUERY_PARAMS):
+        return value
+    parts = urlsplit(value)
+    if not parts.scheme:
+        return value
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, item) for name, item in query if name not in _SECRET_QUERY_PARAMS]
+    if len(kept) == len(query):
+        return value
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
@@ -59,7 +78,7 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not JSON.") from exc
     if not isinstance(document, dict):
         raise MalformedEvent("The body is not a JSON object.")
-    document = without_client_secrets(document)
+    document = without_secrets(document)
     try:
         return StripeEvent.model_validate(document), document
     except ValidationError as exc:
@@ -87,6 +106,21 @@ async def receive_event(
     except SignatureError as exc:
         raise WebhookSignatureInvalid(str(exc)) from exc
     event, document = parse_event(payload)
+    if event.livemode != (settings.stripe_mode == "live"):
+        # A validly signed event of the other mode (a live endpoint's secret configured on
+        # a test server, or the reverse) describes objects this server's key cannot see:
+        # keep it in the log, apply nothing, and answer 2xx, since Stripe would otherwise
+        # redeliver it for days to no purpose.
+        result = await _record_refused(db, event, document)
+        logger.warning(
+            "webhook %s %s: livemode=%s on a %s-mode server; recorded, not applied (%s)",
+            event.id,
+            event.type,
+            str(event.livemode).lower(),
+            settings.stripe_mode or "test",
+            result.value,
+        )
+        return WebhookAck(event_id=event.id, result=result)
 
     # A redelivery of an applied event needs no Stripe call and no transaction.
     async with db.connection() as conn:
@@ -122,6 +156,16 @@ def _settled(
     )
 
 
+async def _record_refused(
+    db: Database, event: StripeEvent, document: dict[str, Any]
+) -> WebhookResult:
+    async with db.transaction() as conn:
+        if not await repository.record(conn, event=event, payload=document):
+            return WebhookResult.duplicate
+        await repository.mark_processed(conn, event_id=event.id, result=WebhookResult.refused.value)
+    return WebhookResult.refused
+
+
 async def _record_and_apply(
     db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
 ) -> WebhookResult:
@@ -142,6 +186,7 @@ async def _record_and_apply(
                     event_id=event.id,
                     ordered=update.ordered,
                     outage_started_at=update.event_created,
+                    may_change_owner=not update.from_payload,
                 )
                 stale += int(applied.stale)
             if plan.setup_intent is not None:
