@@ -1,5 +1,9 @@
-# relink-api as a container. Point DATABASE_URL at your PostgreSQL; without it the embedded
-# server keeps its data in /data (mount a volume there).
+# relink-api as a container. Give it the Stripe settings (STRIPE_SECRET_KEY,
+# STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, RELINK_AUTH_JWT_SECRET or RELINK_AUTH_JWKS_URL):
+# without a key `serve` refuses to start, and it never becomes the sandbox unless
+# RELINK_SANDBOX=true and, as it listens on every address, RELINK_SANDBOX_ALLOW_REMOTE=true.
+# Point DATABASE_URL at your PostgreSQL; without it the embedded server keeps its data in
+# /data (mount a volume there).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -63,9 +63,10 @@ class RunningSandbox:
 
 
 def sandbox_base_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """What ``relink-api serve`` starts from with no Stripe key: nothing Stripe-related set,
-    and (by default) no token secret, so the sandbox's own persisted one is used."""
+    """What ``relink-api serve --sandbox`` starts from: nothing Stripe-related set, and (by
+    default) no token secret, so the sandbox's own persisted one is used."""
     values: dict[str, Any] = {
+        "sandbox": True,
         "stripe_secret_key": None,
         "stripe_publishable_key": None,
         "stripe_webhook_secrets": "",

@@ -7,11 +7,12 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import AliasChoices, ValidationError
+from pydantic import AliasChoices, SecretStr, ValidationError
 
 from relink_api.logs import configure_logging
 from relink_api.settings import ConfigurationError, Settings
@@ -35,10 +36,11 @@ def _env_name(field: str) -> str:
     return f"RELINK_{field.upper()}"
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or a one-sentence error and exit status 2."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (``overrides`` win, and are validated alike), or a
+    one-sentence error and exit status 2."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ConfigurationError as exc:
         raise ConfigProblem(str(exc)) from None
     except ValidationError as exc:
@@ -53,7 +55,11 @@ def _run(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
     async def runner() -> T:
         return await coroutine_factory()
 
-    return asyncio.run(runner())
+    try:
+        return asyncio.run(runner())
+    except ConfigurationError as exc:
+        # A database that cannot be opened, say: one sentence, as for a bad setting.
+        raise ConfigProblem(str(exc)) from None
 
 
 @click.group()
@@ -67,27 +73,52 @@ def main() -> None:
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=None, help="Port (default RELINK_PORT)."
 )
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--sandbox",
+    "sandbox_mode",
+    is_flag=True,
+    help="Simulate Stripe offline, with keys of its own (as RELINK_SANDBOX=true); loopback "
+    "only unless RELINK_SANDBOX_ALLOW_REMOTE=true.",
+)
+def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
     """Start the HTTP server (migrations run at start-up)."""
-    from relink_api.app import create_app
+    from relink_api.app import create_app, open_database
     from relink_api.server import BindError, bind_socket
     from relink_api.server import serve as serve_app
 
-    settings = load_settings()
+    settings = load_settings(sandbox=True) if sandbox_mode else load_settings()
+    if settings.stripe_secret_key is None and not settings.sandbox:
+        # Never a sandbox by accident: its controls act for every customer.
+        raise ConfigProblem(
+            "relink-api has no Stripe keys to serve with: set STRIPE_SECRET_KEY, "
+            "STRIPE_PUBLISHABLE_KEY and RELINK_AUTH_JWT_SECRET to use Stripe, or ask for the "
+            "offline sandbox with `relink-api serve --sandbox` (or RELINK_SANDBOX=true)."
+        )
     missing = settings.missing_for_serving()
     if missing:
         lines = "\n".join(f"  - {item}" for item in missing)
         raise ConfigProblem(
             "relink-api cannot serve against Stripe yet; set these environment variables "
-            f"(or unset STRIPE_SECRET_KEY to run the offline sandbox):\n{lines}"
+            "(or unset STRIPE_SECRET_KEY and run the offline sandbox with "
+            f"`relink-api serve --sandbox`):\n{lines}"
         )
     configure_logging(settings.log_level)
     bind_host = host or settings.host
     bind_port = port or settings.port
-    if settings.stripe_secret_key is None or settings.sandbox:
+    if settings.sandbox:
         from relink_api.sandbox.setup import sandbox_settings
 
-        settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+        try:
+            settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+        except ConfigurationError as exc:
+            raise ConfigProblem(str(exc)) from None
+    if settings.database_url is not None:
+        # Open it once before serving, so that a wrong address or password is one sentence
+        # here rather than a traceback from inside the server's start-up.
+        async def check_database() -> None:
+            await (await open_database(settings)).close()
+
+        _run(check_database)
     # The port first: a busy one must stop us before anything (the sandbox's banner with
     # its token and admin key, above all) is printed.
     try:
@@ -106,18 +137,15 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def migrate() -> None:
     """Apply pending database migrations and exit."""
-    from relink_api.app import database_url
-    from relink_api.db import Database
-    from relink_api.db.migrate import apply_migrations
+    from relink_api.app import connect_database, migrate_database
 
     settings = load_settings()
     configure_logging(settings.log_level)
 
     async def go() -> list[str]:
-        database = await Database.connect(await database_url(settings), settings)
+        database = await connect_database(settings)
         try:
-            async with database.connection() as conn:
-                applied = await apply_migrations(conn)
+            applied = await migrate_database(database, settings)
         finally:
             await database.close()
         return [f"{migration.version:04d}_{migration.name}" for migration in applied]
@@ -130,12 +158,25 @@ def migrate() -> None:
 @click.argument("customer_id")
 @click.option("--ttl", type=click.IntRange(60, 86_400), default=3600, show_default=True)
 def token(customer_id: str, ttl: int) -> None:
-    """Mint a short-lived bearer token for CUSTOMER_ID (needs RELINK_AUTH_JWT_SECRET)."""
+    """Mint a short-lived bearer token for CUSTOMER_ID (with RELINK_AUTH_JWT_SECRET, or a
+    sandbox's own token secret from its data folder)."""
     from relink_api.auth import mint_token
+    from relink_api.sandbox.setup import stored_secrets
 
     settings = load_settings()
+    if not settings.auth_configured:
+        # As a sandbox server does: with no token setting of its own, it signs with the
+        # secret it made in its data folder.
+        stored = stored_secrets(settings) or {}
+        if stored.get("jwt_secret"):
+            settings = settings.model_copy(
+                update={"auth_jwt_secret": SecretStr(stored["jwt_secret"])}
+            )
     if settings.auth_jwt_secret is None:
-        raise ConfigProblem("Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret).")
+        raise ConfigProblem(
+            "Minting tokens needs RELINK_AUTH_JWT_SECRET (a shared secret), or a sandbox's "
+            "data folder (RELINK_DATA_DIR) to take its token secret from."
+        )
     click.echo(mint_token(settings, customer_id, ttl_seconds=ttl))
 
 
@@ -387,18 +428,37 @@ def prune_events(older_than_days: int | None) -> None:
 def sandbox(ctx: click.Context, url: str | None) -> None:
     """Drive a running sandbox: break and repair links, make demo customers.
 
-    Each change is announced to the app by a signed webhook, as Stripe would."""
+    Each change is announced to the app by a signed webhook, as Stripe would. The sandbox's
+    admin key, read from its data folder (RELINK_DATA_DIR), goes with each request: a
+    sandbox on another host asks for it."""
+    from relink_api.auth import ADMIN_KEY_HEADER
+    from relink_api.sandbox.setup import stored_secrets
+
+    settings = load_settings()
     if url is None:
-        settings = load_settings()
         url = settings.public_base_url or f"http://{settings.host}:{settings.port}"
-    ctx.obj = url.rstrip("/")
+    key = (stored_secrets(settings) or {}).get("admin_api_key")
+    ctx.obj = SandboxTarget(url.rstrip("/"), {ADMIN_KEY_HEADER: key} if key else {})
 
 
-def _control(url: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SandboxTarget:
+    """A running sandbox and the headers that let this command in."""
+
+    url: str
+    headers: dict[str, str]
+
+
+def _control(
+    target: SandboxTarget, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     import httpx
 
+    url = target.url
     try:
-        response = httpx.post(f"{url}/sandbox/control{path}", json=body, timeout=30)
+        response = httpx.post(
+            f"{url}/sandbox/control{path}", json=body, headers=target.headers, timeout=30
+        )
     except httpx.HTTPError as exc:
         raise click.ClickException(f"No sandbox answers at {url} ({type(exc).__name__}).") from None
     if response.status_code == 404 and "application/json" not in response.headers.get(
@@ -411,7 +471,7 @@ def _control(url: str, path: str, body: dict[str, Any] | None = None) -> dict[st
         message = error.get("message") or payload.get("detail") or response.text
         raise click.ClickException(str(message))
     # Deliver the webhook now, so the app's state has moved when the command returns.
-    httpx.post(f"{url}/sandbox/control/outbox/flush", timeout=30)
+    httpx.post(f"{url}/sandbox/control/outbox/flush", headers=target.headers, timeout=30)
     return payload
 
 
@@ -425,9 +485,9 @@ def _target(object_id: str) -> str:
 
 @sandbox.command(name="demo-customer")
 @click.pass_obj
-def sandbox_demo_customer(url: str) -> None:
+def sandbox_demo_customer(target: SandboxTarget) -> None:
     """Create a customer with the demo accounts and print their page URL."""
-    created = _control(url, "/demo-customers")
+    created = _control(target, "/demo-customers")
     click.echo(f"customer {created['customer_id']}")
     for role, account_id in created["accounts"].items():
         click.echo(f"  {role:<24} {account_id}")
@@ -449,18 +509,18 @@ def sandbox_demo_customer(url: str) -> None:
     type=click.Choice(["relink_required", "none"]),
 )
 @click.pass_obj
-def sandbox_deactivate(url: str, object_id: str, cause: str, action: str) -> None:
+def sandbox_deactivate(target: SandboxTarget, object_id: str, cause: str, action: str) -> None:
     """Make an account (fca_…) or a whole authorization (fcauth_…) inactive."""
-    _control(url, f"{_target(object_id)}/deactivate", {"cause": cause, "action": action})
+    _control(target, f"{_target(object_id)}/deactivate", {"cause": cause, "action": action})
     click.echo(f"{object_id} deactivated ({cause}, action {action})")
 
 
 @sandbox.command(name="reactivate")
 @click.argument("object_id")
 @click.pass_obj
-def sandbox_reactivate(url: str, object_id: str) -> None:
+def sandbox_reactivate(target: SandboxTarget, object_id: str) -> None:
     """Make an account (fca_…) or a whole authorization (fcauth_…) active again."""
-    _control(url, f"{_target(object_id)}/reactivate")
+    _control(target, f"{_target(object_id)}/reactivate")
     click.echo(f"{object_id} reactivated")
 
 
@@ -468,10 +528,10 @@ def sandbox_reactivate(url: str, object_id: str) -> None:
 @click.argument("account_id")
 @click.argument("date", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.pass_obj
-def sandbox_expected_deactivation(url: str, account_id: str, date: Any) -> None:
+def sandbox_expected_deactivation(target: SandboxTarget, account_id: str, date: Any) -> None:
     """Warn that ACCOUNT_ID will become inactive on DATE (YYYY-MM-DD)."""
     day = date.date().isoformat()
-    _control(url, f"/accounts/{account_id}/expected-deactivation", {"date": day})
+    _control(target, f"/accounts/{account_id}/expected-deactivation", {"date": day})
     click.echo(f"{account_id} expected to deactivate on {day}")
 
 

@@ -24,6 +24,8 @@ _MIN_JWT_SECRET_BYTES = 32
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # Keys the sandbox generates for itself; a real key never starts like this.
 SANDBOX_KEY_PREFIX = "sk_test_sandbox"
+# What asyncpg accepts as a DSN.
+_POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigurationError(Exception):
@@ -213,11 +215,30 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"RELINK_CORS_ALLOWED_ORIGINS: {exc}") from None
 
     # --- Sandbox ------------------------------------------------------------------------
+    # Asked for by name only: a server that merely lacks keys must not become a sandbox,
+    # whose controls mint tokens and list every hosted relink URL.
     sandbox: bool = Field(
         default=False,
-        description="Simulate Stripe in-process. `serve` turns it on when no STRIPE_SECRET_KEY "
-        "is set; it is refused alongside a real key.",
+        description="Simulate Stripe in-process (RELINK_SANDBOX=true or `serve --sandbox`); "
+        "refused alongside a real key.",
     )
+    sandbox_allow_remote: bool = Field(
+        default=False,
+        description="Let the sandbox bind a non-loopback address; its controls then take its "
+        "admin key from callers on other hosts.",
+    )
+
+    # --- DATABASE_URL's scheme: one sentence, before anything tries to connect ----------
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _postgresql_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_POSTGRESQL_SCHEMES):
+            # The value is not echoed: it may hold a password.
+            raise ConfigurationError(
+                "DATABASE_URL must be a PostgreSQL URL "
+                "(postgresql://user:password@host:5432/database); the value given is not one."
+            )
+        return value
 
     @field_validator("stripe_webhook_secrets", mode="before")
     @classmethod
@@ -339,7 +360,8 @@ class Settings(BaseSettings):
 
     def missing_for_serving(self) -> list[str]:
         """Settings that ``serve`` against real Stripe cannot start without, each with what
-        to give it. Without a secret key nothing is missing: the sandbox provides it all."""
+        to give it. Without a secret key nothing is listed: ``serve`` then stops unless the
+        sandbox, which provides them all, was asked for."""
         missing: list[str] = []
         if self.stripe_secret_key is None:
             return missing

@@ -1,9 +1,10 @@
 """Browser end-to-end fixtures: the real server in sandbox mode, and Debian's Chromium.
 
-The server is ``python -m relink_api serve`` started as a subprocess on a free port, with an
-empty data folder and no Stripe key or database URL: the embedded PostgreSQL and the sandbox
-Stripe, exactly as a person running the README's command gets them. Chromium is the system's
-``/usr/bin/chromium``; no browser is ever downloaded, and a missing one fails the run.
+The server is ``python -m relink_api serve --sandbox`` started as a subprocess on a free port,
+with an empty data folder and no Stripe key or database URL: the embedded PostgreSQL and the
+sandbox Stripe, exactly as a person running the README's command (``scripts/run``) gets them.
+Chromium is the system's ``/usr/bin/chromium``; no browser is ever downloaded, and a missing
+one fails the run.
 
 Playwright's async API runs on the suite's one (session-scoped) event loop, so these tests
 sit alongside the async integration tests in the same pytest run.
@@ -57,7 +58,7 @@ def _free_port() -> int:
 
 
 def _server_env(data_dir: Path) -> dict[str, str]:
-    """This process's environment without any Stripe, database or relink setting: sandbox mode."""
+    """This process's environment without any Stripe, database or relink setting."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -119,14 +120,14 @@ def _stop(process: subprocess.Popen[bytes], pgdata: Path) -> None:
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``relink-api serve`` in sandbox mode on a free port, ready, for the whole run."""
+    """``relink-api serve --sandbox`` on a free port, ready, for the whole run."""
     data_dir = tmp_path_factory.mktemp("relink-e2e")
     log_path = data_dir / "server.log"
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "relink_api", "serve", "--port", str(port)],
+            [sys.executable, "-m", "relink_api", "serve", "--sandbox", "--port", str(port)],
             cwd=REPO,
             env=_server_env(data_dir),
             stdin=subprocess.DEVNULL,

@@ -1,5 +1,6 @@
-"""The README's run command on a fresh data folder: it starts with no configuration at all,
-says Stripe is simulated, answers /readyz, serves the page, and its printed token works."""
+"""The README's run command on a fresh data folder: it asks for the sandbox and needs no
+other configuration, says Stripe is simulated, answers /readyz, serves the page, and its
+printed token works."""
 
 from __future__ import annotations
 

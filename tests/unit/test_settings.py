@@ -93,6 +93,8 @@ def test_reads_stripe_and_database_names_from_the_environment(
         ({"return_url_allowlist": "https://app.example.com/path"}, "no path"),
         ({"return_url_allowlist": "javascript://"}, "not an allowed app scheme"),
         ({"db_pool_min_size": 5, "db_pool_max_size": 2}, "must not exceed"),
+        ({"database_url": "mysql://root:sk_live_abc@db/app"}, "must be a PostgreSQL URL"),
+        ({"database_url": "db.example:5432/app"}, "must be a PostgreSQL URL"),
     ],
 )
 def test_unsafe_or_contradictory_configuration_stops_with_one_sentence(
@@ -106,8 +108,24 @@ def test_unsafe_or_contradictory_configuration_stops_with_one_sentence(
     assert "sk_live_abc" not in message
 
 
+def test_both_postgresql_schemes_are_accepted() -> None:
+    for url in ("postgresql://u:p@db/app", "postgres://u:p@db/app"):
+        assert Settings(database_url=url).database_url is not None  # type: ignore[arg-type]
+
+
+def test_the_sandbox_is_off_and_kept_on_loopback_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not Settings().sandbox
+    assert not Settings().sandbox_allow_remote
+    monkeypatch.setenv("RELINK_SANDBOX", "true")
+    monkeypatch.setenv("RELINK_SANDBOX_ALLOW_REMOTE", "true")
+    assert Settings().sandbox
+    assert Settings().sandbox_allow_remote
+
+
 def test_missing_for_serving_names_each_setting() -> None:
-    # No key at all: the sandbox provides everything.
+    # No key at all: nothing to list (`serve` then needs the sandbox asked for).
     assert Settings().missing_for_serving() == []
     missing = Settings(stripe_secret_key="sk_test_abc").missing_for_serving()  # type: ignore[arg-type]
     joined = " ".join(missing)

@@ -13,7 +13,7 @@ from relink_api.auth import ADMIN_KEY_HEADER, mint_token
 from relink_api.db import Database
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
-from relink_api.sandbox.setup import sandbox_admin_key
+from relink_api.sandbox.setup import is_loopback, sandbox_admin_key, secrets_path
 from relink_api.settings import Settings
 
 
@@ -41,6 +41,19 @@ async def start_sandbox(
             await delivery
 
     stack.push_async_callback(stop_delivery)
+    if not is_loopback(settings.host):
+        # Off loopback the log may be read by others (a container's log, a shared terminal):
+        # no token and no key in it, only where to find them.
+        sys.stderr.write(
+            "\n  Stripe is SIMULATED: this is the relink-api sandbox (no real money, no real "
+            f"banks), on {settings.host}.\n"
+            f"  Demo customer {demo}. Tokens and keys are not printed off loopback; on this "
+            "data folder,\n"
+            f"  `relink-api token {demo}` mints a page token (open {base}/#token=…), and the\n"
+            "  admin key that the sandbox controls need from other hosts (X-Admin-Key) is in\n"
+            f"  {secrets_path(settings)}. See docs/sandbox.md.\n\n"
+        )
+        return
     token = mint_token(settings, demo, ttl_seconds=12 * 3600)
     admin_key = sandbox_admin_key(settings)
     operator = (
