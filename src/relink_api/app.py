@@ -26,6 +26,7 @@ from relink_api.edge.body_limit import BodyLimitMiddleware, BodyLimits, document
 from relink_api.edge.cors import add_cors
 from relink_api.edge.headers import SecurityHeadersMiddleware
 from relink_api.edge.request_context import RequestContextMiddleware
+from relink_api.edge.unexpected import UnexpectedErrorMiddleware
 from relink_api.errors import Problem, install_problem_handlers
 from relink_api.logs import protect_third_party_loggers
 from relink_api.page import PAGE_HEADERS, mount_page
@@ -250,7 +251,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.authenticator = Authenticator(settings)
     install_problem_handlers(app)
     # --- HTTP edge (relink_api.edge), innermost first: a request meets the request id and
-    # access log, then security headers, CORS, and the body limit before any route.
+    # access log, then security headers, CORS, the body limit, and (last, around the routes)
+    # the 500 for what no handler took.
+    app.add_middleware(UnexpectedErrorMiddleware)
     body_limits = BodyLimits.for_service(settings.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, limits=body_limits)
     add_cors(app, settings.cors_allowed_origins)

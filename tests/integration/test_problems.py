@@ -66,6 +66,25 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals(
     assert "sk_test" not in response.text
 
 
+async def test_an_unexpected_error_ends_inside_the_app_with_the_edge_headers(
+    app: FastAPI, auth_a: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Re-raised to the server, the error would make uvicorn drop the keep-alive connection
+    # (a pipelined request on it is never answered); the ASGI transport re-raises it too.
+    async def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(accounts_service, "list_accounts", explode)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/v1/accounts", headers={**auth_a, "X-Request-Id": "trace-500"})
+    assert response.status_code == 500
+    assert response.json()["type"] == "/problems/internal-error"
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+
+
 async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
     fresh = await client.get("/healthz")
     kept = await client.get("/healthz", headers={"X-Request-Id": "trace-123"})
