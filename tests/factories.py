@@ -1,4 +1,4 @@
-"""Stripe-shaped JSON for respx: the wire shapes of REFERENCE.md sections 1 to 3."""
+"""Stripe-shaped JSON for respx: the wire shapes of docs/stripe.md §1 to §3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signed Stripe event deliveries, built the way Stripe builds them (REFERENCE.md §4-5)."""
+"""Signed Stripe event deliveries, built the way Stripe builds them (docs/stripe.md §4-5)."""
 
 from __future__ import annotations
 

@@ -304,7 +304,7 @@ def relink_session_params(request: RelinkSessionRequest) -> SessionCreateParams:
 
 
 def setup_intent_params(request: SetupIntentRequest) -> SetupIntentCreateParams:
-    """Stripe's params for an ACH SetupIntent from an FC account (REFERENCE.md section 6)."""
+    """Stripe's params for an ACH SetupIntent from an FC account (docs/stripe.md §6)."""
     params: SetupIntentCreateParams = {
         # The pinned preview API removed payment_method_types (2026-08-26.preview).
         "allowed_payment_method_types": ["us_bank_account"],

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 AccountStatus = Literal["active", "inactive", "disconnected"]
-# `status_details.inactive.cause` values (REFERENCE.md section 2).
+# `status_details.inactive.cause` values (docs/stripe.md §2).
 INACTIVE_CAUSES = (
     "access_denied",
     "access_expired",

@@ -20,7 +20,7 @@ async def sandbox(database_url: str, tmp_path: Path) -> AsyncIterator[RunningSan
 
 @pytest.fixture
 async def sdk(sandbox: RunningSandbox) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK's own client, pointed at the sandbox the documented way (REFERENCE.md §8)."""
+    """The SDK's own client, pointed at the sandbox the documented way (docs/stripe.md §8)."""
     http_client = stripe.HTTPXClient()
     client = stripe.StripeClient(
         sandbox.secret_key,

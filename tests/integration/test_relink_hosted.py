@@ -99,7 +99,7 @@ async def test_url_delivery_returns_the_hosted_url_and_no_secret(
     assert sent["hosted[delivery_method]"] == "url"
     assert sent["relink_options[authorization]"] == "fcauth_1"
     assert sent["relink_options[account]"] == "fca_checking"
-    assert "hosted[return_url]" not in sent  # not a create param (REFERENCE.md §1)
+    assert "hosted[return_url]" not in sent  # not a create param (docs/stripe.md §1)
     query = parse_qs(urlsplit(sent["return_url"]).query)
     assert query["session"] == [body["id"]]
     (token,) = query["state"]

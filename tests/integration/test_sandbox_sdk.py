@@ -234,7 +234,7 @@ async def test_retrieve_authorization_through_the_gateway(
     assert broken.status_details is not None
     assert broken.status_details.inactive is not None
     assert broken.status_details.inactive.action == "relink_required"
-    # No `cause` on an Authorization's status_details (REFERENCE.md §3).
+    # No `cause` on an Authorization's status_details (docs/stripe.md §3).
     assert "cause" not in (broken.status_details.inactive.model_extra or {})
     assert broken.customer == demo["customer_id"]
     assert broken.institution == "fcinst_SandboxBank"
@@ -340,7 +340,7 @@ async def test_raw_sdk_list_pages_backwards_with_ending_before(
 async def test_list_reads_percent_encoded_query_params(
     sandbox: RunningSandbox, demo: dict[str, Any]
 ) -> None:
-    # requests-based clients escape brackets in the query string (REFERENCE.md §2).
+    # requests-based clients escape brackets in the query string (docs/stripe.md §2).
     response = await sandbox.client.get(
         "/sandbox/stripe/v1/financial_connections/accounts"
         f"?account_holder%5Bcustomer%5D={demo['customer_id']}&limit=100",

@@ -1,5 +1,5 @@
 """The sandbox's reading of Stripe's wire format: bracket params in, Stripe's error envelope
-out (REFERENCE.md §1; docs/sandbox.md, "Stripe REST API")."""
+out (docs/stripe.md §1 and §7; docs/sandbox.md, "Stripe REST API")."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_empty_brackets_append() -> None:
 
 
 def test_the_sdks_full_relink_body() -> None:
-    # REFERENCE.md §1, the body as stripe-python sends it.
+    # docs/stripe.md §1, the body as stripe-python sends it.
     body = (
         "account_holder[type]=customer&account_holder[customer]=cus_123"
         "&permissions[0]=payment_method&permissions[1]=balances"

@@ -1,4 +1,4 @@
-"""The Stripe-Signature scheme (REFERENCE.md §5): parsing, HMAC, secrets and tolerance."""
+"""The Stripe-Signature scheme (docs/stripe.md §5): parsing, HMAC, secrets and tolerance."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Turn an account linked in place of another into an ACH payment method.
 
 When a relink links a *different* account, Stripe does not move the payment methods made
-from the old one (REFERENCE.md section 6): the customer sets up a new one, through a
+from the old one (docs/stripe.md §6): the customer sets up a new one, through a
 SetupIntent we create and they confirm with the mandate. What it made is recorded from
 Stripe's copy of the SetupIntent, whether our read or its webhook comes first.
 """

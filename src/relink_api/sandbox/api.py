@@ -333,7 +333,7 @@ async def _validate_session(conn: Connection, params: dict[str, Any]) -> dict[st
 
 
 def _validate_hosted(params: dict[str, Any], ui_mode: str) -> str:
-    """``hosted[delivery_method]`` of a hosted session, which only relinks (REFERENCE.md §1)."""
+    """``hosted[delivery_method]`` of a hosted session, which only relinks (docs/stripe.md §1)."""
     hosted = params.get("hosted")
     param = "hosted[delivery_method]"
     if hosted is not None and not isinstance(hosted, dict):
