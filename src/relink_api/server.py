@@ -9,7 +9,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-from relink_api.edge.protocol import BoundedH11Protocol
+from relink_api.edge.protocol import bounded_protocol
 from relink_api.settings import Settings
 
 
@@ -58,8 +58,7 @@ def server_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> 
         app,
         host=host,
         port=port,
-        http=BoundedH11Protocol,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
+        http=bounded_protocol(settings.max_header_bytes),
         log_config=None,
         access_log=False,  # relink_api.access logs each request, with its request id
         # X-Forwarded-For/-Proto only from the proxies named; none by default.

@@ -287,3 +287,30 @@ def test_a_request_that_is_not_http_is_a_400_problem(served: Served) -> None:
     assert status == 400
     assert b"content-type: application/problem+json" in head.lower()
     assert b'"type":"/problems/bad-request"' in body
+
+
+def test_each_request_on_a_connection_has_its_own_head_limit(served: Served) -> None:
+    # The head is counted as it arrives: an end of head split across reads still ends it,
+    # a 1 MiB body after a small head is not counted as head, and the next request on the
+    # same connection starts a count of its own.
+    with socket.create_connection(("127.0.0.1", served.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in (b"GET /healthz HTTP/1.1\r\nHost: relink\r", b"\n\r", b"\n"):
+            sock.sendall(piece)
+            time.sleep(0.05)
+        status, _, _ = _status_and_body(_read_response(sock))
+        assert status == 200
+
+        body = b"x" * MIB
+        sock.sendall(
+            b"POST /v1/webhooks/stripe HTTP/1.1\r\nHost: relink\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        status, _, _ = _status_and_body(_read_response(sock))
+        # The route answers (its own refusal): the body was neither a head nor too large.
+        assert status not in (413, 431)
+
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: relink\r\nX-Padding: " + b"a" * 40 * 1024)
+        status, _, body = _status_and_body(_read_response(sock))
+    assert status == 431
+    assert b"/problems/request-header-fields-too-large" in body
