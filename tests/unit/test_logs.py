@@ -131,3 +131,13 @@ async def test_at_warning_a_stripe_call_logs_no_info_line(
 
     logged = capsys.readouterr().err
     assert "INFO" not in logged, logged
+
+
+def test_a_token_after_a_control_character_is_masked_before_it_is_escaped() -> None:
+    formatter = SafeFormatter("%(message)s")
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "auth %s", ("Bearer\teyJabc.def",), None
+    )
+    text = formatter.format(record)
+    assert "eyJabc" not in text
+    assert text == "auth Bearer [redacted]"
