@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from relink_api.accounts import repository
 from relink_api.accounts.repository import AccountRow, AccountState
@@ -71,6 +71,18 @@ class ConflictingSnapshot(Exception):
     Stripe can say which is right."""
 
 
+class OwnerChangeUnconfirmed(ConflictingSnapshot):
+    """A notification (not a read) that would give a stored account another owner: a
+    signature proves Stripe sent it, not that its account holder is still current (a
+    replayed or reordered delivery), so only Stripe's copy may move an account."""
+
+
+# What a snapshot may do to a stored account's owner: ``apply`` Stripe's account holder (a
+# read from Stripe), ``confirm`` it first (raise ``OwnerChangeUnconfirmed``: a webhook's
+# payload), or ``keep`` the stored owner (a payload Stripe can no longer confirm).
+OwnerChange = Literal["apply", "confirm", "keep"]
+
+
 # Sources whose snapshot is a read made now, not a notification of something past.
 _READ_SOURCES = frozenset({"refresh", "sync", "import", "relink"})
 
@@ -111,7 +123,7 @@ async def apply_snapshot(
     replaces_account_id: str | None = None,
     ordered: bool = False,
     outage_started_at: datetime | None = None,
-    may_change_owner: bool = True,
+    owner_change: OwnerChange = "apply",
 ) -> AppliedSnapshot:
     """Store what Stripe says of an account and write a history row if its state moved.
 
@@ -121,8 +133,8 @@ async def apply_snapshot(
     is ``stale``), and one of the same second that disagrees raises ``ConflictingSnapshot``.
     ``outage_started_at``: when a new outage began, if earlier than ``state_as_of`` (an event
     whose account had to be re-read).
-    ``may_change_owner=False`` (a webhook payload, not a read from Stripe): a stored account
-    keeps its owner whatever the snapshot's account holder says.
+    ``owner_change``: whether the snapshot's account holder may move a stored account to
+    another customer (see ``OwnerChange``).
     """
     state = state_from_snapshot(account, raw)
     confirmed = source in _READ_SOURCES
@@ -160,8 +172,10 @@ async def apply_snapshot(
             account.action,
         ):
             raise ConflictingSnapshot(account.id)
+    if owner_change == "confirm" and moves_owner(before, account):
+        raise OwnerChangeUnconfirmed(account.id)
     customer = before.customer_id
-    if may_change_owner:
+    if owner_change == "apply":
         if before.owner_source == "account_holder" and account.customer is not None:
             customer = account.customer
         elif customer is None:

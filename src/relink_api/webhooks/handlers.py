@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from relink_api.accounts import repository as accounts_repository
-from relink_api.accounts.service import moves_owner, read_time
+from relink_api.accounts.service import OwnerChange, read_time
 from relink_api.db import Database
 from relink_api.errors import BadRequest, StripeResourceMissing
 from relink_api.payments import service as payments_service
@@ -76,8 +76,9 @@ class AccountUpdate:
     ordered: bool
     # For a re-read: when the event that prompted it happened (an outage starts then).
     event_created: datetime | None = None
-    # The event's own payload, not a read from Stripe: it may not change the owner.
-    from_payload: bool = False
+    # A read from Stripe may move the account to another customer; the event's own
+    # payload must have that confirmed by a read first.
+    owner_change: OwnerChange = "apply"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +121,7 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
         account = FcAccount.model_validate(raw)
     except ValidationError as exc:
         raise MalformedEvent(f"{event.type} must carry a financial_connections.account.") from exc
-    reread = _lacks_preview_fields(raw)
-    if not reread:
-        async with db.connection() as conn:
-            stored = await accounts_repository.get(conn, account_id=account.id)
-        # A signature proves Stripe sent the event, not that its account holder is current
-        # (a replayed or reordered delivery): only Stripe's copy may move an account to
-        # another customer.
-        reread = stored is not None and moves_owner(stored, account)
-        if reread:
-            logger.warning(
-                "event %s names %s as the holder of %s; re-reading it from Stripe",
-                event.id,
-                account.customer,
-                account.id,
-            )
-    if reread:
+    if _lacks_preview_fields(raw):
         fresh = await fresh_account(gateway, account.id)
         if fresh is not None:
             update = AccountUpdate(
@@ -145,8 +131,12 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
         logger.warning(
             "event %s: %s is gone from Stripe; applying the payload", event.id, account.id
         )
+        update = AccountUpdate(account, raw, event.created_at, ordered=True, owner_change="keep")
+        return Plan(True, [update])
+    # Applied as it is, unless it would move the account to another customer: applying
+    # then raises OwnerChangeUnconfirmed, and the service re-reads the account.
     return Plan(
-        True, [AccountUpdate(account, raw, event.created_at, ordered=True, from_payload=True)]
+        True, [AccountUpdate(account, raw, event.created_at, ordered=True, owner_change="confirm")]
     )
 
 

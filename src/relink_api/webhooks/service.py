@@ -13,7 +13,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from relink_api.accounts import repository as accounts_repository
-from relink_api.accounts.service import ConflictingSnapshot, apply_snapshot, read_time
+from relink_api.accounts.service import (
+    ConflictingSnapshot,
+    OwnerChangeUnconfirmed,
+    apply_snapshot,
+    read_time,
+)
 from relink_api.db import Database
 from relink_api.errors import BadRequest
 from relink_api.payments import service as payments_service
@@ -132,8 +137,15 @@ async def receive_event(
     try:
         result = await _record_and_apply(db, event, document, plan)
     except ConflictingSnapshot as conflict:
-        # Same second, different state: only Stripe's current copy can settle it.
+        # Same second, different state, or a payload moving an account to another customer:
+        # only Stripe's current copy can settle it.
         account_id = str(conflict)
+        if isinstance(conflict, OwnerChangeUnconfirmed):
+            logger.warning(
+                "event %s names another holder of %s; re-reading it from Stripe",
+                event.id,
+                account_id,
+            )
         fresh = await fresh_account(gateway, account_id)
         plan.accounts = [
             _settled(update, fresh, event) if update.account.id == account_id else update
@@ -147,10 +159,11 @@ async def receive_event(
 def _settled(
     update: AccountUpdate, fresh: tuple[FcAccount, dict[str, Any]] | None, event: StripeEvent
 ) -> AccountUpdate:
-    """The update that settles a same-second conflict: Stripe's current copy, or, if Stripe
-    no longer knows the account, the event's own payload applied as the latest word."""
+    """The update that settles a conflict: Stripe's current copy, or, if Stripe no longer
+    knows the account, the event's own payload applied as the latest word, keeping the
+    stored owner."""
     if fresh is None:
-        return replace(update, ordered=False)
+        return replace(update, ordered=False, owner_change="keep")
     return AccountUpdate(
         fresh[0], fresh[1], read_time(), ordered=False, event_created=event.created_at
     )
@@ -186,7 +199,7 @@ async def _record_and_apply(
                     event_id=event.id,
                     ordered=update.ordered,
                     outage_started_at=update.event_created,
-                    may_change_owner=not update.from_payload,
+                    owner_change=update.owner_change,
                 )
                 stale += int(applied.stale)
             if plan.setup_intent is not None:
