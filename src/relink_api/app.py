@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from relink_api import __version__
 from relink_api.accounts.router import router as accounts_router
 from relink_api.admin.router import router as admin_router
 from relink_api.auth import Authenticator
+from relink_api.background import run_in_background
 from relink_api.db import Database
 from relink_api.db.embedded import start_embedded_postgres, stop_embedded_postgres
 from relink_api.db.migrate import Migration, apply_migrations
@@ -169,14 +169,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 settings.data_dir, unhealthy_after=settings.embedded_db_unhealthy_after_seconds
             )
             app.state.embedded_postgres = supervisor
-            supervising = asyncio.create_task(supervisor.run(), name="embedded-postgres")
-
-            async def stop_supervising() -> None:
-                supervising.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await supervising
-
-            stack.push_async_callback(stop_supervising)
+            run_in_background(stack, supervisor.run(), name="embedded-postgres")
         # Every HTTP attempt to Stripe takes from one budget shared by all processes.
         budget = stripe_budget(database, settings)
         gateway = StripeGateway(
@@ -192,14 +185,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
             await start_sandbox(app, database, settings, stack)
         if settings.sync_interval_seconds > 0:
-            scheduled = asyncio.create_task(run_periodically(database, gateway, settings))
-
-            async def stop_schedule() -> None:
-                scheduled.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduled
-
-            stack.push_async_callback(stop_schedule)
+            run_in_background(
+                stack, run_periodically(database, gateway, settings), name="scheduled-sync"
+            )
         yield
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from contextlib import AsyncExitStack
 
 from fastapi import FastAPI
 
 from relink_api.auth import ADMIN_KEY_HEADER, mint_token
+from relink_api.background import run_in_background
 from relink_api.db import Database
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
@@ -33,14 +32,7 @@ async def start_sandbox(
     outbox = Outbox(database, url=f"{base}/v1/webhooks/stripe", secret=secret)
     stack.push_async_callback(outbox.aclose)
     app.state.sandbox_outbox = outbox
-    delivery = asyncio.create_task(outbox.run(), name="sandbox-webhooks")
-
-    async def stop_delivery() -> None:
-        delivery.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivery
-
-    stack.push_async_callback(stop_delivery)
+    run_in_background(stack, outbox.run(), name="sandbox-webhooks")
     if not is_loopback(settings.host):
         # Off loopback the log may be read by others (a container's log, a shared terminal):
         # no token and no key in it, only where to find them.
