@@ -340,9 +340,7 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
         try:
             # First, so relinks that finished at Stripe update their accounts before the
             # accounts are read.
-            settled = await settle_unfinished(
-                database, paced, customer_ids=customers, requests_per_second=None
-            )
+            settled = await settle_unfinished(database, paced, customer_ids=customers)
             click.echo(
                 f"settled {settled.sessions} relink sessions, {settled.setups} payment setups, "
                 f"failed {settled.failed}"
@@ -357,7 +355,6 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
                     customer_ids=customers,
                     stale_after=age,
                     concurrency=settings.sync_concurrency,
-                    requests_per_second=None,
                     on_progress=bar.update,
                 )
         finally:

@@ -56,7 +56,7 @@ async def run_sync(
 ) -> SyncSummary:
     return await sync_accounts(
         db,
-        gateway,
+        gateway.paced(settings.sync_requests_per_second),
         customer_ids=customer_ids,
         stale_after=(
             timedelta(seconds=settings.sync_stale_after_seconds)
@@ -64,7 +64,6 @@ async def run_sync(
             else stale_after
         ),
         concurrency=settings.sync_concurrency,
-        requests_per_second=settings.sync_requests_per_second,
     )
 
 
@@ -162,11 +161,7 @@ async def test_two_runs_at_once_read_each_account_exactly_once(
         summaries = await asyncio.gather(
             *(
                 sync_accounts(
-                    db,
-                    gateway,
-                    stale_after=timedelta(hours=6),
-                    concurrency=4,
-                    requests_per_second=1000,
+                    db, gateway.paced(1000), stale_after=timedelta(hours=6), concurrency=4
                 )
                 for gateway in gateways
             )

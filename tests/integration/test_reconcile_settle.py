@@ -37,9 +37,7 @@ async def settle(
     default just past the settle delay from now (computed per call: a module-level time
     goes stale in a long run)."""
     moment = at or datetime.now(tz=UTC) + SETTLE_AFTER + timedelta(minutes=1)
-    summary = await settle_unfinished(
-        db, gateway, customer_ids=customer_ids, requests_per_second=25, now=moment
-    )
+    summary = await settle_unfinished(db, gateway.paced(25), customer_ids=customer_ids, now=moment)
     return summary.sessions, summary.setups, summary.failed
 
 

@@ -162,11 +162,7 @@ async def test_sync_never_lets_more_attempts_than_its_rate_into_one_second(
     gateway = StripeGateway(settings, api_key="sk_test_relink123")
     try:
         summary = await sync_accounts(
-            db,
-            gateway,
-            stale_after=timedelta(0),
-            concurrency=4,
-            requests_per_second=rate,
+            db, gateway.paced(rate), stale_after=timedelta(0), concurrency=4
         )
     finally:
         await gateway.aclose()

@@ -26,13 +26,12 @@ async def run_periodically(db: Database, gateway: StripeGateway, settings: Setti
         # the round waits for its turn at the shared Stripe budget rather than fail.
         paced = gateway.paced(settings.sync_requests_per_second, budget=budget.in_background)
         try:
-            settled = await settle_unfinished(db, paced, requests_per_second=None)
+            settled = await settle_unfinished(db, paced)
             summary = await sync_accounts(
                 db,
                 paced,
                 stale_after=timedelta(seconds=settings.sync_stale_after_seconds),
                 concurrency=settings.sync_concurrency,
-                requests_per_second=None,
             )
         except asyncio.CancelledError:
             raise

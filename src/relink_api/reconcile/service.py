@@ -55,19 +55,14 @@ async def settle_unfinished(
     gateway: StripeGateway,
     *,
     customer_ids: Sequence[str] | None = None,
-    requests_per_second: float | None,
     settle_after: timedelta = SETTLE_AFTER,
     now: datetime | None = None,
 ) -> SettleSummary:
     """Record what Stripe says of relink sessions and SetupIntents that nobody finished: a
     customer who closed the hosted page before /relink/return, an app killed before it called
     `complete`, a webhook endpoint that was down. Each is read once; completing is idempotent
-    and guarded in the database, so this is safe beside the server and other runs.
-
-    At most ``requests_per_second`` HTTP attempts to Stripe, retries included (``None``: the
-    caller paced ``gateway`` with ``StripeGateway.paced`` for a whole run)."""
-    if requests_per_second is not None:
-        gateway = gateway.paced(requests_per_second)
+    and guarded in the database, so this is safe beside the server and other runs. The
+    caller paces ``gateway`` (``StripeGateway.paced``) for the whole run."""
     summary = SettleSummary()
     moment = now or datetime.now(tz=UTC)
     before, after = moment - settle_after, moment - SETTLE_HORIZON
@@ -126,18 +121,15 @@ async def sync_accounts(
     customer_ids: Sequence[str] | None = None,
     stale_after: timedelta,
     concurrency: int,
-    requests_per_second: float | None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SyncSummary:
     """Re-read every due account once: those of ``customer_ids`` (or all), not confirmed
     within ``stale_after``. Safe beside the server and other runs: each account is leased
-    by one run at a time. At most ``requests_per_second`` HTTP attempts to Stripe, retries
-    included (``None``: the caller paced ``gateway`` for a whole run).
+    by one run at a time. The caller paces ``gateway`` (``StripeGateway.paced``) for the
+    whole run.
 
     Losing the database ends the run early with ``stopped`` saying so; accounts it had
     leased are freed when their leases lapse."""
-    if requests_per_second is not None:
-        gateway = gateway.paced(requests_per_second)
     summary = SyncSummary()
     confirmed_before = datetime.now(tz=UTC) - stale_after
     semaphore = asyncio.Semaphore(concurrency)
