@@ -92,6 +92,14 @@ def forward_url(return_url: str, row: RelinkSessionRow) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _invalid_link() -> HTMLResponse:
+    return _page(
+        "This link is not valid",
+        "Start again from the app or the email you received.",
+        status_code=404,
+    )
+
+
 @router.get(RETURN_PATH, include_in_schema=False)
 async def relink_return(
     request: Request,
@@ -116,38 +124,32 @@ async def relink_return(
         )
         response.headers["Retry-After"] = ratelimit.retry_after(decision.wait)
         return response
+    matched = True
     try:
         row = await service.complete_from_return(db, stripe, session_id=session, state=state)
     except NotFound:
         # An unknown session or a wrong token (the service tells them apart for no one):
         # this visit keeps its turn.
-        return _page(
-            "This link is not valid",
-            "Start again from the app or the email you received.",
-            status_code=404,
-        )
+        matched = False
+        return _invalid_link()
     except RelinkSessionPending:
-        await ratelimit.give_back(db, key=throttle, rate=rate)
         return _page(
             "Still finishing with your bank",
             "Your bank has not told us the result yet. Reload this page in a moment.",
             status_code=202,
         )
     except ProblemError as exc:
-        await ratelimit.give_back(db, key=throttle, rate=rate)
         if exc.status == 404:
-            return _page(
-                "This link is not valid",
-                "Start again from the app or the email you received.",
-                status_code=404,
-            )
+            return _invalid_link()  # Stripe no longer knows the session: not a guess
         logger.warning("hosted return for %s failed: %s", session, exc.slug)
         return _page(
             "We could not check the result yet",
             "Reload this page in a moment; nothing you did was lost.",
             status_code=exc.status,
         )
-    await ratelimit.give_back(db, key=throttle, rate=rate)
+    finally:
+        if matched:
+            await ratelimit.give_back(db, key=throttle, rate=rate)
     # Re-checked now, not only at creation: the allowlist may have been narrowed since.
     if row.return_url and is_allowed_return_url(row.return_url, settings.return_url_allowlist):
         return RedirectResponse(
