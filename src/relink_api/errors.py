@@ -302,7 +302,8 @@ def problem_response(
         "instance": instance,
     }
     body.update(extensions or {})
-    # Here as well as in relink_api.edge.headers: a 500 is rendered outside every middleware.
+    # Here as well as in relink_api.edge.headers: an error in the edge itself is answered by
+    # Starlette's outermost handler, outside every middleware.
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
