@@ -20,8 +20,8 @@ from relink_api.auth import mint_token
 from relink_api.db import Database
 from relink_api.db.embedded import start_embedded_postgres
 from relink_api.db.migrate import apply_migrations
+from relink_api.gateway.objects import FcAccount
 from relink_api.settings import Settings
-from relink_api.stripe_objects import FcAccount
 from tests.factories import API, fc_account
 from tests.support import restored_logging, scratch_database
 

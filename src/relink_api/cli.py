@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import click
 from pydantic import AliasChoices, SecretStr, ValidationError
 
+from relink_api.gateway.objects import INACTIVE_CAUSES
 from relink_api.logs import configure_logging
 from relink_api.settings import ConfigurationError, Settings
-from relink_api.stripe_objects import INACTIVE_CAUSES
 
 T = TypeVar("T")
 DEFAULT_OPENAPI_PATH = Path("openapi/openapi.json")
@@ -222,8 +222,8 @@ def import_accounts(
     holder-less account with --account and --customer."""
     from relink_api.accounts import service
     from relink_api.app import open_database
+    from relink_api.gateway.client import StripeGateway
     from relink_api.ratelimit.service import stripe_budget
-    from relink_api.stripe_gateway import StripeGateway
 
     if (account_id is None) != (owner is None):
         raise click.UsageError("--account and --customer go together.")
@@ -303,6 +303,7 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
 
     from relink_api.app import open_database
     from relink_api.errors import ProblemError
+    from relink_api.gateway.client import StripeGateway
     from relink_api.ratelimit.service import stripe_budget
     from relink_api.reconcile.service import (
         SettleSummary,
@@ -311,7 +312,6 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
         settle_unfinished,
         sync_accounts,
     )
-    from relink_api.stripe_gateway import StripeGateway
 
     settings = load_settings()
     if settings.stripe_secret_key is None:

@@ -10,9 +10,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from relink_api.deps import SettingsDep
-from relink_api.errors import problem_responses
-from relink_api.inputs import STRICT_QUERY
+from relink_api.web.deps import SettingsDep
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.responses import problem_responses
 
 STRIPE_JS_URL = "https://js.stripe.com/v3"
 SANDBOX_STRIPE_JS_PATH = "/sandbox/stripe.js"

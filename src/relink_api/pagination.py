@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from relink_api.errors import BadRequest
 
@@ -35,3 +38,34 @@ def decode_cursor(cursor: str | None) -> str | None:
     if version != "v1" or not last_id or "\x00" in last_id:
         raise InvalidCursor("Pass the `next_cursor` of a previous page unchanged.")
     return last_id
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=HasId)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """One page of id-ordered rows, and the cursor that continues after it."""
+
+    rows: list[Row]
+    has_more: bool
+    next_cursor: str | None
+
+
+async def fetch_page(
+    fetch: Callable[[str | None, int], Awaitable[Sequence[Row]]],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Page[Row]:
+    """Read up to ``limit`` rows after ``cursor``: ``fetch(after_id, n)`` returns at most
+    ``n`` rows in id order, and one more than asked for says whether another page exists."""
+    rows = list(await fetch(decode_cursor(cursor), limit + 1))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, has_more, encode_cursor(rows[-1].id) if has_more else None)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from relink_api.db.supervisor import EmbeddedPostgresSupervisor
-from relink_api.deps import DatabaseDep
-from relink_api.errors import ServiceUnavailable, problem_responses
-from relink_api.inputs import STRICT_QUERY
+from relink_api.errors import ServiceUnavailable
+from relink_api.web.deps import DatabaseDep
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.responses import problem_responses
 
 router = APIRouter(tags=["probes"], dependencies=[STRICT_QUERY])
 

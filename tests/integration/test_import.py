@@ -14,8 +14,8 @@ from relink_api.accounts import service
 from relink_api.cli import main
 from relink_api.db import Database
 from relink_api.errors import Conflict
+from relink_api.gateway.client import StripeGateway
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
 from tests.conftest import JWT_SECRET, bearer
 from tests.factories import API, account_list, fc_account
 

@@ -18,7 +18,7 @@ import respx
 
 from relink_api.auth import admin_key_digest
 from relink_api.db import Database
-from relink_api.errors import StripeRateLimited
+from relink_api.gateway.errors import StripeRateLimited
 from relink_api.ratelimit import service as ratelimit
 from relink_api.settings import Settings
 from tests.conftest import UNLIMITED, Seed, bearer, make_settings
@@ -182,7 +182,7 @@ async def test_retry_after_is_the_real_wait_rounded_up(
 
 async def seed_account(database_url: str) -> None:
     from relink_api.accounts.service import apply_snapshot, read_time
-    from relink_api.stripe_objects import FcAccount
+    from relink_api.gateway.objects import FcAccount
 
     database = await Database.connect(database_url, make_settings(database_url))
     try:

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from relink_api.accounts.service import apply_snapshot, read_time
 from relink_api.cli import main
 from relink_api.db import Database
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.objects import FcAccount
 from relink_api.reconcile.service import SyncSummary, sync_accounts
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
-from relink_api.stripe_objects import FcAccount
 from tests.conftest import JWT_SECRET, Seed, bearer, make_settings
 from tests.factories import API, fc_account, stripe_error
 from tests.support import serve

@@ -11,8 +11,8 @@ import respx
 from fastapi import FastAPI
 
 from relink_api.db import Database
+from relink_api.gateway.client import StripeGateway
 from relink_api.reconcile.service import SETTLE_AFTER, settle_unfinished
-from relink_api.stripe_gateway import StripeGateway
 from tests.conftest import Seed
 from tests.factories import fc_account, fc_session, payment_method, setup_intent, stripe_error
 from tests.integration.test_payment_methods import SETI_1, started_setup, stored_rows

@@ -1,6 +1,6 @@
 """The official stripe SDK against a running sandbox (issue 4, "The official stripe SDK
 against the sandbox"): every call the gateway makes goes SDK → HTTP → JSON and parses into
-the SDK's objects and relink-api's ``stripe_objects`` with the fields the gateway reads."""
+the SDK's objects and relink-api's ``gateway.objects`` with the fields the gateway reads."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ import httpx
 import pytest
 import stripe
 
-from relink_api.errors import StripeConfigurationError, StripeInvalidRequest, StripeResourceMissing
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import (
+    StripeConfigurationError,
+    StripeInvalidRequest,
+    StripeResourceMissing,
+)
+from relink_api.gateway.objects import AccountHolder, FcAccount, FcAuthorization, FcSession
+from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.sandbox import world
-from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway
-from relink_api.stripe_objects import AccountHolder, FcAccount, FcAuthorization, FcSession
 from tests.sandbox_server import RunningSandbox
 
 CLIENT_SECRET = re.compile(r"^(fcsess_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$")

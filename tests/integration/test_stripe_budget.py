@@ -14,9 +14,10 @@ import pytest
 import respx
 
 from relink_api.db import Database
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import stripe_retry_after
 from relink_api.reconcile.service import sync_accounts
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway, stripe_retry_after
 from tests.conftest import Seed, bearer, make_settings
 from tests.factories import fc_account, stripe_error
 from tests.integration.test_rate_limits import seed_account

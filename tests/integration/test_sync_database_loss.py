@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from relink_api.accounts.service import apply_snapshot, read_time
 from relink_api.cli import main
 from relink_api.db.migrate import apply_migrations
-from relink_api.stripe_objects import FcAccount
+from relink_api.gateway.objects import FcAccount
 from tests.conftest import JWT_SECRET
 from tests.factories import API, fc_account
 

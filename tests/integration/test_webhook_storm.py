@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from relink_api.db import Database
-from relink_api.stripe_objects import FcAccount
+from relink_api.gateway.objects import FcAccount
 from tests.conftest import Seed
 from tests.factories import fc_account
 from tests.stripe_events import deliver, event

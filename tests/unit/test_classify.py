@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from relink_api.gateway.objects import FcSession
 from relink_api.relink.classify import Verdict, classify
 from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome, RelinkScope
-from relink_api.stripe_objects import FcSession
 from tests.factories import fc_account, fc_session
 
 KNOWN = frozenset({"fca_checking", "fca_savings"})

@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from relink_api.edge.headers import SecurityHeadersMiddleware
-from relink_api.errors import install_problem_handlers
+from relink_api.web.problems import install_problem_handlers
 
 PAGE = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'self'",

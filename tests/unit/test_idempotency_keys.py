@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from relink_api.errors import IdempotencyKeyInvalid
+from relink_api.idempotency.errors import IdempotencyKeyInvalid
 from relink_api.idempotency.service import Claim, fingerprint, parse_key
 from relink_api.relink.schemas import RelinkScope, RelinkSessionCreate
 

@@ -9,6 +9,7 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from relink_api.gateway.client import StripeGateway
 from relink_api.logs import (
     RedactSecrets,
     SafeFormatter,
@@ -17,7 +18,6 @@ from relink_api.logs import (
     redact,
 )
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
 from tests.factories import API, fc_account
 
 

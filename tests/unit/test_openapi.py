@@ -19,7 +19,8 @@ import relink_api.webhooks.handlers
 import relink_api.webhooks.router
 import relink_api.webhooks.service
 from relink_api.cli import render_openapi
-from relink_api.errors import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE, ProblemError
+from relink_api.errors import ProblemError
+from relink_api.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "openapi" / "openapi.json"

@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 
 from relink_api.app import create_app
-from relink_api.errors import install_problem_handlers
 from relink_api.settings import Settings
+from relink_api.web.problems import install_problem_handlers
 
 
 @pytest.mark.parametrize(

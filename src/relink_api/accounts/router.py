@@ -2,74 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from relink_api.accounts import service
-from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead, LinkHealth
-from relink_api.deps import CUSTOMER_RATE_LIMIT, DatabaseDep, PrincipalDep, StripeDep
-from relink_api.errors import ValidationFailed, problem_responses
-from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
-from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from relink_api.security import CUSTOMER_AUTH
+from relink_api.accounts.health_filter import (
+    HEALTH_QUERY_DESCRIPTION,
+    health_parameter_schema,
+    parse_health,
+)
+from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead
+from relink_api.pagination import DEFAULT_PAGE_SIZE
+from relink_api.web.deps import CUSTOMER_RATE_LIMIT, DatabaseDep, PrincipalDep, StripeDep
+from relink_api.web.inputs import STORABLE_TEXT, STRICT_QUERY
+from relink_api.web.params import AccountId, Cursor, Limit
+from relink_api.web.responses import problem_responses
+from relink_api.web.security import CUSTOMER_AUTH
 
 router = APIRouter(dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
-
-AccountId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=255,
-        pattern=STORABLE_TEXT,
-        description="Stripe's Financial Connections account id.",
-        examples=["fca_1PZ3xY2eZvKYlo2C"],
-    ),
-]
-
-
-def health_parameter_schema(schema: dict[str, Any]) -> None:
-    """Document ``health`` as an array of the named ``LinkHealth`` enum (so generators
-    emit the type); the comma-separated form is accepted too, and parsed by hand."""
-    schema.pop("anyOf", None)
-    schema.update({"type": "array", "items": {"$ref": "#/components/schemas/LinkHealth"}})
-
-
-HEALTH_QUERY_DESCRIPTION = (
-    "Only accounts with this link health; repeat (`health=a&health=b`) or comma-separate "
-    "(`health=a,b`). An unknown or empty value is a 422."
-)
-CURSOR_QUERY_DESCRIPTION = "The `next_cursor` of the previous page, unchanged (else a 400)."
-LIMIT_QUERY_DESCRIPTION = "Page size."
-
-
-def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
-    # Accept both ?health=a&health=b and ?health=a,b.
-    if not values:
-        return None
-    parsed: list[LinkHealth] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                parsed.append(LinkHealth(part))
-            except ValueError:
-                allowed = ", ".join(health.value for health in LinkHealth)
-                raise ValidationFailed(
-                    f"Unknown link health {part!r}; use one or more of: {allowed}.",
-                    extensions={"errors": [{"loc": ["query", "health"], "msg": "unknown value"}]},
-                ) from None
-    if not parsed:
-        # `?health=` names no health at all: filtering by nothing would silently list
-        # every account, which is never what a client that sent the filter meant.
-        allowed = ", ".join(health.value for health in LinkHealth)
-        raise ValidationFailed(
-            f"health names no link health; use one or more of: {allowed}.",
-            extensions={"errors": [{"loc": ["query", "health"], "msg": "empty value"}]},
-        )
-    return parsed
 
 
 @router.get(
@@ -111,12 +62,8 @@ async def list_accounts(
             json_schema_extra=health_parameter_schema,
         ),
     ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
-    ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
-    ] = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> AccountList:
     return await service.list_accounts(
         db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit

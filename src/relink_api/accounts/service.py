@@ -21,9 +21,9 @@ from relink_api.accounts.schemas import (
 from relink_api.auth import Principal
 from relink_api.db import Connection, Database
 from relink_api.errors import Conflict, NotFound
-from relink_api.pagination import decode_cursor, encode_cursor
-from relink_api.stripe_gateway import StripeGateway
-from relink_api.stripe_objects import FcAccount, from_unix
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.objects import FcAccount, from_unix
+from relink_api.pagination import fetch_page
 
 
 def read_time() -> datetime:
@@ -252,6 +252,11 @@ async def load_owned(conn: Connection, *, principal: Principal, account_id: str)
     return row
 
 
+async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
+    """The account's replacement payment method exists: it no longer needs one."""
+    await repository.payment_method_set_up(conn, account_id=account_id)
+
+
 async def list_accounts(
     db: Database,
     *,
@@ -261,21 +266,22 @@ async def list_accounts(
     limit: int,
 ) -> AccountList:
     """A page of the caller's accounts, optionally only those with the given link health."""
-    after_id = decode_cursor(cursor)
     async with db.connection() as conn:
-        rows = await repository.list_owned(
-            conn,
-            customer_id=principal.customer_id,
-            health=[value.value for value in health] if health else None,
-            after_id=after_id,
-            limit=limit + 1,
+        page = await fetch_page(
+            lambda after_id, count: repository.list_owned(
+                conn,
+                customer_id=principal.customer_id,
+                health=[value.value for value in health] if health else None,
+                after_id=after_id,
+                limit=count,
+            ),
+            cursor=cursor,
+            limit=limit,
         )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
     return AccountList(
-        data=[to_read(row) for row in rows],
-        has_more=has_more,
-        next_cursor=encode_cursor(rows[-1].id) if has_more else None,
+        data=[to_read(row) for row in page.rows],
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -6,11 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from relink_api.accounts.router import (
-    CURSOR_QUERY_DESCRIPTION,
+from relink_api.accounts.health_filter import (
     HEALTH_QUERY_DESCRIPTION,
-    LIMIT_QUERY_DESCRIPTION,
-    AccountId,
     health_parameter_schema,
     parse_health,
 )
@@ -21,7 +18,11 @@ from relink_api.admin.schemas import (
     AdminRelinkEmailCreated,
     AdminSummary,
 )
-from relink_api.deps import (
+from relink_api.errors import AdminUnauthorized
+from relink_api.pagination import DEFAULT_PAGE_SIZE
+from relink_api.ratelimit.errors import RateLimited
+from relink_api.relink.schemas import RelinkScope
+from relink_api.web.deps import (
     OPERATOR_RATE_LIMIT,
     AdminDep,
     DatabaseDep,
@@ -30,16 +31,13 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import (
+from relink_api.web.inputs import STORABLE_TEXT, STRICT_QUERY
+from relink_api.web.params import AccountId, Cursor, Limit
+from relink_api.web.responses import (
     CREATED_HEADERS,
     IDEMPOTENCY_PROBLEM_EXAMPLES,
-    AdminUnauthorized,
-    RateLimited,
     problem_responses,
 )
-from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
-from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from relink_api.relink.schemas import RelinkScope
 
 # The 401 an operator route answers: its own problem type, never the customer one.
 _ADMIN_UNAUTHORIZED: dict[int, tuple[str, str, str]] = {
@@ -119,12 +117,8 @@ async def list_accounts(
             examples=["fcinst_StripeBank"],
         ),
     ] = None,
-    cursor: Annotated[
-        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
-    ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
-    ] = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> AdminAccountList:
     return await service.list_accounts(
         db,

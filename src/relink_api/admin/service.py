@@ -11,6 +11,7 @@ from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts.schemas import LinkHealth
 from relink_api.accounts.service import to_read
 from relink_api.admin import repository
+from relink_api.admin.errors import AccountWithoutOwner
 from relink_api.admin.schemas import (
     AdminAccountList,
     AdminAccountRead,
@@ -23,10 +24,11 @@ from relink_api.admin.schemas import (
 )
 from relink_api.auth import Operator, Principal
 from relink_api.db import Database
-from relink_api.errors import AccountWithoutOwner, NotFound
+from relink_api.errors import NotFound
+from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
-from relink_api.pagination import decode_cursor, encode_cursor
+from relink_api.pagination import fetch_page
 from relink_api.relink import service as relink_service
 from relink_api.relink.schemas import (
     Delivery,
@@ -37,7 +39,6 @@ from relink_api.relink.schemas import (
     UiMode,
 )
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +56,26 @@ async def list_accounts(
     limit: int,
 ) -> AdminAccountList:
     """A page of every customer's accounts, filtered by health, owner and institution."""
-    after_id = decode_cursor(cursor)
     async with db.connection() as conn:
-        rows = await repository.list_all(
-            conn,
-            health=[value.value for value in health] if health else None,
-            customer_id=customer_id,
-            institution_id=institution_id,
-            after_id=after_id,
-            limit=limit + 1,
+        page = await fetch_page(
+            lambda after_id, count: repository.list_all(
+                conn,
+                health=[value.value for value in health] if health else None,
+                customer_id=customer_id,
+                institution_id=institution_id,
+                after_id=after_id,
+                limit=count,
+            ),
+            cursor=cursor,
+            limit=limit,
         )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
     return AdminAccountList(
         data=[
             AdminAccountRead(**to_read(row).model_dump(), customer_id=row.customer_id)
-            for row in rows
+            for row in page.rows
         ],
-        has_more=has_more,
-        next_cursor=encode_cursor(rows[-1].id) if has_more else None,
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
     )
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relink_api.errors import PayloadTooLarge, problem_response, problem_responses
+from relink_api.edge.errors import PayloadTooLarge
+from relink_api.web.problems import problem_response
+from relink_api.web.responses import problem_responses
 
 WEBHOOK_PATH = "/v1/webhooks/stripe"
 # Stripe's events are far smaller; Stripe documents no size, so this stays generous.

@@ -21,13 +21,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from relink_api.errors import (
-    PROBLEM_MEDIA_TYPE,
-    PROBLEM_TYPE_BASE,
-    BadRequest,
-    ProblemError,
-    RequestHeaderFieldsTooLarge,
-)
+from relink_api.edge.errors import RequestHeaderFieldsTooLarge
+from relink_api.errors import BadRequest, ProblemError
+from relink_api.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 logger = logging.getLogger("relink_api.access")
 

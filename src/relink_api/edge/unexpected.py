@@ -6,9 +6,10 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relink_api.errors import ProblemError, problem_response
+from relink_api.errors import ProblemError
+from relink_api.web.problems import problem_response
 
-logger = logging.getLogger("relink_api.errors")
+logger = logging.getLogger("relink_api.web.problems")
 
 
 class UnexpectedErrorMiddleware:

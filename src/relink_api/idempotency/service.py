@@ -20,8 +20,12 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from relink_api.db import Database
-from relink_api.errors import IdempotencyKeyInUse, IdempotencyKeyInvalid, IdempotencyKeyReused
 from relink_api.idempotency import repository
+from relink_api.idempotency.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-from fastapi import APIRouter, Query, Response, status
-
-from relink_api.accounts.router import CURSOR_QUERY_DESCRIPTION, LIMIT_QUERY_DESCRIPTION
-from relink_api.deps import (
+from relink_api.pagination import DEFAULT_PAGE_SIZE
+from relink_api.payments import service
+from relink_api.payments.schemas import (
+    PaymentMethodList,
+    PaymentMethodSetupCreate,
+    PaymentMethodSetupCreated,
+    PaymentMethodSetupRead,
+)
+from relink_api.web.deps import (
     CUSTOMER_RATE_LIMIT,
     DatabaseDep,
     IdempotencyKeyDep,
@@ -16,18 +21,14 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
-from relink_api.inputs import STRICT_QUERY
-from relink_api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from relink_api.payments import service
-from relink_api.payments.schemas import (
-    PaymentMethodList,
-    PaymentMethodSetupCreate,
-    PaymentMethodSetupCreated,
-    PaymentMethodSetupRead,
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.params import Cursor, Limit, SessionId
+from relink_api.web.responses import (
+    CREATED_HEADERS,
+    IDEMPOTENCY_PROBLEM_EXAMPLES,
+    problem_responses,
 )
-from relink_api.relink.router import SessionId
-from relink_api.security import CUSTOMER_AUTH
+from relink_api.web.security import CUSTOMER_AUTH
 
 router = APIRouter(tags=["payment-methods"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 
@@ -153,11 +154,7 @@ async def get_payment_method_setup(
 async def list_payment_methods(
     principal: PrincipalDep,
     db: DatabaseDep,
-    cursor: Annotated[
-        str | None, Query(max_length=1024, description=CURSOR_QUERY_DESCRIPTION)
-    ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_QUERY_DESCRIPTION)
-    ] = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> PaymentMethodList:
     return await service.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)

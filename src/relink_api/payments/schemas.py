@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relink_api.inputs import STORABLE_TEXT
+from relink_api.web.inputs import STORABLE_TEXT
 
 
 class SetupStatus(StrEnum):

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from relink_api.accounts import repository as accounts_repository
+from relink_api.accounts import service as accounts_service
 from relink_api.auth import Principal
 from relink_api.db import Connection, Database
-from relink_api.errors import (
-    Conflict,
-    NotFound,
-    PaymentMethodAlreadySetUp,
-    PaymentMethodNotNeeded,
-    RelinkSessionPending,
-    ValidationFailed,
-)
+from relink_api.errors import Conflict, NotFound, ValidationFailed
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.objects import AccountHolder, PaymentMethod, SetupIntent
+from relink_api.gateway.requests import SetupIntentRequest
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
-from relink_api.pagination import decode_cursor, encode_cursor
+from relink_api.pagination import fetch_page
 from relink_api.payments import repository
+from relink_api.payments.errors import PaymentMethodAlreadySetUp, PaymentMethodNotNeeded
 from relink_api.payments.repository import PaymentMethodRow, SetupIntentRow
 from relink_api.payments.schemas import (
     PaymentMethodList,
@@ -38,11 +36,10 @@ from relink_api.payments.schemas import (
     SetupStatus,
     UnusableReason,
 )
-from relink_api.relink import repository as relink_repository
+from relink_api.relink import service as relink_service
+from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.repository import RelinkSessionRow
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import SetupIntentRequest, StripeGateway
-from relink_api.stripe_objects import AccountHolder, PaymentMethod, SetupIntent
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +80,6 @@ def _candidates(row: RelinkSessionRow) -> list[str]:
     if row.outcome not in ("new_account", "relinked") or row.next_step != "set_up_payment_method":
         return []
     return [account_id for account_id in row.linked_account_ids if account_id != row.account_id]
-
-
-async def _owned_session(
-    conn: Connection, *, principal: Principal, session_id: str
-) -> RelinkSessionRow:
-    row = await relink_repository.get_owned(
-        conn, session_id=session_id, customer_id=principal.customer_id
-    )
-    if row is None:
-        raise NotFound(f"No relink session {session_id} for this customer.")
-    return row
 
 
 def _eligible_account(row: RelinkSessionRow, requested: str | None) -> str:
@@ -225,16 +211,16 @@ async def _start_setup(
     claim: Claim | None,
 ) -> PaymentMethodSetupCreated:
     async with db.connection() as conn:
-        row = await _owned_session(conn, principal=principal, session_id=session_id)
+        row = await relink_service.load_owned(
+            conn, customer_id=principal.customer_id, session_id=session_id
+        )
         account_id = _eligible_account(row, request.account_id)
         live = await repository.latest_for_session(
             conn, relink_session_id=row.id, customer_id=principal.customer_id
         )
-        account = await accounts_repository.get_owned(
-            conn, account_id=account_id, customer_id=principal.customer_id
+        account = await accounts_service.load_owned(
+            conn, principal=principal, account_id=account_id
         )
-    if account is None:
-        raise NotFound(f"No account {account_id} for this customer.")
     if live is not None and live.status in (SetupStatus.pending, SetupStatus.succeeded):
         resumed = await _resume(db, gateway, settings, live, account_id=account_id)
         if resumed is not None:
@@ -405,7 +391,7 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
             blocked_reason=method.blocked_reason,
             snapshot=method.model_dump(mode="json"),
         )
-        await accounts_repository.payment_method_set_up(conn, account_id=row.account_id)
+        await accounts_service.payment_method_set_up(conn, account_id=row.account_id)
     if updated.status != row.status:
         logger.info("SetupIntent %s: %s → %s", row.id, row.status, updated.status)
     return updated
@@ -446,7 +432,9 @@ async def get_setup(
 
 async def _latest(db: Database, *, principal: Principal, session_id: str) -> SetupIntentRow:
     async with db.connection() as conn:
-        await _owned_session(conn, principal=principal, session_id=session_id)
+        await relink_service.load_owned(
+            conn, customer_id=principal.customer_id, session_id=session_id
+        )
         live = await repository.latest_for_session(
             conn, relink_session_id=session_id, customer_id=principal.customer_id
         )
@@ -507,15 +495,35 @@ async def list_payment_methods(
     db: Database, *, principal: Principal, cursor: str | None, limit: int
 ) -> PaymentMethodList:
     """A page of the payment methods relink-api set up for the caller."""
-    after_id = decode_cursor(cursor)
     async with db.connection() as conn:
-        rows = await repository.list_payment_methods(
-            conn, customer_id=principal.customer_id, after_id=after_id, limit=limit + 1
+        page = await fetch_page(
+            lambda after_id, count: repository.list_payment_methods(
+                conn, customer_id=principal.customer_id, after_id=after_id, limit=count
+            ),
+            cursor=cursor,
+            limit=limit,
         )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
     return PaymentMethodList(
-        data=[to_read(row) for row in rows],
-        has_more=has_more,
-        next_cursor=encode_cursor(rows[-1].id) if has_more else None,
+        data=[to_read(row) for row in page.rows],
+        has_more=page.has_more,
+        next_cursor=page.next_cursor,
     )
+
+
+async def pending_setups(
+    db: Database,
+    *,
+    created_before: datetime,
+    created_after: datetime,
+    customer_ids: Sequence[str] | None,
+    limit: int,
+) -> list[str]:
+    """SetupIntents still pending that were created in the window, oldest first."""
+    async with db.connection() as conn:
+        return await repository.list_pending(
+            conn,
+            created_before=created_before,
+            created_after=created_after,
+            customer_ids=customer_ids,
+            limit=limit,
+        )

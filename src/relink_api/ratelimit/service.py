@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass
 
 from relink_api.db import Database
-from relink_api.errors import RateLimited, StripeRateLimited
+from relink_api.gateway.errors import StripeRateLimited
 from relink_api.ratelimit import repository
+from relink_api.ratelimit.errors import RateLimited
 from relink_api.settings import Settings
 
 STRIPE_KEY = "stripe"

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from relink_api.db import Database
 from relink_api.errors import ProblemError
+from relink_api.gateway.client import StripeGateway
 from relink_api.ratelimit.service import stripe_budget
 from relink_api.reconcile.service import settle_unfinished, sync_accounts
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
 
 logger = logging.getLogger(__name__)
 

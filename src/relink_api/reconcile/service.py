@@ -13,12 +13,10 @@ from relink_api.accounts.service import apply_snapshot, read_time
 from relink_api.db import Database
 from relink_api.db.pool import DatabaseUnavailable
 from relink_api.errors import ProblemError
-from relink_api.payments import repository as payments_repository
+from relink_api.gateway.client import StripeGateway
 from relink_api.payments import service as payments_service
 from relink_api.reconcile import repository
-from relink_api.relink import repository as relink_repository
 from relink_api.relink import service as relink_service
-from relink_api.stripe_gateway import StripeGateway
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +64,20 @@ async def settle_unfinished(
     summary = SettleSummary()
     moment = now or datetime.now(tz=UTC)
     before, after = moment - settle_after, moment - SETTLE_HORIZON
-    async with db.connection() as conn:
-        sessions = await relink_repository.list_unfinished(
-            conn,
-            created_before=before,
-            created_after=after,
-            customer_ids=customer_ids,
-            limit=_SETTLE_LIMIT,
-        )
-        setups = await payments_repository.list_pending(
-            conn,
-            created_before=before,
-            created_after=after,
-            customer_ids=customer_ids,
-            limit=_SETTLE_LIMIT,
-        )
+    sessions = await relink_service.unfinished_sessions(
+        db,
+        created_before=before,
+        created_after=after,
+        customer_ids=customer_ids,
+        limit=_SETTLE_LIMIT,
+    )
+    setups = await payments_service.pending_setups(
+        db,
+        created_before=before,
+        created_after=after,
+        customer_ids=customer_ids,
+        limit=_SETTLE_LIMIT,
+    )
     for stripe_session_id in sessions:
         try:
             completed = await relink_service.complete_for_stripe_session(

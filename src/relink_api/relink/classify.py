@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Set
 from dataclasses import dataclass
 
+from relink_api.gateway.objects import FcSession
 from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome, RelinkScope
-from relink_api.stripe_objects import FcSession
 
 
 @dataclass(frozen=True, slots=True)

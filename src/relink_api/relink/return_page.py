@@ -16,14 +16,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from relink_api.deps import DatabaseDep, SettingsDep, StripeDep, client_address
-from relink_api.errors import NotFound, ProblemError, RelinkSessionPending
+from relink_api.errors import NotFound, ProblemError
 from relink_api.page import PAGE_HEADERS
 from relink_api.ratelimit import service as ratelimit
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import service
+from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.repository import RelinkSessionRow
 from relink_api.relink.service import RETURN_PATH
+from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep, client_address
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import APIRouter, Body, Response, status
 
-from relink_api.deps import (
+from relink_api.relink import service
+from relink_api.relink.schemas import (
+    RelinkSessionComplete,
+    RelinkSessionCreate,
+    RelinkSessionCreated,
+    RelinkSessionRead,
+)
+from relink_api.web.deps import (
     CUSTOMER_RATE_LIMIT,
     DatabaseDep,
     IdempotencyKeyDep,
@@ -15,16 +22,14 @@ from relink_api.deps import (
     StripeDep,
     mark_replayed,
 )
-from relink_api.errors import CREATED_HEADERS, IDEMPOTENCY_PROBLEM_EXAMPLES, problem_responses
-from relink_api.inputs import STORABLE_TEXT, STRICT_QUERY
-from relink_api.relink import service
-from relink_api.relink.schemas import (
-    RelinkSessionComplete,
-    RelinkSessionCreate,
-    RelinkSessionCreated,
-    RelinkSessionRead,
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.params import SessionId
+from relink_api.web.responses import (
+    CREATED_HEADERS,
+    IDEMPOTENCY_PROBLEM_EXAMPLES,
+    problem_responses,
 )
-from relink_api.security import CUSTOMER_AUTH
+from relink_api.web.security import CUSTOMER_AUTH
 
 router = APIRouter(tags=["relink-sessions"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 
@@ -51,17 +56,6 @@ _SESSION_LINKS = {
         "description": "Where setting up the relink's payment method stands.",
     },
 }
-
-SessionId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=64,
-        pattern=STORABLE_TEXT,
-        description="relink-api's session id.",
-        examples=["rls_3f9c2a7d41b8e6f0a2c4d5e6"],
-    ),
-]
 
 
 @router.post(

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,23 +15,25 @@ from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts import service as accounts_service
 from relink_api.accounts.repository import AccountRow
 from relink_api.auth import Principal
-from relink_api.db import Database
-from relink_api.errors import (
-    AccountDisconnected,
-    AccountHealthy,
-    AccountNotRepairable,
-    AccountWithoutAuthorization,
-    NotConfigured,
-    NotFound,
-    RelinkSessionPending,
-    StripeResourceMissing,
-    ValidationFailed,
-)
+from relink_api.db import Connection, Database
+from relink_api.errors import NotConfigured, NotFound, ValidationFailed
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import StripeResourceMissing
+from relink_api.gateway.fanout import gather_limited
+from relink_api.gateway.objects import AccountHolder, FcAccount, FcSession
+from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import repository
 from relink_api.relink.classify import Verdict, classify
+from relink_api.relink.errors import (
+    AccountDisconnected,
+    AccountHealthy,
+    AccountNotRepairable,
+    AccountWithoutAuthorization,
+    RelinkSessionPending,
+)
 from relink_api.relink.repository import RelinkSessionRow
 from relink_api.relink.schemas import (
     Delivery,
@@ -47,8 +50,6 @@ from relink_api.relink.schemas import (
     UiMode,
 )
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway, gather_limited
-from relink_api.stripe_objects import AccountHolder, FcAccount, FcSession
 
 logger = logging.getLogger(__name__)
 
@@ -272,9 +273,7 @@ async def created_again(
     """A created session's response rebuilt: the secret (and hosted url) re-read from
     Stripe, because neither is ever stored."""
     async with db.connection() as conn:
-        row = await repository.get_owned(conn, session_id=session_id, customer_id=customer_id)
-    if row is None:
-        raise NotFound(f"No relink session {session_id} for this customer.")
+        row = await load_owned(conn, customer_id=customer_id, session_id=session_id)
     return _created(row, await gateway.retrieve_session(row.stripe_session_id), settings)
 
 
@@ -321,14 +320,37 @@ def to_read(row: RelinkSessionRow) -> RelinkSessionRead:
     )
 
 
-async def _load_owned(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRow:
-    async with db.connection() as conn:
-        row = await repository.get_owned(
-            conn, session_id=session_id, customer_id=principal.customer_id
-        )
+async def load_owned(conn: Connection, *, customer_id: str, session_id: str) -> RelinkSessionRow:
+    """The customer's relink session, or 404 — the same answer whether it is missing or
+    another customer's."""
+    row = await repository.get_owned(conn, session_id=session_id, customer_id=customer_id)
     if row is None:
         raise NotFound(f"No relink session {session_id} for this customer.")
     return row
+
+
+async def _load_owned(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRow:
+    async with db.connection() as conn:
+        return await load_owned(conn, customer_id=principal.customer_id, session_id=session_id)
+
+
+async def unfinished_sessions(
+    db: Database,
+    *,
+    created_before: datetime,
+    created_after: datetime,
+    customer_ids: Sequence[str] | None,
+    limit: int,
+) -> list[str]:
+    """Stripe ids of sessions still open that were created in the window, oldest first."""
+    async with db.connection() as conn:
+        return await repository.list_unfinished(
+            conn,
+            created_before=created_before,
+            created_after=created_after,
+            customer_ids=customer_ids,
+            limit=limit,
+        )
 
 
 async def get_session(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRead:

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from relink_api.db import Connection, Database
-from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
 from relink_api.sandbox.wire import (
     StripeApiError,
@@ -29,6 +28,7 @@ from relink_api.sandbox.wire import (
     request_id,
 )
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION, Settings
+from relink_api.web.deps import DatabaseDep, SettingsDep
 
 router = APIRouter(prefix="/sandbox/stripe", include_in_schema=False)
 

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relink_api.db import Connection
-from relink_api.deps import DatabaseDep, SettingsDep
 from relink_api.sandbox import store, world
 from relink_api.sandbox.api import (
     confirm_setup_intent,
@@ -21,6 +20,7 @@ from relink_api.sandbox.api import (
 )
 from relink_api.sandbox.wire import StripeApiError, invalid
 from relink_api.settings import Settings
+from relink_api.web.deps import DatabaseDep, SettingsDep
 
 router = APIRouter(prefix="/sandbox/bank", include_in_schema=False)
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
-from relink_api.deps import DatabaseDep, SettingsDep
+from relink_api.gateway.objects import INACTIVE_CAUSES
 from relink_api.sandbox import store, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
-from relink_api.stripe_objects import INACTIVE_CAUSES
+from relink_api.web.deps import DatabaseDep, SettingsDep
 
 
 async def local_or_operator(request: Request, settings: SettingsDep) -> None:

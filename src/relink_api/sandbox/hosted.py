@@ -15,9 +15,9 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 
 from relink_api.db import Connection
-from relink_api.deps import DatabaseDep
 from relink_api.sandbox import bank, store
 from relink_api.sandbox.wire import StripeApiError
+from relink_api.web.deps import DatabaseDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,11 +17,11 @@ from pydantic import ValidationError
 from relink_api.accounts import repository as accounts_repository
 from relink_api.accounts.service import OwnerChange, read_time
 from relink_api.db import Database
-from relink_api.errors import BadRequest, StripeResourceMissing
-from relink_api.payments import service as payments_service
-from relink_api.relink import service as relink_service
-from relink_api.stripe_gateway import StripeGateway, gather_limited
-from relink_api.stripe_objects import (
+from relink_api.errors import BadRequest
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import StripeResourceMissing
+from relink_api.gateway.fanout import gather_limited
+from relink_api.gateway.objects import (
     AuthorizationStatusDetails,
     FcAccount,
     FcAuthorization,
@@ -29,6 +29,8 @@ from relink_api.stripe_objects import (
     StripeEvent,
     from_unix,
 )
+from relink_api.payments import service as payments_service
+from relink_api.relink import service as relink_service
 
 logger = logging.getLogger(__name__)
 

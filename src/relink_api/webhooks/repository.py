@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from relink_api.db import Connection
-from relink_api.stripe_objects import StripeEvent
+from relink_api.gateway.objects import StripeEvent
 
 
 async def is_recorded(conn: Connection, *, event_id: str) -> bool:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 
-from relink_api.deps import DatabaseDep, SettingsDep, StripeDep
 from relink_api.edge.body_limit import WEBHOOK_MAX_BODY_BYTES, WEBHOOK_PATH
-from relink_api.errors import NotFound, problem_responses
+from relink_api.errors import NotFound
+from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep
+from relink_api.web.responses import problem_responses
 from relink_api.webhooks import service
 from relink_api.webhooks.schemas import WebhookAck
 

@@ -21,10 +21,10 @@ from relink_api.accounts.service import (
 )
 from relink_api.db import Database
 from relink_api.errors import BadRequest
+from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.objects import FcAccount, StripeEvent
 from relink_api.payments import service as payments_service
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
-from relink_api.stripe_objects import FcAccount, StripeEvent
 from relink_api.webhooks import repository
 from relink_api.webhooks.handlers import (
     AccountUpdate,

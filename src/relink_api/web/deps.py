@@ -15,6 +15,7 @@ from relink_api.auth import (
     authenticate_admin,
 )
 from relink_api.db import Database
+from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency.service import (
     HEADER,
     MAX_KEY_LENGTH,
@@ -25,7 +26,6 @@ from relink_api.idempotency.service import (
 )
 from relink_api.ratelimit import service as ratelimit
 from relink_api.settings import Settings
-from relink_api.stripe_gateway import StripeGateway
 
 
 async def _settings(request: Request) -> Settings:

@@ -2,91 +2,43 @@
 
 Wraps the official SDK's ``StripeClient`` (async methods, httpx transport), pins the API
 version, sets retries and the timeout deliberately, and turns Stripe's errors into domain
-errors. Everything it returns is a ``stripe_objects`` model, never an SDK object.
+errors. Everything it returns is a ``gateway.objects`` model, never an SDK object.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import stripe
 from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
-from stripe.params import SetupIntentCreateParams
-from stripe.params.financial_connections import (
-    SessionCreateParams,
-    SessionCreateParamsAccountHolder,
-)
 
-from relink_api.errors import (
-    ProblemError,
-    StripeConfigurationError,
-    StripeFailed,
-    StripeInvalidRequest,
-    StripeRateLimited,
-    StripeResourceMissing,
-    StripeUnavailable,
-)
-from relink_api.settings import Settings
-from relink_api.stripe_objects import (
-    AccountHolder,
+from relink_api.gateway.errors import translate_stripe_errors
+from relink_api.gateway.objects import (
     FcAccount,
     FcAuthorization,
     FcSession,
     PaymentMethod,
     SetupIntent,
 )
+from relink_api.gateway.requests import (
+    RelinkSessionRequest,
+    SetupIntentRequest,
+    relink_session_params,
+    setup_intent_params,
+)
+from relink_api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-RelinkScope = Literal["account", "institution"]
 T = TypeVar("T")
-
-# Stripe's guide: an institution-scope relink for payments collects one account, and only
-# the kinds an ACH payment method can use.
-INSTITUTION_SCOPE_SUBCATEGORIES = ("checking", "savings")
-RETRY_AFTER_RATE_LIMITED = 2
-# Stripe's own Retry-After on a 429 is passed on within these bounds (a header that asked
-# for an hour would stall every client for no good reason).
-RETRY_AFTER_RATE_LIMITED_MAX = 60
-RETRY_AFTER_UNAVAILABLE = 5
 _LIST_PAGE_SIZE = 100
 
 Gate = Callable[[], Awaitable[None]]
 """Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class RelinkSessionRequest:
-    """What a relink session is created for; the gateway turns it into Stripe's params."""
-
-    scope: RelinkScope
-    authorization_id: str
-    account_id: str
-    account_holder: AccountHolder | None
-    permissions: Sequence[str]
-    return_url: str | None = None
-    idempotency_key: str | None = None
-    # ``url`` or ``email`` for a Stripe-hosted session; ``None`` for the modal.
-    hosted_delivery: Literal["url", "email"] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SetupIntentRequest:
-    """A SetupIntent that turns a newly linked FC account into an ACH payment method."""
-
-    customer_id: str | None
-    financial_connections_account: str
-    billing_name: str
-    metadata: dict[str, str]
-    idempotency_key: str
 
 
 class _GatedHTTPXClient(stripe.HTTPXClient):
@@ -268,141 +220,3 @@ class StripeGateway:
     async def _call(self, call: Awaitable[T]) -> T:
         async with translate_stripe_errors():
             return await call
-
-
-def relink_session_params(request: RelinkSessionRequest) -> SessionCreateParams:
-    """Stripe's params for a relink session, exactly as the relink guide prescribes."""
-    permissions = ["payment_method", *sorted(set(request.permissions) - {"payment_method"})]
-    params: SessionCreateParams = {"permissions": permissions}
-    holder = request.account_holder
-    if holder is not None:
-        # Same holder as the existing account; omitted for holder-less accounts (two-step
-        # confirmation flows), as Stripe's guide says.
-        account_holder: SessionCreateParamsAccountHolder = {"type": holder.type}
-        if holder.customer is not None:
-            account_holder["customer"] = holder.customer
-        if holder.customer_account is not None:
-            account_holder["customer_account"] = holder.customer_account
-        if holder.account is not None:
-            account_holder["account"] = holder.account
-        params["account_holder"] = account_holder
-    if request.scope == "account":
-        params["relink_options"] = {
-            "authorization": request.authorization_id,
-            "account": request.account_id,
-        }
-    else:
-        params["relink_options"] = {"authorization": request.authorization_id}
-        params["limits"] = {"accounts": 1}
-        params["filters"] = {"account_subcategories": list(INSTITUTION_SCOPE_SUBCATEGORIES)}
-    if request.return_url is not None:
-        params["return_url"] = request.return_url
-    if request.hosted_delivery is not None:
-        params["ui_mode"] = "hosted"
-        params["hosted"] = {"delivery_method": request.hosted_delivery}
-    return params
-
-
-def setup_intent_params(request: SetupIntentRequest) -> SetupIntentCreateParams:
-    """Stripe's params for an ACH SetupIntent from an FC account (docs/stripe.md §6)."""
-    params: SetupIntentCreateParams = {
-        # The pinned preview API removed payment_method_types (2026-08-26.preview).
-        "allowed_payment_method_types": ["us_bank_account"],
-        "payment_method_data": {
-            "type": "us_bank_account",
-            "us_bank_account": {
-                "financial_connections_account": request.financial_connections_account
-            },
-            "billing_details": {"name": request.billing_name},
-        },
-        "usage": "off_session",
-        "metadata": request.metadata,
-    }
-    if request.customer_id is not None:
-        params["customer"] = request.customer_id
-    return params
-
-
-@asynccontextmanager
-async def translate_stripe_errors() -> AsyncIterator[None]:
-    """Turn SDK exceptions into domain errors that render as problems."""
-    try:
-        yield
-    except stripe.InvalidRequestError as exc:
-        raise _invalid_request_problem(exc) from exc
-    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
-        # Stripe's message names the (redacted) key; say what to fix, not what was sent.
-        logger.error(
-            "Stripe rejected the server's API key (%s, request %s)",
-            type(exc).__name__,
-            exc.request_id,
-        )
-        raise StripeConfigurationError(
-            "Stripe rejected this server's credentials; an operator must check "
-            "STRIPE_SECRET_KEY and its permissions. Nothing was changed."
-        ) from exc
-    except stripe.RateLimitError as exc:
-        logger.warning("Stripe rate limited the request %s", exc.request_id)
-        raise StripeRateLimited(
-            "Stripe is rate limiting this service; retry shortly.",
-            headers={"Retry-After": str(stripe_retry_after(exc.headers))},
-        ) from exc
-    except stripe.APIConnectionError as exc:
-        logger.warning("Stripe could not be reached: %s", type(exc).__name__)
-        raise StripeUnavailable(
-            "Stripe could not be reached after retrying; retry shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-        ) from exc
-    except stripe.StripeError as exc:
-        logger.warning(
-            "Stripe error %s (HTTP %s, request %s)",
-            type(exc).__name__,
-            exc.http_status,
-            exc.request_id,
-        )
-        raise StripeFailed(
-            "Stripe returned an error after retrying; retry shortly.",
-            extensions={"stripe_request_id": exc.request_id},
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
-        ) from exc
-
-
-def stripe_retry_after(headers: Mapping[str, str] | None) -> int:
-    """Stripe's own ``Retry-After`` (whole seconds) from a 429, within sane bounds; 2 s when
-    it sent none or one that is not a number of seconds."""
-    for name, value in (headers or {}).items():
-        if name.lower() != "retry-after":
-            continue
-        try:
-            seconds = float(value.strip())
-        except ValueError:
-            break
-        if not math.isfinite(seconds):
-            break
-        return min(max(1, math.ceil(seconds)), RETRY_AFTER_RATE_LIMITED_MAX)
-    return RETRY_AFTER_RATE_LIMITED
-
-
-def _invalid_request_problem(exc: stripe.InvalidRequestError) -> ProblemError:
-    extensions: dict[str, Any] = {
-        "stripe_code": exc.code,
-        "stripe_param": exc.param,
-        "stripe_request_id": exc.request_id,
-    }
-    message = exc.user_message or "Stripe rejected the request."
-    if exc.http_status == 404 or exc.code == "resource_missing":
-        return StripeResourceMissing(message, extensions=extensions)
-    return StripeInvalidRequest(message, extensions=extensions)
-
-
-async def gather_limited(
-    items: Sequence[T], worker: Callable[[T], Awaitable[Any]], *, limit: int
-) -> list[Any]:
-    """Run ``worker`` over ``items`` with at most ``limit`` in flight (Stripe's rate limit)."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def one(item: T) -> Any:
-        async with semaphore:
-            return await worker(item)
-
-    return list(await asyncio.gather(*(one(item) for item in items)))
