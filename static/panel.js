@@ -96,6 +96,11 @@ function dismissOutcome() {
   }
 }
 
+/** A panel that says what happened and what to do next, with a "Try again" action. */
+export function showRetryPanel(tone, heading, happened, next, retry) {
+  showPanel(tone, heading, [el("p", { text: happened }), nextStep(next)], [retry]);
+}
+
 /** A problem panel with the error's own detail; a 401 says the sign-in has ended. */
 export function showProblem(heading, error, retry, options) {
   let detail = error instanceof ApiProblem ? error.detail : "Something unexpected went wrong.";

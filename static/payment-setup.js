@@ -18,6 +18,7 @@ import {
   nextStep,
   showPanel,
   showProblem,
+  showRetryPanel,
   tryAgain,
 } from "./panel.js";
 import { rememberSetup, setupAccount } from "./setups.js";
@@ -25,24 +26,13 @@ import { setBusy, state } from "./state.js";
 import { stripeFor, thrownMessage } from "./stripe.js";
 import { accountName, bankName, paymentMethodName, spokenName } from "./wording.js";
 
-/** After a relink linked `ids` in place of `account`: say so, and ask for the holder's name. */
-export function showNewAccount(result, account, ids) {
-  const setups = ids.map((id) => rememberSetup(result, account, id));
-  // Re-draw the list now that it knows which accounts wait for a payment method.
-  renderAccounts();
-  const setup = setups[0];
-  const heading =
-    result.outcome === "new_account"
-      ? "You connected a different account"
-      : "You connected another account instead";
+/**
+ * "You connected … at Sandbox Bank": the accounts linked in place of `account`, that its
+ * payments do not move to them by themselves, and (given) the form that sets them up.
+ */
+export function showConnectedInstead(heading, lead, ids, account, form) {
   showPanel("warning", heading, [
-    el("p", {
-      text:
-        (ids.length === 1 ? "You connected this account" : "You connected these accounts") +
-        " at " +
-        bankName(account) +
-        ":",
-    }),
+    el("p", { text: lead + " at " + bankName(account) + ":" }),
     namedList(ids),
     el(
       "p",
@@ -52,8 +42,24 @@ export function showNewAccount(result, account, ids) {
       ]),
     ),
     nextStep("Next step: set up payments from the new account."),
-    billingForm(setup),
+    form,
   ]);
+}
+
+/** After a relink linked `ids` in place of `account`: say so, and ask for the holder's name. */
+export function showNewAccount(result, account, ids) {
+  const setups = ids.map((id) => rememberSetup(result, account, id));
+  // Re-draw the list now that it knows which accounts wait for a payment method.
+  renderAccounts();
+  showConnectedInstead(
+    result.outcome === "new_account"
+      ? "You connected a different account"
+      : "You connected another account instead",
+    ids.length === 1 ? "You connected this account" : "You connected these accounts",
+    ids,
+    account,
+    billingForm(setups[0]),
+  );
 }
 
 /** The setup step on its own, for the "Set up payments" button in the list. */
@@ -283,14 +289,12 @@ function showSetupResult(setup, recorded, stripeError) {
       return;
     }
     case "canceled":
-      showPanel(
+      showRetryPanel(
         "warning",
         "Setting up payments was cancelled",
-        [
-          el("p", { text: "No payment method was saved." }),
-          nextStep("When you're ready, try again."),
-        ],
-        [retry],
+        "No payment method was saved.",
+        "When you're ready, try again.",
+        retry,
       );
       return;
     default: {
