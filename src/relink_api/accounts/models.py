@@ -78,6 +78,11 @@ class AccountRow(ReportedState):
     # Computed by the database (relink_link_health, the first migration) as of the read.
     link_health: LinkHealth
 
+    @property
+    def needs_new_payment_method(self) -> bool:
+        """The name the API gives ``needs_payment_method``."""
+        return self.needs_payment_method
+
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> AccountRow:
         values = dict(record)

@@ -25,28 +25,7 @@ from relink_api.pagination import Page, fetch_page
 
 
 def to_read(row: AccountRow) -> AccountRead:
-    return AccountRead(
-        id=row.id,
-        authorization_id=row.authorization_id,
-        institution_id=row.institution_id,
-        institution_name=row.institution_name,
-        display_name=row.display_name,
-        last4=row.last4,
-        category=row.category,
-        subcategory=row.subcategory,
-        status=row.status,
-        action=row.action,
-        cause=row.cause,
-        link_health=row.link_health,
-        expected_deactivation_at=row.expected_deactivation_at,
-        account_number_expires_at=row.account_number_expires_at,
-        inactive_since=row.inactive_since,
-        permissions=row.permissions,
-        needs_new_payment_method=row.needs_payment_method,
-        replaces_account_id=row.replaces_account_id,
-        replacement_relink_session_id=row.replacement_relink_session_id,
-        updated_at=row.updated_at,
-    )
+    return AccountRead.model_validate(row, from_attributes=True)
 
 
 async def load_owned(conn: Connection, *, principal: Principal, account_id: str) -> AccountRow:

@@ -62,12 +62,7 @@ async def list_accounts(
         db, matching=matching, cursor=cursor, limit=limit
     )
     return AdminAccountList(
-        data=[
-            AdminAccountRead(
-                **accounts_service.to_read(row).model_dump(), customer_id=row.customer_id
-            )
-            for row in page.rows
-        ],
+        data=[AdminAccountRead.model_validate(row, from_attributes=True) for row in page.rows],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
     )
@@ -188,13 +183,5 @@ async def _send_relink_email(
 def _email_created(
     session: RelinkSessionCreated | RelinkSessionRead, *, customer_id: str
 ) -> AdminRelinkEmailCreated:
-    return AdminRelinkEmailCreated(
-        id=session.id,
-        stripe_session_id=session.stripe_session_id,
-        customer_id=customer_id,
-        scope=session.scope,
-        account_id=session.account_id,
-        authorization_id=session.authorization_id,
-        status=session.status,
-        created_at=session.created_at,
-    )
+    # The session's fields the operator's type has; it drops the others.
+    return AdminRelinkEmailCreated(**session.model_dump(), customer_id=customer_id)

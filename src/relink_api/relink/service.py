@@ -75,23 +75,7 @@ async def created_again(
 
 
 def to_read(row: RelinkSessionRow) -> RelinkSessionRead:
-    return RelinkSessionRead(
-        id=row.id,
-        stripe_session_id=row.stripe_session_id,
-        scope=row.scope,
-        account_id=row.account_id,
-        authorization_id=row.authorization_id,
-        ui_mode=row.ui_mode,
-        delivery=row.delivery,
-        status=row.status,
-        outcome=row.outcome,
-        failure_reason=row.failure_reason,
-        next_step=row.next_step,
-        linked_account_ids=row.linked_account_ids,
-        reactivated_account_ids=row.reactivated_account_ids,
-        created_at=row.created_at,
-        completed_at=row.completed_at,
-    )
+    return RelinkSessionRead.model_validate(row, from_attributes=True)
 
 
 async def load_owned(conn: Connection, *, customer_id: str, session_id: str) -> RelinkSessionRow:
