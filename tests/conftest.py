@@ -14,7 +14,9 @@ import pytest
 import respx
 from fastapi import FastAPI
 
-from relink_api.accounts.service import apply_snapshot, read_time
+from relink_api.accounts import state
+from relink_api.accounts.models import Source
+from relink_api.accounts.state import Observation, Read, read_time
 from relink_api.app import create_app
 from relink_api.auth import mint_token
 from relink_api.db import Database
@@ -144,13 +146,14 @@ def seed(db: Database) -> Seed:
     ) -> dict[str, Any]:
         raw = fc_account(account_id, **kwargs)
         async with db.transaction() as conn:
-            await apply_snapshot(
+            await state.apply(
                 conn,
-                account=FcAccount.model_validate(raw),
-                raw=raw,
-                source="sync",
-                state_as_of=as_of or read_time() - timedelta(hours=1),
-                owner_if_new=owner,
+                Observation(
+                    FcAccount.model_validate(raw),
+                    raw,
+                    as_of or read_time() - timedelta(hours=1),
+                    Read(Source.sync, owner_if_new=owner),
+                ),
             )
         return raw
 

@@ -181,20 +181,17 @@ async def test_retry_after_is_the_real_wait_rounded_up(
 
 
 async def seed_account(database_url: str) -> None:
-    from relink_api.accounts.service import apply_snapshot, read_time
+    from relink_api.accounts import state
+    from relink_api.accounts.models import Source
+    from relink_api.accounts.state import Observation, Read
     from relink_api.gateway.objects import FcAccount
 
     database = await Database.connect(database_url, make_settings(database_url))
     try:
         async with database.transaction() as conn:
             raw = fc_account()
-            await apply_snapshot(
-                conn,
-                account=FcAccount.model_validate(raw),
-                raw=raw,
-                source="sync",
-                state_as_of=read_time(),
-            )
+            fetched = (FcAccount.model_validate(raw), raw)
+            await state.apply(conn, Observation.read_now(fetched, Read(Source.sync)))
     finally:
         await database.close()
 

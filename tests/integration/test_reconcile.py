@@ -16,7 +16,8 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from relink_api.accounts.service import apply_snapshot, read_time
+from relink_api.accounts import state
+from relink_api.accounts.state import Notice, Observation, read_time
 from relink_api.cli import main
 from relink_api.db import Database
 from relink_api.gateway.client import StripeGateway
@@ -320,12 +321,14 @@ async def store(database_url: str, *accounts: dict[str, Any]) -> None:
     try:
         for raw in accounts:
             async with database.transaction() as conn:
-                await apply_snapshot(
+                await state.apply(
                     conn,
-                    account=FcAccount.model_validate(raw),
-                    raw=raw,
-                    source="webhook",
-                    state_as_of=read_time() - timedelta(hours=1),
+                    Observation(
+                        FcAccount.model_validate(raw),
+                        raw,
+                        read_time() - timedelta(hours=1),
+                        Notice("evt_seed", ordered=False),
+                    ),
                 )
     finally:
         await database.close()

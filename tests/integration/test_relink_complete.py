@@ -598,3 +598,68 @@ async def test_a_new_account_stored_by_webhook_before_completion_is_still_new(
     new = await get_account(client, "fca_new", auth_a)
     assert new["needs_new_payment_method"] is True
     assert new["replaces_account_id"] == "fca_checking"
+
+
+async def count_account_writes(db: Database) -> None:
+    """From now on, log every row written to accounts (one line per INSERT or UPDATE)."""
+    async with db.connection() as conn:
+        await conn.execute(
+            """
+            CREATE TABLE test_account_writes (account_id text NOT NULL, operation text NOT NULL);
+            CREATE FUNCTION test_log_account_write() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO test_account_writes VALUES (NEW.id, TG_OP);
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER test_account_writes AFTER INSERT OR UPDATE ON accounts
+                FOR EACH ROW EXECUTE FUNCTION test_log_account_write();
+            """
+        )
+
+
+async def account_writes(db: Database, account_id: str) -> list[str]:
+    async with db.connection() as conn:
+        records = await conn.fetch(
+            "SELECT operation FROM test_account_writes WHERE account_id = $1", account_id
+        )
+    return [record["operation"] for record in records]
+
+
+@pytest.mark.parametrize(("stored_by_webhook", "writes"), [(False, ["INSERT"]), (True, ["UPDATE"])])
+async def test_an_account_linked_in_place_of_another_is_written_once(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    db: Database,
+    seed: Seed,
+    auth_a: dict[str, str],
+    stored_by_webhook: bool,
+    writes: list[str],
+) -> None:
+    # Its snapshot and its replacement marks are one write: no reader of the row can see
+    # the new account without the marks that say it needs a payment method.
+    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
+    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
+    linked = fc_account("fca_new", display_name="Premier Checking", last4="4321")
+    stripe_mock.get(SESSION_1).respond(
+        200,
+        json=fc_session(
+            status="succeeded",
+            account=None,
+            accounts=[linked],
+            relink_result=relink_result(authorization="fcauth_1"),
+        ),
+    )
+    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=fc_account("fca_checking"))
+    if stored_by_webhook:
+        created = event("financial_connections.account.created", linked)
+        assert (await deliver(client, created)).json()["result"] == "applied"
+    await count_account_writes(db)
+
+    response = await client.post(f"/v1/relink-sessions/{session_id}/complete", headers=auth_a)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["next_step"] == "set_up_payment_method"
+    assert await account_writes(db, "fca_new") == writes
+    new = await get_account(client, "fca_new", auth_a)
+    assert (new["needs_new_payment_method"], new["replaces_account_id"]) == (True, "fca_checking")
+    assert new["replacement_relink_session_id"] == session_id

@@ -26,7 +26,9 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from relink_api.accounts.service import apply_snapshot, read_time
+from relink_api.accounts import state
+from relink_api.accounts.models import Source
+from relink_api.accounts.state import Observation, Read, read_time
 from relink_api.cli import main
 from relink_api.db.migrate import apply_migrations
 from relink_api.gateway.objects import FcAccount
@@ -98,12 +100,14 @@ async def prepare(dsn: str, account_ids: list[str]) -> None:
         for account_id in account_ids:
             raw = fc_account(account_id)
             async with conn.transaction():
-                await apply_snapshot(
+                await state.apply(
                     conn,  # type: ignore[arg-type]
-                    account=FcAccount.model_validate(raw),
-                    raw=raw,
-                    source="sync",
-                    state_as_of=read_time() - timedelta(hours=1),
+                    Observation(
+                        FcAccount.model_validate(raw),
+                        raw,
+                        read_time() - timedelta(hours=1),
+                        Read(Source.sync),
+                    ),
                 )
     finally:
         await conn.close()

@@ -1,124 +1,74 @@
-"""SQL for accounts, their history and authorizations."""
+"""SQL for accounts, their history and authorizations. Private to the accounts package:
+other features reach these tables through ``accounts.service`` and ``accounts.state``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
+from relink_api.accounts.models import (
+    AccountFilter,
+    AccountRow,
+    AccountState,
+    HealthCauseCount,
+    OwnerSource,
+    Replacement,
+    Source,
+    WeekCount,
+)
+from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
 
-# Link health is computed by the database function defined in the first migration.
-SELECT_ACCOUNTS = """
+# Link health is computed by the database function defined in the first migration, so a
+# customer's and an operator's view of an account can never disagree.
+_HEALTH_NOW = "relink_link_health(status, action, account_number_expires_at, now())"
+_SELECT = f"""
     SELECT id, customer_id, owner_source, authorization_id, institution_id, institution_name,
            display_name, last4, category, subcategory, status, action, cause,
            expected_deactivation_at, account_number_expires_at, permissions, account_holder,
            state_as_of, inactive_since, needs_payment_method, replaces_account_id,
-           replacement_relink_session_id, updated_at,
-           relink_link_health(status, action, account_number_expires_at, now()) AS link_health
+           replacement_relink_session_id, updated_at, {_HEALTH_NOW} AS link_health
     FROM accounts
 """
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRow:
-    id: str
-    customer_id: str | None
-    owner_source: str
-    authorization_id: str | None
-    institution_id: str | None
-    institution_name: str | None
-    display_name: str | None
-    last4: str | None
-    category: str | None
-    subcategory: str | None
-    status: str
-    action: str | None
-    cause: str | None
-    expected_deactivation_at: datetime | None
-    account_number_expires_at: datetime | None
-    permissions: list[str]
-    account_holder: dict[str, Any] | None
-    state_as_of: datetime
-    inactive_since: datetime | None
-    needs_payment_method: bool
-    replaces_account_id: str | None
-    replacement_relink_session_id: str | None
-    updated_at: datetime
-    link_health: str
-
-    @classmethod
-    def from_record(cls, record: asyncpg.Record) -> AccountRow:
-        values = dict(record)
-        values["permissions"] = list(values["permissions"] or [])
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class AccountState:
-    """Everything a Stripe snapshot sets on a stored account, in column order."""
-
-    authorization_id: str | None
-    institution_id: str | None
-    institution_name: str | None
-    display_name: str | None
-    last4: str | None
-    category: str | None
-    subcategory: str | None
-    status: str
-    action: str | None
-    cause: str | None
-    expected_deactivation_at: datetime | None
-    account_number_expires_at: datetime | None
-    permissions: list[str]
-    account_holder: dict[str, Any] | None
-    snapshot: dict[str, Any]
-
-    def values(self) -> tuple[Any, ...]:
-        """Parameters for the columns authorization_id … snapshot, in that order."""
-        return tuple(getattr(self, field.name) for field in fields(self))
-
-
 async def get(conn: Connection, *, account_id: str, for_update: bool = False) -> AccountRow | None:
-    query = SELECT_ACCOUNTS + " WHERE id = $1" + (" FOR UPDATE" if for_update else "")
+    query = _SELECT + " WHERE id = $1" + (" FOR UPDATE" if for_update else "")
     record = await conn.fetchrow(query, account_id)
     return AccountRow.from_record(record) if record else None
 
 
 async def get_owned(conn: Connection, *, account_id: str, customer_id: str) -> AccountRow | None:
     record = await conn.fetchrow(
-        SELECT_ACCOUNTS + " WHERE id = $1 AND customer_id = $2", account_id, customer_id
+        _SELECT + " WHERE id = $1 AND customer_id = $2", account_id, customer_id
     )
     return AccountRow.from_record(record) if record else None
 
 
-async def list_owned(
-    conn: Connection,
-    *,
-    customer_id: str,
-    health: Sequence[str] | None,
-    after_id: str | None,
-    limit: int,
+async def list_page(
+    conn: Connection, *, matching: AccountFilter, after_id: str | None, limit: int
 ) -> list[AccountRow]:
-    """A page of the customer's accounts in id order, after ``after_id``."""
-    records = await conn.fetch(
-        SELECT_ACCOUNTS
-        + """
-        WHERE customer_id = $1
-          AND ($2::text[] IS NULL
-               OR relink_link_health(status, action, account_number_expires_at, now()) = ANY($2))
-          AND ($3::text IS NULL OR id > $3)
-        ORDER BY id
-        LIMIT $4
-        """,
-        customer_id,
-        list(health) if health is not None else None,
-        after_id,
-        limit,
-    )
+    """Up to ``limit`` accounts that match, in id order, after ``after_id``."""
+    args: list[Any] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    # Only the filters given become conditions, so each query can use its index.
+    conditions = []
+    if matching.customer_id is not None:
+        conditions.append(f"customer_id = {param(matching.customer_id)}")
+    if matching.health:
+        health = [value.value for value in matching.health]
+        conditions.append(f"{_HEALTH_NOW} = ANY({param(health)}::text[])")
+    if matching.institution_id is not None:
+        conditions.append(f"institution_id = {param(matching.institution_id)}")
+    if after_id is not None:
+        conditions.append(f"id > {param(after_id)}")
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    records = await conn.fetch(_SELECT + where + f" ORDER BY id LIMIT {param(limit)}", *args)
     return [AccountRow.from_record(record) for record in records]
 
 
@@ -126,7 +76,7 @@ async def list_on_authorization(
     conn: Connection, *, authorization_id: str, customer_id: str
 ) -> list[AccountRow]:
     records = await conn.fetch(
-        SELECT_ACCOUNTS + " WHERE authorization_id = $1 AND customer_id = $2 ORDER BY id",
+        _SELECT + " WHERE authorization_id = $1 AND customer_id = $2 ORDER BY id",
         authorization_id,
         customer_id,
     )
@@ -155,27 +105,6 @@ async def known_ids(
     return {record["id"] for record in records}
 
 
-async def mark_replacement(
-    conn: Connection,
-    *,
-    account_id: str,
-    customer_id: str,
-    replaces_account_id: str,
-    relink_session_id: str,
-) -> None:
-    """Flag an account linked in place of another: it needs a new payment method, set up
-    through that relink session."""
-    await conn.execute(
-        "UPDATE accounts SET needs_payment_method = true, replaces_account_id = $3, "
-        "replacement_relink_session_id = $4, updated_at = now() "
-        "WHERE id = $1 AND customer_id = $2",
-        account_id,
-        customer_id,
-        replaces_account_id,
-        relink_session_id,
-    )
-
-
 async def customer_has_authorization(
     conn: Connection, *, authorization_id: str, customer_id: str
 ) -> bool:
@@ -190,18 +119,23 @@ async def customer_has_authorization(
     return bool(found)
 
 
+def _replacement_values(replacement: Replacement | None) -> tuple[bool, str | None, str | None]:
+    if replacement is None:
+        return False, None, None
+    return True, replacement.replaces_account_id, replacement.relink_session_id
+
+
 async def insert(
     conn: Connection,
     *,
     account_id: str,
     customer_id: str | None,
-    owner_source: str,
+    owner_source: OwnerSource,
     state: AccountState,
     state_as_of: datetime,
     inactive_since: datetime | None,
-    needs_payment_method: bool = False,
-    replaces_account_id: str | None = None,
-    confirmed: bool = False,
+    replacement: Replacement | None,
+    confirmed: bool,
 ) -> AccountRow | None:
     """Insert a new account; ``None`` when another transaction inserted it first."""
     record = await conn.fetchrow(
@@ -211,9 +145,9 @@ async def insert(
             display_name, last4, category, subcategory, status, action, cause,
             expected_deactivation_at, account_number_expires_at, permissions, account_holder,
             snapshot, state_as_of, inactive_since, needs_payment_method, replaces_account_id,
-            confirmed_at)
+            replacement_relink_session_id, confirmed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, CASE WHEN $23 THEN now() END)
+                $18, $19, $20, $21, $22, $23, CASE WHEN $24 THEN now() END)
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,
@@ -223,8 +157,7 @@ async def insert(
         *state.values(),
         state_as_of,
         inactive_since,
-        needs_payment_method,
-        replaces_account_id,
+        *_replacement_values(replacement),
         confirmed,
     )
     if record is None:
@@ -240,8 +173,10 @@ async def update_state(
     state: AccountState,
     state_as_of: datetime,
     inactive_since: datetime | None,
-    confirmed: bool = False,
+    replacement: Replacement | None,
+    confirmed: bool,
 ) -> AccountRow:
+    """Store a snapshot over the account, and its replacement marks if it has them."""
     await conn.execute(
         """
         UPDATE accounts SET
@@ -250,8 +185,11 @@ async def update_state(
             action = $11, cause = $12, expected_deactivation_at = $13,
             account_number_expires_at = $14, permissions = $15, account_holder = $16,
             snapshot = $17, state_as_of = GREATEST(state_as_of, $18), inactive_since = $19,
-            confirmed_at = CASE WHEN $20 THEN now() ELSE confirmed_at END,
-            sync_lease_until = CASE WHEN $20 THEN NULL ELSE sync_lease_until END,
+            needs_payment_method = needs_payment_method OR $20,
+            replaces_account_id = COALESCE($21, replaces_account_id),
+            replacement_relink_session_id = COALESCE($22, replacement_relink_session_id),
+            confirmed_at = CASE WHEN $23 THEN now() ELSE confirmed_at END,
+            sync_lease_until = CASE WHEN $23 THEN NULL ELSE sync_lease_until END,
             updated_at = now()
         WHERE id = $1
         """,
@@ -260,6 +198,7 @@ async def update_state(
         *state.values(),
         state_as_of,
         inactive_since,
+        *_replacement_values(replacement),
         confirmed,
     )
     row = await get(conn, account_id=account_id)
@@ -279,12 +218,11 @@ async def assign_owner(conn: Connection, *, account_id: str, customer_id: str) -
 async def insert_history(
     conn: Connection,
     *,
-    account_id: str,
     before: AccountRow | None,
     after: AccountRow,
-    source: str,
-    event_id: str | None = None,
-    relink_session_id: str | None = None,
+    source: Source,
+    event_id: str | None,
+    relink_session_id: str | None,
 ) -> None:
     await conn.execute(
         """
@@ -293,7 +231,7 @@ async def insert_history(
             source, event_id, relink_session_id)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         """,
-        account_id,
+        after.id,
         before.status if before else None,
         after.status,
         before.link_health if before else None,
@@ -351,18 +289,6 @@ async def upsert_authorization(
     )
 
 
-async def history(conn: Connection, *, account_id: str) -> list[dict[str, Any]]:
-    records = await conn.fetch(
-        """
-        SELECT from_status, to_status, from_health, to_health, action, cause, source,
-               event_id, relink_session_id, at
-        FROM account_status_history WHERE account_id = $1 ORDER BY id
-        """,
-        account_id,
-    )
-    return [dict(record) for record in records]
-
-
 async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
     """The account's replacement payment method exists: it no longer needs one."""
     await conn.execute(
@@ -370,3 +296,57 @@ async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
         "WHERE id = $1 AND needs_payment_method",
         account_id,
     )
+
+
+async def count_by_health_and_cause(conn: Connection, *, at: datetime) -> list[HealthCauseCount]:
+    """Every stored account, counted by its link health at ``at`` and its cause."""
+    records = await conn.fetch(
+        """
+        SELECT relink_link_health(status, action, account_number_expires_at, $1) AS health,
+               cause,
+               count(*) AS count
+        FROM accounts
+        GROUP BY 1, 2
+        """,
+        at,
+    )
+    return [
+        HealthCauseCount(
+            health=LinkHealth(record["health"]), cause=record["cause"], count=record["count"]
+        )
+        for record in records
+    ]
+
+
+async def count_deactivations_by_week(
+    conn: Connection, *, at: datetime, weeks: int
+) -> list[WeekCount]:
+    """Accounts expiring at ``at``, by the UTC week (from Monday) they are expected to stop
+    working in: ``weeks`` weeks from the one holding ``at``, empty weeks included."""
+    records = await conn.fetch(
+        """
+        WITH weeks AS (
+            SELECT (date_trunc('week', $1::timestamptz AT TIME ZONE 'UTC')
+                    + n * interval '1 week')::date AS week_start
+            FROM generate_series(0, $2::integer - 1) AS n
+        ),
+        due AS (
+            -- The date that makes the account expiring, as relink_link_health decides it:
+            -- Stripe's warning first, else the tokenized account number's expiry.
+            SELECT date_trunc(
+                       'week',
+                       (CASE WHEN action = 'relink_required' THEN expected_deactivation_at
+                             ELSE account_number_expires_at END) AT TIME ZONE 'UTC'
+                   )::date AS week_start
+            FROM accounts
+            WHERE relink_link_health(status, action, account_number_expires_at, $1) = 'expiring'
+        )
+        SELECT weeks.week_start, count(due.week_start) AS count
+        FROM weeks LEFT JOIN due ON due.week_start = weeks.week_start
+        GROUP BY weeks.week_start
+        ORDER BY weeks.week_start
+        """,
+        at,
+        weeks,
+    )
+    return [WeekCount(week_start=record["week_start"], count=record["count"]) for record in records]

@@ -7,10 +7,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from relink_api.accounts import repository as accounts_repository
+from relink_api.accounts import service as accounts_service
+from relink_api.accounts.models import AccountFilter
 from relink_api.accounts.schemas import LinkHealth
-from relink_api.accounts.service import to_read
-from relink_api.admin import repository
 from relink_api.admin.errors import AccountWithoutOwner
 from relink_api.admin.schemas import (
     AdminAccountList,
@@ -28,7 +27,7 @@ from relink_api.errors import NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
-from relink_api.pagination import fetch_page
+from relink_api.relink import creation as relink_creation
 from relink_api.relink import service as relink_service
 from relink_api.relink.schemas import (
     Delivery,
@@ -43,7 +42,7 @@ from relink_api.settings import Settings
 logger = logging.getLogger(__name__)
 
 UPCOMING_WEEKS = 8
-_HEALTH_ORDER = {health.value: index for index, health in enumerate(LinkHealth)}
+_HEALTH_ORDER = {health: index for index, health in enumerate(LinkHealth)}
 
 
 async def list_accounts(
@@ -56,24 +55,14 @@ async def list_accounts(
     limit: int,
 ) -> AdminAccountList:
     """A page of every customer's accounts, filtered by health, owner and institution."""
-    async with db.connection() as conn:
-        page = await fetch_page(
-            lambda after_id, count: repository.list_all(
-                conn,
-                health=[value.value for value in health] if health else None,
-                customer_id=customer_id,
-                institution_id=institution_id,
-                after_id=after_id,
-                limit=count,
-            ),
-            cursor=cursor,
-            limit=limit,
-        )
+    matching = AccountFilter(
+        customer_id=customer_id, health=tuple(health or ()), institution_id=institution_id
+    )
+    page = await accounts_service.page_of_accounts(
+        db, matching=matching, cursor=cursor, limit=limit
+    )
     return AdminAccountList(
-        data=[
-            AdminAccountRead(**to_read(row).model_dump(), customer_id=row.customer_id)
-            for row in page.rows
-        ],
+        data=[AdminAccountRead.model_validate(row, from_attributes=True) for row in page.rows],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
     )
@@ -82,29 +71,25 @@ async def list_accounts(
 async def summarize(db: Database) -> AdminSummary:
     """Accounts by link health and cause, and expiring accounts by week, as of now."""
     as_of = datetime.now(UTC)
-    async with db.connection() as conn:
-        # One snapshot for both counts, so the weekly figures never exceed `expiring`.
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            groups = await repository.count_by_health_and_cause(conn, at=as_of)
-            weeks = await repository.count_deactivations_by_week(
-                conn, at=as_of, weeks=UPCOMING_WEEKS
-            )
-    by_health = dict.fromkeys(_HEALTH_ORDER, 0)
+    counts = await accounts_service.count_accounts(db, at=as_of, weeks=UPCOMING_WEEKS)
+    groups = counts.by_health_and_cause
+    by_health = dict.fromkeys(LinkHealth, 0)
     for group in groups:
         by_health[group.health] += group.count
     causes = sorted(
-        (group for group in groups if group.health != LinkHealth.ok),
+        (group for group in groups if group.health is not LinkHealth.ok),
         key=lambda group: (_HEALTH_ORDER[group.health], -group.count, group.cause or ""),
     )
     return AdminSummary(
         accounts_total=sum(by_health.values()),
         by_health=HealthCounts(**by_health),
         by_cause=[
-            CauseCount(health=LinkHealth(group.health), cause=group.cause, count=group.count)
+            CauseCount(health=group.health, cause=group.cause, count=group.count)
             for group in causes
         ],
         upcoming_deactivations=[
-            WeeklyDeactivations(week_start=week.week_start, count=week.count) for week in weeks
+            WeeklyDeactivations(week_start=week.week_start, count=week.count)
+            for week in counts.deactivations_by_week
         ],
         as_of=as_of,
     )
@@ -165,8 +150,7 @@ async def _send_relink_email(
     scope: RelinkScope,
     claim: Claim | None,
 ) -> AdminRelinkEmailCreated:
-    async with db.connection() as conn:
-        account = await accounts_repository.get(conn, account_id=account_id)
+    account = await accounts_service.find(db, account_id=account_id)
     if account is None:
         raise NotFound(f"No account {account_id}.")
     if account.customer_id is None:
@@ -176,7 +160,7 @@ async def _send_relink_email(
         )
     # The relink runs exactly as if the customer had asked: the same repairability checks
     # and the same ownership check, made again under the customer's identity.
-    created = await relink_service.new_session(
+    created = await relink_creation.new_session(
         db,
         gateway,
         settings,
@@ -199,13 +183,5 @@ async def _send_relink_email(
 def _email_created(
     session: RelinkSessionCreated | RelinkSessionRead, *, customer_id: str
 ) -> AdminRelinkEmailCreated:
-    return AdminRelinkEmailCreated(
-        id=session.id,
-        stripe_session_id=session.stripe_session_id,
-        customer_id=customer_id,
-        scope=session.scope,
-        account_id=session.account_id,
-        authorization_id=session.authorization_id,
-        status=session.status,
-        created_at=session.created_at,
-    )
+    # The session's fields the operator's type has; it drops the others.
+    return AdminRelinkEmailCreated(**session.model_dump(), customer_id=customer_id)

@@ -38,7 +38,7 @@ from relink_api.payments.schemas import (
 )
 from relink_api.relink import service as relink_service
 from relink_api.relink.errors import RelinkSessionPending
-from relink_api.relink.repository import RelinkSessionRow
+from relink_api.relink.models import RelinkSessionRow
 from relink_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _eligible_account(row: RelinkSessionRow, requested: str | None) -> str:
     candidates = _candidates(row)
     if not candidates:
         raise PaymentMethodNotNeeded(
-            f"Relink session {row.id} ended {row.outcome!r}"
+            f"Relink session {row.id} ended {row.outcome.value if row.outcome else None!r}"
             + (f" ({row.failure_reason})" if row.failure_reason else "")
             + ": no account was linked in place of another, so there is no new payment "
             "method to set up. Payment methods made from a relinked account keep working.",

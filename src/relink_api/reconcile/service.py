@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from relink_api.accounts.service import apply_snapshot, read_time
+from relink_api.accounts import state
+from relink_api.accounts.models import Source
+from relink_api.accounts.state import Observation, Read
 from relink_api.db import Database
 from relink_api.db.pool import DatabaseUnavailable
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.payments import service as payments_service
+from relink_api.payments.schemas import SetupStatus
 from relink_api.reconcile import repository
 from relink_api.relink import service as relink_service
 
@@ -23,6 +27,7 @@ logger = logging.getLogger(__name__)
 _BATCH_SIZE = 50
 # Longer than one account can take (timeout times retries), so a lease never lapses mid-read.
 _LEASE = timedelta(minutes=5)
+_SYNC = Read(Source.sync)
 
 
 # Unfinished work younger than this is probably still in the customer's hands; older than
@@ -48,6 +53,44 @@ class SettleSummary:
     failed: int = 0
 
 
+class _ListUnfinished(Protocol):
+    def __call__(
+        self,
+        db: Database,
+        *,
+        created_before: datetime,
+        created_after: datetime,
+        customer_ids: Sequence[str] | None,
+        limit: int,
+    ) -> Awaitable[list[str]]: ...
+
+
+async def _settle_session(db: Database, gateway: StripeGateway, stripe_session_id: str) -> bool:
+    completed = await relink_service.complete_for_stripe_session(
+        db, gateway, stripe_session_id=stripe_session_id
+    )
+    return completed is not None
+
+
+async def _settle_setup(db: Database, gateway: StripeGateway, setup_intent_id: str) -> bool:
+    recorded = await payments_service.refresh_setup(db, gateway, setup_intent_id=setup_intent_id)
+    return recorded is not None and SetupStatus(recorded.status) is not SetupStatus.pending
+
+
+@dataclass(frozen=True, slots=True)
+class _Unfinished:
+    """One kind of work a customer can leave unfinished: which feature lists it, and how
+    one is settled (whether Stripe had an outcome to record)."""
+
+    name: str
+    listed: _ListUnfinished
+    settle: Callable[[Database, StripeGateway, str], Awaitable[bool]]
+
+
+_SESSIONS = _Unfinished("session", relink_service.unfinished_sessions, _settle_session)
+_SETUPS = _Unfinished("SetupIntent", payments_service.pending_setups, _settle_setup)
+
+
 async def settle_unfinished(
     db: Database,
     gateway: StripeGateway,
@@ -61,42 +104,30 @@ async def settle_unfinished(
     `complete`, a webhook endpoint that was down. Each is read once; completing is idempotent
     and guarded in the database, so this is safe beside the server and other runs. The
     caller paces ``gateway`` (``StripeGateway.paced``) for the whole run."""
-    summary = SettleSummary()
     moment = now or datetime.now(tz=UTC)
-    before, after = moment - settle_after, moment - SETTLE_HORIZON
-    sessions = await relink_service.unfinished_sessions(
-        db,
-        created_before=before,
-        created_after=after,
-        customer_ids=customer_ids,
-        limit=_SETTLE_LIMIT,
+    kinds = (_SESSIONS, _SETUPS)
+    found = [
+        await kind.listed(
+            db,
+            created_before=moment - settle_after,
+            created_after=moment - SETTLE_HORIZON,
+            customer_ids=customer_ids,
+            limit=_SETTLE_LIMIT,
+        )
+        for kind in kinds
+    ]
+    settled = {kind.name: 0 for kind in kinds}
+    failed = 0
+    for kind, object_ids in zip(kinds, found, strict=True):
+        for object_id in object_ids:
+            try:
+                settled[kind.name] += int(await kind.settle(db, gateway, object_id))
+            except ProblemError as exc:
+                failed += 1
+                logger.warning("settle: %s %s failed: %s", kind.name, object_id, exc.detail)
+    return SettleSummary(
+        sessions=settled[_SESSIONS.name], setups=settled[_SETUPS.name], failed=failed
     )
-    setups = await payments_service.pending_setups(
-        db,
-        created_before=before,
-        created_after=after,
-        customer_ids=customer_ids,
-        limit=_SETTLE_LIMIT,
-    )
-    for stripe_session_id in sessions:
-        try:
-            completed = await relink_service.complete_for_stripe_session(
-                db, gateway, stripe_session_id=stripe_session_id
-            )
-            summary.sessions += int(completed is not None)
-        except ProblemError as exc:
-            summary.failed += 1
-            logger.warning("settle: session %s failed: %s", stripe_session_id, exc.detail)
-    for setup_intent_id in setups:
-        try:
-            recorded = await payments_service.refresh_setup(
-                db, gateway, setup_intent_id=setup_intent_id
-            )
-            summary.setups += int(recorded is not None and recorded.status != "pending")
-        except ProblemError as exc:
-            summary.failed += 1
-            logger.warning("settle: SetupIntent %s failed: %s", setup_intent_id, exc.detail)
-    return summary
 
 
 async def count_due(
@@ -135,11 +166,9 @@ async def sync_accounts(
     async def one(account_id: str) -> None:
         async with semaphore:
             try:
-                account, raw = await gateway.retrieve_account(account_id)
+                fetched = await gateway.retrieve_account(account_id)
                 async with db.transaction() as conn:
-                    applied = await apply_snapshot(
-                        conn, account=account, raw=raw, source="sync", state_as_of=read_time()
-                    )
+                    applied = await state.apply(conn, Observation.read_now(fetched, _SYNC))
                 summary.changed += int(applied.changed)
             except Exception as exc:
                 # One account's failure (Stripe, or anything unexpected) must not end the

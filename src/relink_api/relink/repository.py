@@ -1,14 +1,22 @@
-"""SQL for relink sessions."""
+"""SQL for relink sessions. Private to the relink package: other features call
+``relink.service``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
+from relink_api.relink.models import RelinkSessionRow
+from relink_api.relink.schemas import (
+    Delivery,
+    FailureReason,
+    NextStep,
+    RelinkOutcome,
+    RelinkScope,
+    UiMode,
+)
 
 _COLUMNS = """
     id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
@@ -18,53 +26,21 @@ _COLUMNS = """
 """
 
 
-@dataclass(frozen=True, slots=True)
-class RelinkSessionRow:
-    id: str
-    stripe_session_id: str
-    customer_id: str
-    scope: str
-    authorization_id: str
-    account_id: str
-    ui_mode: str
-    permissions: list[str]
-    return_url: str | None
-    status: str
-    outcome: str | None
-    failure_reason: str | None
-    next_step: str | None
-    linked_account_ids: list[str]
-    reactivated_account_ids: list[str]
-    stripe_status: str | None
-    created_at: datetime
-    completed_at: datetime | None
-    accounts_at_start: dict[str, str]
-    delivery: str | None
-    return_token_sha256: str | None
-
-    @classmethod
-    def from_record(cls, record: asyncpg.Record) -> RelinkSessionRow:
-        values = dict(record)
-        for name in ("permissions", "linked_account_ids", "reactivated_account_ids"):
-            values[name] = list(values[name] or [])
-        return cls(**values)
-
-
 async def insert(
     conn: Connection,
     *,
     session_id: str,
     stripe_session_id: str,
     customer_id: str,
-    scope: str,
+    scope: RelinkScope,
     authorization_id: str,
     account_id: str,
-    ui_mode: str,
+    ui_mode: UiMode,
     permissions: Sequence[str],
     return_url: str | None,
-    accounts_at_start: dict[str, str],
-    delivery: str | None = None,
-    return_token_sha256: str | None = None,
+    accounts_at_start: dict[str, LinkHealth],
+    delivery: Delivery | None,
+    return_token_sha256: str | None,
 ) -> RelinkSessionRow:
     record = await conn.fetchrow(
         f"""
@@ -124,9 +100,9 @@ async def complete(
     conn: Connection,
     *,
     session_id: str,
-    outcome: str,
-    failure_reason: str | None,
-    next_step: str,
+    outcome: RelinkOutcome,
+    failure_reason: FailureReason | None,
+    next_step: NextStep,
     linked_account_ids: Sequence[str],
     reactivated_account_ids: Sequence[str],
     stripe_status: str | None,

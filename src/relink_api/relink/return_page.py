@@ -21,38 +21,39 @@ from relink_api.page import PAGE_HEADERS
 from relink_api.ratelimit import service as ratelimit
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import service
+from relink_api.relink.creation import RETURN_PATH
 from relink_api.relink.errors import RelinkSessionPending
-from relink_api.relink.repository import RelinkSessionRow
-from relink_api.relink.service import RETURN_PATH
+from relink_api.relink.models import RelinkSessionRow
+from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome
 from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep, client_address
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-_MESSAGES = {
-    ("relinked", None): (
+_MESSAGES: dict[tuple[RelinkOutcome | None, FailureReason | None], tuple[str, str]] = {
+    (RelinkOutcome.relinked, None): (
         "Your bank account is reconnected",
         "Everything is working again. You can close this page.",
     ),
-    ("new_account", None): (
+    (RelinkOutcome.new_account, None): (
         "You linked a different account",
         "One more step: set up payments from the new account in the app.",
     ),
-    ("failed", "no_account"): (
+    (RelinkOutcome.failed, FailureReason.no_account): (
         "The account was not linked",
         "You signed in to your bank, but the account we needed was not chosen. "
         "Go back to the app to try another way.",
     ),
-    ("failed", "no_authorization"): (
+    (RelinkOutcome.failed, FailureReason.no_authorization): (
         "We could not reconnect to your bank",
         "Signing in to your bank did not finish. Go back to the app to try again.",
     ),
-    ("failed", "other"): (
+    (RelinkOutcome.failed, FailureReason.other): (
         "Something went wrong",
         "The bank connection did not finish. Go back to the app to try again.",
     ),
-    ("cancelled", None): (
+    (RelinkOutcome.cancelled, None): (
         "Nothing was changed",
         "You closed the bank connection before finishing. Go back to the app to try again.",
     ),
@@ -87,8 +88,8 @@ def forward_url(return_url: str, row: RelinkSessionRow) -> str:
     query = parse_qsl(parts.query, keep_blank_values=True)
     query += [
         ("relink_session", row.id),
-        ("outcome", row.outcome or ""),
-        ("next_step", row.next_step or ""),
+        ("outcome", row.outcome.value if row.outcome else ""),
+        ("next_step", row.next_step.value if row.next_step else ""),
     ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
@@ -158,11 +159,12 @@ async def relink_return(
             status_code=303,
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
-    if row.next_step == "set_up_payment_method" and row.outcome != "failed":
+    if row.next_step is NextStep.set_up_payment_method and row.outcome is not RelinkOutcome.failed:
         # Another account stood in for one that cannot come back: it is not done yet.
-        title, body = _MESSAGES[("new_account", None)]
+        title, body = _MESSAGES[(RelinkOutcome.new_account, None)]
     else:
         title, body = _MESSAGES.get(
-            (row.outcome or "", row.failure_reason), _MESSAGES[("failed", "other")]
+            (row.outcome, row.failure_reason),
+            _MESSAGES[(RelinkOutcome.failed, FailureReason.other)],
         )
-    return _page(title, body, status_code=200, outcome=row.outcome)
+    return _page(title, body, status_code=200, outcome=row.outcome.value if row.outcome else None)

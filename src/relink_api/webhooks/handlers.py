@@ -1,7 +1,8 @@
-"""What each event type means for stored state.
+"""What each event type means, one handler per kind of event, each calling the service of
+the feature the event is about.
 
-Planning (which may read from Stripe) happens before the event's transaction, so no
-database connection waits on the network; applying happens inside it.
+A handler plans (and may read from Stripe) before the event's transaction, so no database
+connection waits on the network; its plan is applied inside that transaction.
 """
 
 from __future__ import annotations
@@ -14,53 +15,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from relink_api.accounts import repository as accounts_repository
-from relink_api.accounts.service import OwnerChange, read_time
-from relink_api.db import Database
+from relink_api.accounts import service as accounts_service
+from relink_api.accounts import state
+from relink_api.accounts.state import Notice, Observation
+from relink_api.db import Connection, Database
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
-from relink_api.gateway.objects import (
-    AuthorizationStatusDetails,
-    FcAccount,
-    FcAuthorization,
-    SetupIntent,
-    StripeEvent,
-    from_unix,
-)
+from relink_api.gateway.objects import FcAccount, FcAuthorization, SetupIntent, StripeEvent
 from relink_api.payments import service as payments_service
 from relink_api.relink import service as relink_service
 
 logger = logging.getLogger(__name__)
 
-ACCOUNT_EVENT_TYPES = frozenset(
-    {
-        "financial_connections.account.created",
-        "financial_connections.account.deactivated",
-        "financial_connections.account.reactivated",
-        "financial_connections.account.disconnected",
-        "financial_connections.account.upcoming_deactivation",
-        "financial_connections.account.expected_deactivation_date_updated",
-        "financial_connections.account.account_numbers_updated",
-        "financial_connections.account.upcoming_account_number_expiry",
-    }
-)
-AUTHORIZATION_EVENT_TYPES = frozenset(
-    {
-        "financial_connections.authorization.upcoming_deactivation",
-        "financial_connections.authorization.expected_deactivation_date_updated",
-    }
-)
-SETUP_INTENT_EVENT_TYPES = frozenset(
-    {
-        "setup_intent.succeeded",
-        "setup_intent.setup_failed",
-        "setup_intent.canceled",
-        "setup_intent.requires_action",
-    }
-)
-SESSION_EVENT_TYPE = "financial_connections.session.updated"
 _REREAD_CONCURRENCY = 4
 
 
@@ -69,36 +37,25 @@ class MalformedEvent(BadRequest):
     title = "The event is not a Stripe event relink-api can read"
 
 
-@dataclass(frozen=True, slots=True)
-class AccountUpdate:
-    account: FcAccount
-    raw: dict[str, Any]
-    state_as_of: datetime
-    # A payload is ordered against stored state; a fresh read from Stripe is current.
-    ordered: bool
-    # For a re-read: when the event that prompted it happened (an outage starts then).
-    event_created: datetime | None = None
-    # A read from Stripe may move the account to another customer; the event's own
-    # payload must have that confirmed by a read first.
-    owner_change: OwnerChange = "apply"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationUpdate:
-    authorization: FcAuthorization
-    action: str | None
-    expected_deactivation_at: datetime | None
-    state_as_of: datetime
-
-
 @dataclass(slots=True)
 class Plan:
     """What an event will change, ready to apply inside one transaction."""
 
     handled: bool
-    accounts: list[AccountUpdate] = field(default_factory=list)
-    authorization: AuthorizationUpdate | None = None
+    accounts: list[Observation] = field(default_factory=list)
+    # An authorization's own state, and the Stripe time it describes.
+    authorization: tuple[FcAuthorization, datetime] | None = None
     setup_intent: SetupIntent | None = None
+
+    async def apply(self, conn: Connection) -> bool:
+        """Apply the plan; whether every account snapshot in it was stale."""
+        applied = await state.apply_all(conn, self.accounts)
+        if self.setup_intent is not None:
+            await payments_service.record_setup_intent(conn, self.setup_intent)
+        if self.authorization is not None:
+            authorization, as_of = self.authorization
+            await state.record_authorization(conn, authorization, as_of=as_of)
+        return bool(applied) and all(result.stale for result in applied.values())
 
 
 def _lacks_preview_fields(raw: dict[str, Any]) -> bool:
@@ -117,7 +74,14 @@ async def fresh_account(
         return None
 
 
-async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+def reread(fetched: tuple[FcAccount, dict[str, Any]], event: StripeEvent) -> Observation:
+    """An account the event made us read from Stripe: current, not ordered against stored
+    state, and an outage it reports began when the event happened."""
+    notice = Notice(event.id, ordered=False, outage_started_at=event.created_at)
+    return Observation.read_now(fetched, notice)
+
+
+async def account_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
     raw = event.data.object
     try:
         account = FcAccount.model_validate(raw)
@@ -126,63 +90,44 @@ async def plan_account_event(event: StripeEvent, db: Database, gateway: StripeGa
     if _lacks_preview_fields(raw):
         fresh = await fresh_account(gateway, account.id)
         if fresh is not None:
-            update = AccountUpdate(
-                fresh[0], fresh[1], read_time(), ordered=False, event_created=event.created_at
-            )
-            return Plan(True, [update])
+            return Plan(True, [reread(fresh, event)])
         logger.warning(
             "event %s: %s is gone from Stripe; applying the payload", event.id, account.id
         )
-        update = AccountUpdate(account, raw, event.created_at, ordered=True, owner_change="keep")
-        return Plan(True, [update])
+        notice = Notice(event.id, ordered=True, owner_change="keep")
+        return Plan(True, [Observation(account, raw, event.created_at, notice)])
     # Applied as it is, unless it would move the account to another customer: applying
     # then raises OwnerChangeUnconfirmed, and the service re-reads the account.
-    return Plan(
-        True, [AccountUpdate(account, raw, event.created_at, ordered=True, owner_change="confirm")]
-    )
+    notice = Notice(event.id, ordered=True, owner_change="confirm")
+    return Plan(True, [Observation(account, raw, event.created_at, notice)])
 
 
-async def plan_authorization_event(
-    event: StripeEvent, db: Database, gateway: StripeGateway
-) -> Plan:
-    raw = event.data.object
+async def authorization_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
     try:
-        authorization = FcAuthorization.model_validate(raw)
+        authorization = FcAuthorization.model_validate(event.data.object)
     except ValidationError as exc:
         raise MalformedEvent(
             f"{event.type} must carry a financial_connections.authorization."
         ) from exc
-    details = authorization.status_details or AuthorizationStatusDetails()
-    active = details.active if authorization.status == "active" else None
-    inactive = details.inactive if authorization.status == "inactive" else None
-    update = AuthorizationUpdate(
-        authorization=authorization,
-        action=(active.action if active else None) or (inactive.action if inactive else None),
-        expected_deactivation_at=from_unix(active.expected_deactivation_date) if active else None,
-        state_as_of=event.created_at,
-    )
     # The payload says nothing of the accounts on the authorization: re-read the ones we
     # hold, so each carries Stripe's own expected deactivation date.
-    async with db.connection() as conn:
-        account_ids = await accounts_repository.ids_on_authorization(
-            conn, authorization_id=authorization.id
-        )
+    account_ids = await accounts_service.ids_on_authorization(db, authorization_id=authorization.id)
     reads = await gather_limited(
         account_ids,
         lambda account_id: fresh_account(gateway, account_id),
         limit=_REREAD_CONCURRENCY,
     )
-    now = read_time()
+    as_of = state.read_time()
     accounts = [
-        AccountUpdate(account, raw_account, now, ordered=False)
+        Observation(account, raw, as_of, Notice(event.id, ordered=False))
         for read in reads
         if read is not None
-        for account, raw_account in [read]
+        for account, raw in [read]
     ]
-    return Plan(True, accounts, update)
+    return Plan(True, accounts, (authorization, event.created_at))
 
 
-async def plan_setup_intent_event(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+async def setup_intent_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
     try:
         payload = SetupIntent.model_validate(event.data.object)
     except ValidationError as exc:
@@ -201,7 +146,7 @@ async def plan_setup_intent_event(event: StripeEvent, db: Database, gateway: Str
     return Plan(True, setup_intent=fresh)
 
 
-async def plan_session_event(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+async def session_updated(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
     session_id = event.data.object.get("id")
     if not isinstance(session_id, str) or not session_id:
         raise MalformedEvent(f"{event.type} must carry a financial_connections.session.")
@@ -214,16 +159,24 @@ async def plan_session_event(event: StripeEvent, db: Database, gateway: StripeGa
     return Plan(completed is not None)
 
 
-Planner = Callable[[StripeEvent, Database, StripeGateway], Awaitable[Plan]]
+Handler = Callable[[StripeEvent, Database, StripeGateway], Awaitable[Plan]]
 
-
-def planner_for(event_type: str) -> Planner | None:
-    if event_type in ACCOUNT_EVENT_TYPES:
-        return plan_account_event
-    if event_type in AUTHORIZATION_EVENT_TYPES:
-        return plan_authorization_event
-    if event_type in SETUP_INTENT_EVENT_TYPES:
-        return plan_setup_intent_event
-    if event_type == SESSION_EVENT_TYPE:
-        return plan_session_event
-    return None
+HANDLERS: dict[str, Handler] = {
+    "financial_connections.account.created": account_changed,
+    "financial_connections.account.deactivated": account_changed,
+    "financial_connections.account.reactivated": account_changed,
+    "financial_connections.account.disconnected": account_changed,
+    "financial_connections.account.upcoming_deactivation": account_changed,
+    "financial_connections.account.expected_deactivation_date_updated": account_changed,
+    "financial_connections.account.account_numbers_updated": account_changed,
+    "financial_connections.account.upcoming_account_number_expiry": account_changed,
+    "financial_connections.authorization.upcoming_deactivation": authorization_changed,
+    "financial_connections.authorization.expected_deactivation_date_updated": (
+        authorization_changed
+    ),
+    "setup_intent.succeeded": setup_intent_changed,
+    "setup_intent.setup_failed": setup_intent_changed,
+    "setup_intent.canceled": setup_intent_changed,
+    "setup_intent.requires_action": setup_intent_changed,
+    "financial_connections.session.updated": session_updated,
+}

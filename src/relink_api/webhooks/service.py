@@ -12,27 +12,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from relink_api.accounts import repository as accounts_repository
-from relink_api.accounts.service import (
+from relink_api.accounts.state import (
     ConflictingSnapshot,
+    Notice,
+    Observation,
     OwnerChangeUnconfirmed,
-    apply_snapshot,
-    read_time,
 )
 from relink_api.db import Database
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount, StripeEvent
-from relink_api.payments import service as payments_service
 from relink_api.settings import Settings
 from relink_api.webhooks import repository
-from relink_api.webhooks.handlers import (
-    AccountUpdate,
-    MalformedEvent,
-    Plan,
-    fresh_account,
-    planner_for,
-)
+from relink_api.webhooks.handlers import HANDLERS, MalformedEvent, Plan, fresh_account, reread
 from relink_api.webhooks.schemas import WebhookAck, WebhookResult
 from relink_api.webhooks.signature import SignatureError, verify
 
@@ -132,8 +124,8 @@ async def receive_event(
         if await repository.is_recorded(conn, event_id=event.id):
             return WebhookAck(event_id=event.id, result=WebhookResult.duplicate)
 
-    planner = planner_for(event.type)
-    plan = await planner(event, db, gateway) if planner else Plan(handled=False)
+    handler = HANDLERS.get(event.type)
+    plan = await handler(event, db, gateway) if handler else Plan(handled=False)
     try:
         result = await _record_and_apply(db, event, document, plan)
     except ConflictingSnapshot as conflict:
@@ -148,8 +140,10 @@ async def receive_event(
             )
         fresh = await fresh_account(gateway, account_id)
         plan.accounts = [
-            _settled(update, fresh, event) if update.account.id == account_id else update
-            for update in plan.accounts
+            _settled(observation, fresh, event)
+            if observation.account.id == account_id
+            else observation
+            for observation in plan.accounts
         ]
         result = await _record_and_apply(db, event, document, plan)
     logger.info("webhook %s %s: %s", event.id, event.type, result.value)
@@ -157,16 +151,17 @@ async def receive_event(
 
 
 def _settled(
-    update: AccountUpdate, fresh: tuple[FcAccount, dict[str, Any]] | None, event: StripeEvent
-) -> AccountUpdate:
-    """The update that settles a conflict: Stripe's current copy, or, if Stripe no longer
-    knows the account, the event's own payload applied as the latest word, keeping the
-    stored owner."""
+    observation: Observation,
+    fresh: tuple[FcAccount, dict[str, Any]] | None,
+    event: StripeEvent,
+) -> Observation:
+    """What settles a conflict: Stripe's current copy, or, if Stripe no longer knows the
+    account, the event's own payload applied as the latest word, keeping the stored owner."""
     if fresh is None:
-        return replace(update, ordered=False, owner_change="keep")
-    return AccountUpdate(
-        fresh[0], fresh[1], read_time(), ordered=False, event_created=event.created_at
-    )
+        notice = observation.origin
+        assert isinstance(notice, Notice)
+        return replace(observation, origin=replace(notice, ordered=False, owner_change="keep"))
+    return reread(fresh, event)
 
 
 async def _record_refused(
@@ -187,39 +182,10 @@ async def _record_and_apply(
             return WebhookResult.duplicate
         if not plan.handled:
             result = WebhookResult.ignored
+        elif await plan.apply(conn):
+            result = WebhookResult.stale
         else:
-            stale = 0
-            for update in plan.accounts:
-                applied = await apply_snapshot(
-                    conn,
-                    account=update.account,
-                    raw=update.raw,
-                    source="webhook",
-                    state_as_of=update.state_as_of,
-                    event_id=event.id,
-                    ordered=update.ordered,
-                    outage_started_at=update.event_created,
-                    owner_change=update.owner_change,
-                )
-                stale += int(applied.stale)
-            if plan.setup_intent is not None:
-                await payments_service.record_setup_intent(conn, plan.setup_intent)
-            if plan.authorization is not None:
-                authorization = plan.authorization.authorization
-                await accounts_repository.upsert_authorization(
-                    conn,
-                    authorization_id=authorization.id,
-                    customer_id=authorization.customer,
-                    institution_id=authorization.institution,
-                    institution_name=authorization.institution_name,
-                    status=authorization.status,
-                    action=plan.authorization.action,
-                    expected_deactivation_at=plan.authorization.expected_deactivation_at,
-                    snapshot=authorization.model_dump(mode="json"),
-                    state_as_of=plan.authorization.state_as_of,
-                )
-            all_stale = bool(plan.accounts) and stale == len(plan.accounts)
-            result = WebhookResult.stale if all_stale else WebhookResult.applied
+            result = WebhookResult.applied
         await repository.mark_processed(conn, event_id=event.id, result=result.value)
     return result
 
