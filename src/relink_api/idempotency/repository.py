@@ -41,7 +41,7 @@ class IdempotencyRow:
         return cls(**dict(record))
 
 
-async def insert_or_get(
+async def claim(
     conn: Connection,
     *,
     principal: str,
@@ -52,15 +52,21 @@ async def insert_or_get(
     retention: timedelta,
     lease: timedelta,
 ) -> tuple[IdempotencyRow, bool]:
-    """Claim the key, or lock and return the claim already there. ``True`` if claimed now.
+    """Claim the key (a key past its retention starts over, as if it had never been used),
+    or lock and return the claim already there. ``True`` if claimed now.
 
     Call inside a transaction: the existing row stays locked until it ends."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO idempotency_keys (
+        INSERT INTO idempotency_keys AS kept (
             principal, key, method, path, fingerprint, expires_at, locked_until)
         VALUES ($1, $2, $3, $4, $5, now() + $6::interval, now() + $7::interval)
-        ON CONFLICT (principal, key) DO NOTHING
+        ON CONFLICT (principal, key) DO UPDATE
+        SET method = EXCLUDED.method, path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint,
+            resource_ids = NULL, status_code = NULL, created_at = now(),
+            expires_at = EXCLUDED.expires_at, locked_until = EXCLUDED.locked_until,
+            completed_at = NULL
+        WHERE kept.expires_at <= now()
         RETURNING {_COLUMNS}
         """,
         principal,
@@ -82,39 +88,6 @@ async def insert_or_get(
     # deletes, and it skips unexpired keys, which is what the conflict was with.
     assert record is not None
     return IdempotencyRow.from_record(record), False
-
-
-async def reclaim(
-    conn: Connection,
-    *,
-    principal: str,
-    key: str,
-    method: str,
-    path: str,
-    fingerprint: str,
-    retention: timedelta,
-    lease: timedelta,
-) -> IdempotencyRow:
-    """Start an expired key over, as if it had never been used."""
-    record = await conn.fetchrow(
-        f"""
-        UPDATE idempotency_keys
-        SET method = $3, path = $4, fingerprint = $5, resource_ids = NULL, status_code = NULL,
-            created_at = now(), expires_at = now() + $6::interval,
-            locked_until = now() + $7::interval, completed_at = NULL
-        WHERE principal = $1 AND key = $2
-        RETURNING {_COLUMNS}
-        """,
-        principal,
-        key,
-        method,
-        path,
-        fingerprint,
-        retention,
-        lease,
-    )
-    assert record is not None
-    return IdempotencyRow.from_record(record)
 
 
 async def extend_lease(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from relink_api.pagination import DEFAULT_PAGE_SIZE
-from relink_api.payments import service
+from relink_api.payments import reading, setup
 from relink_api.payments.schemas import (
     PaymentMethodList,
     PaymentMethodSetupCreate,
@@ -93,7 +93,7 @@ async def create_payment_method(
 ) -> PaymentMethodSetupCreated:
     # The body carries a client_secret: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
-    result = await service.start_setup(
+    result = await setup.start_setup(
         db,
         stripe,
         settings,
@@ -123,7 +123,7 @@ async def create_payment_method(
 async def complete_payment_method(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
 ) -> PaymentMethodSetupRead:
-    return await service.complete_setup(db, stripe, principal=principal, session_id=session_id)
+    return await reading.complete_setup(db, stripe, principal=principal, session_id=session_id)
 
 
 @router.get(
@@ -139,7 +139,7 @@ async def complete_payment_method(
 async def get_payment_method_setup(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep
 ) -> PaymentMethodSetupRead:
-    return await service.get_setup(db, principal=principal, session_id=session_id)
+    return await reading.get_setup(db, principal=principal, session_id=session_id)
 
 
 @router.get(
@@ -157,4 +157,4 @@ async def list_payment_methods(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> PaymentMethodList:
-    return await service.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)
+    return await reading.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)
