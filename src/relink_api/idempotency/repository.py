@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 
@@ -108,39 +109,42 @@ async def extend_lease(
     return IdempotencyRow.from_record(record)
 
 
+class ClaimId(Protocol):
+    """A claim by the key and the ``created_at`` it was claimed at: once the key has been
+    started over, the old claim names no row."""
+
+    @property
+    def principal(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+_UNFINISHED_CLAIM = "principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL"
+
+
 async def complete(
-    conn: Connection,
-    *,
-    principal: str,
-    key: str,
-    created_at: datetime,
-    resource_ids: dict[str, str],
-    status_code: int,
+    conn: Connection, claim: ClaimId, *, resource_ids: dict[str, str], status_code: int
 ) -> None:
     await conn.execute(
-        """
-        UPDATE idempotency_keys
-        SET resource_ids = $4, status_code = $5, completed_at = now(), locked_until = NULL
-        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
-        """,
-        principal,
-        key,
-        created_at,
+        "UPDATE idempotency_keys SET resource_ids = $4, status_code = $5, completed_at = now(), "
+        f"locked_until = NULL WHERE {_UNFINISHED_CLAIM}",
+        claim.principal,
+        claim.key,
+        claim.created_at,
         resource_ids,
         status_code,
     )
 
 
-async def release(conn: Connection, *, principal: str, key: str, created_at: datetime) -> None:
+async def release(conn: Connection, claim: ClaimId) -> None:
     """End the lease of a claim whose request failed: a retry may take it at once."""
     await conn.execute(
-        """
-        UPDATE idempotency_keys SET locked_until = now()
-        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
-        """,
-        principal,
-        key,
-        created_at,
+        f"UPDATE idempotency_keys SET locked_until = now() WHERE {_UNFINISHED_CLAIM}",
+        claim.principal,
+        claim.key,
+        claim.created_at,
     )
 
 

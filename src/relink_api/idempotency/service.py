@@ -133,12 +133,7 @@ async def create_once(
     try:
         async with db.transaction() as conn:
             await repository.complete(
-                conn,
-                principal=claimed.principal,
-                key=claimed.key,
-                created_at=claimed.created_at,
-                resource_ids=dict(ids(value)),
-                status_code=_CREATED,
+                conn, claimed, resource_ids=dict(ids(value)), status_code=_CREATED
             )
     except Exception:
         # The work is done and is derivable from the claim: a retry whose lease has ended
@@ -185,9 +180,7 @@ async def _claim(
 async def _release(db: Database, claim: Claim) -> None:
     try:
         async with db.transaction() as conn:
-            await repository.release(
-                conn, principal=claim.principal, key=claim.key, created_at=claim.created_at
-            )
+            await repository.release(conn, claim)
     except Exception:
         logger.warning("could not release an idempotency key; its lease lapses on its own")
 
