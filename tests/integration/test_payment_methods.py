@@ -576,7 +576,45 @@ async def test_stripe_blocked_payment_methods_are_not_usable(
     assert (await client.get("/v1/payment-methods", headers=auth_b)).json()["data"] == []
 
 
-async def test_payment_method_list_pages(client: httpx.AsyncClient, auth_a: dict[str, str]) -> None:
+async def test_payment_method_list_pages(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+) -> None:
+    session_id = await new_account_session(client, stripe_mock, seed, auth_a)
+    # Made in an order other than their ids', which is the order they are listed in.
+    made = ["pm_e", "pm_b", "pm_g", "pm_a", "pm_f", "pm_c", "pm_d"]
+    await store_earlier_payment_methods(
+        db, session_id=session_id, account_id="fca_checking", oldest_first=made
+    )
+
+    # Three pages (3 + 3 + 1), and one page holding exactly all of them.
+    for limit, sizes in ((3, [3, 3, 1]), (7, [7])):
+        pages = []
+        query = f"/v1/payment-methods?limit={limit}"
+        while True:
+            response = await client.get(query, headers=auth_a)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            pages.append(page)
+            if not page["has_more"]:
+                break
+            assert len(pages) < 10, "the cursor never reached the end"
+            query = f"/v1/payment-methods?limit={limit}&cursor={page['next_cursor']}"
+
+        walked = [method["id"] for page in pages for method in page["data"]]
+        assert walked == sorted(made), limit
+        assert [len(page["data"]) for page in pages] == sizes
+        assert [page["has_more"] for page in pages] == [True] * (len(sizes) - 1) + [False]
+        assert all(page["next_cursor"] for page in pages[:-1])
+        assert pages[-1]["next_cursor"] is None
+
+
+async def test_payment_method_list_refuses_bad_paging(
+    client: httpx.AsyncClient, auth_a: dict[str, str]
+) -> None:
     response = await client.get("/v1/payment-methods?limit=0", headers=auth_a)
     assert_problem(response, 422, "validation-failed")
     response = await client.get("/v1/payment-methods?cursor=nonsense!", headers=auth_a)

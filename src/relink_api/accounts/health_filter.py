@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
 
 from relink_api.accounts.schemas import LinkHealth
 from relink_api.errors import ValidationFailed
@@ -15,14 +17,20 @@ def health_parameter_schema(schema: dict[str, Any]) -> None:
     schema.update({"type": "array", "items": {"$ref": "#/components/schemas/LinkHealth"}})
 
 
-HEALTH_QUERY_DESCRIPTION = (
-    "Only accounts with this link health; repeat (`health=a&health=b`) or comma-separate "
-    "(`health=a,b`). An unknown or empty value is a 422."
-)
+HealthFilter = Annotated[
+    list[str] | None,
+    Query(
+        description="Only accounts with this link health; repeat (`health=a&health=b`) or "
+        "comma-separate (`health=a,b`). An unknown or empty value is a 422.",
+        examples=[["relink_required", "expiring"]],
+        json_schema_extra=health_parameter_schema,
+    ),
+]
+"""The raw ``health`` query: pass it to ``parse_health``."""
 
 
 def parse_health(values: list[str] | None) -> list[LinkHealth] | None:
-    # Accept both ?health=a&health=b and ?health=a,b.
+    """The healths ``?health=a&health=b`` or ``?health=a,b`` names; ``None``: no filter."""
     if not values:
         return None
     parsed: list[LinkHealth] = []

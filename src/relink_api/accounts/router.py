@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 
 from relink_api.accounts import service
-from relink_api.accounts.health_filter import (
-    HEALTH_QUERY_DESCRIPTION,
-    health_parameter_schema,
-    parse_health,
-)
+from relink_api.accounts.health_filter import HealthFilter, parse_health
 from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead
 from relink_api.pagination import DEFAULT_PAGE_SIZE
 from relink_api.web.deps import CUSTOMER_RATE_LIMIT, DatabaseDep, PrincipalDep, StripeDep
-from relink_api.web.inputs import STORABLE_TEXT, STRICT_QUERY
-from relink_api.web.params import AccountId, Cursor, Limit
-from relink_api.web.responses import problem_responses
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.params import AccountId, AuthorizationId, Cursor, Limit
+from relink_api.web.responses import body_link, link, problem_responses
 from relink_api.web.security import CUSTOMER_AUTH
 
 router = APIRouter(dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
+
+_FIRST = "$response.body#/data/0/id"
+_ITS_ID = "$response.body#/id"
 
 
 @router.get(
@@ -36,16 +33,14 @@ router = APIRouter(dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
     responses={
         200: {
             "links": {
-                "GetFirstAccount": {
-                    "operationId": "getAccount",
-                    "parameters": {"account_id": "$response.body#/data/0/id"},
-                    "description": "The first account of the page.",
-                },
-                "RelinkFirstAccount": {
-                    "operationId": "createRelinkSession",
-                    "requestBody": {"account_id": "$response.body#/data/0/id"},
-                    "description": "Repair the first account of the page.",
-                },
+                "GetFirstAccount": link(
+                    "getAccount", "The first account of the page.", account_id=_FIRST
+                ),
+                "RelinkFirstAccount": body_link(
+                    "createRelinkSession",
+                    "Repair the first account of the page.",
+                    account_id=_FIRST,
+                ),
             }
         },
         **problem_responses(400, 401, 422, 500, 503),
@@ -54,14 +49,7 @@ router = APIRouter(dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 async def list_accounts(
     principal: PrincipalDep,
     db: DatabaseDep,
-    health: Annotated[
-        list[str] | None,
-        Query(
-            description=HEALTH_QUERY_DESCRIPTION,
-            examples=[["relink_required", "expiring"]],
-            json_schema_extra=health_parameter_schema,
-        ),
-    ] = None,
+    health: HealthFilter = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> AccountList:
@@ -81,21 +69,17 @@ async def list_accounts(
     responses={
         200: {
             "links": {
-                "RelinkAccount": {
-                    "operationId": "createRelinkSession",
-                    "requestBody": {"account_id": "$response.body#/id"},
-                    "description": "Repair this account.",
-                },
-                "RefreshAccount": {
-                    "operationId": "refreshAccount",
-                    "parameters": {"account_id": "$response.body#/id"},
-                    "description": "Re-read this account from Stripe.",
-                },
-                "GetAuthorization": {
-                    "operationId": "getAuthorization",
-                    "parameters": {"authorization_id": "$response.body#/authorization_id"},
-                    "description": "The account's authorization, as Stripe has it now.",
-                },
+                "RelinkAccount": body_link(
+                    "createRelinkSession", "Repair this account.", account_id=_ITS_ID
+                ),
+                "RefreshAccount": link(
+                    "refreshAccount", "Re-read this account from Stripe.", account_id=_ITS_ID
+                ),
+                "GetAuthorization": link(
+                    "getAuthorization",
+                    "The account's authorization, as Stripe has it now.",
+                    authorization_id="$response.body#/authorization_id",
+                ),
             }
         },
         **problem_responses(401, 404, 422, 500, 503),
@@ -155,19 +139,7 @@ async def refresh_account(
     responses=problem_responses(401, 404, 422, 429, 500, 502, 503),
 )
 async def get_authorization(
-    authorization_id: Annotated[
-        str,
-        Path(
-            min_length=1,
-            max_length=255,
-            pattern=STORABLE_TEXT,
-            description="Stripe's Financial Connections authorization id (fcauth_…).",
-            examples=["fcauth_1PZ3xY2eZvKYlo2C"],
-        ),
-    ],
-    principal: PrincipalDep,
-    db: DatabaseDep,
-    stripe: StripeDep,
+    authorization_id: AuthorizationId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
 ) -> AuthorizationRead:
     return await service.get_authorization(
         db, stripe, principal=principal, authorization_id=authorization_id

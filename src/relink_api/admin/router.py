@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Response, status
 
-from relink_api.accounts.health_filter import (
-    HEALTH_QUERY_DESCRIPTION,
-    health_parameter_schema,
-    parse_health,
-)
+from relink_api.accounts.health_filter import HealthFilter, parse_health
 from relink_api.admin import service
 from relink_api.admin.schemas import (
     AdminAccountList,
@@ -29,13 +25,15 @@ from relink_api.web.deps import (
     IdempotencyKeyDep,
     SettingsDep,
     StripeDep,
-    mark_replayed,
+    created,
 )
-from relink_api.web.inputs import STORABLE_TEXT, STRICT_QUERY
-from relink_api.web.params import AccountId, Cursor, Limit
+from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.params import AccountId, Cursor, CustomerFilter, InstitutionFilter, Limit
 from relink_api.web.responses import (
-    CREATED_HEADERS,
     IDEMPOTENCY_PROBLEM_EXAMPLES,
+    created_response,
+    link,
+    links,
     problem_responses,
 )
 
@@ -68,55 +66,22 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUER
     responses={
         200: {
             "links": {
-                "SendRelinkEmail": {
-                    "operationId": "adminSendRelinkEmail",
-                    "parameters": {"account_id": "$response.body#/data/0/id"},
-                    "description": "Email the first account's owner a link to repair it.",
-                }
+                "SendRelinkEmail": link(
+                    "adminSendRelinkEmail",
+                    "Email the first account's owner a link to repair it.",
+                    account_id="$response.body#/data/0/id",
+                )
             }
         },
-        **problem_responses(
-            400,
-            401,
-            422,
-            429,
-            500,
-            503,
-            examples=_ADMIN_UNAUTHORIZED,
-        ),
+        **problem_responses(400, 401, 422, 429, 500, 503, examples=_ADMIN_UNAUTHORIZED),
     },
 )
 async def list_accounts(
     operator: AdminDep,
     db: DatabaseDep,
-    health: Annotated[
-        list[str] | None,
-        Query(
-            description=HEALTH_QUERY_DESCRIPTION,
-            examples=[["relink_required", "expiring"]],
-            json_schema_extra=health_parameter_schema,
-        ),
-    ] = None,
-    customer: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=255,
-            pattern=STORABLE_TEXT,
-            description="Only this Stripe customer's accounts.",
-            examples=["cus_Kmaci5w0veLUJZ"],
-        ),
-    ] = None,
-    institution: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=255,
-            pattern=STORABLE_TEXT,
-            description="Only accounts at this institution (Stripe's fcinst_… id).",
-            examples=["fcinst_StripeBank"],
-        ),
-    ] = None,
+    health: HealthFilter = None,
+    customer: CustomerFilter = None,
+    institution: InstitutionFilter = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> AdminAccountList:
@@ -138,17 +103,21 @@ async def list_accounts(
     description="Link health across every customer, for dashboards and alerts: the total, "
     "counts by health and by cause, and expiring accounts by the week they are expected to "
     "stop working (this week and the seven after it, Mondays in UTC).",
-    responses=problem_responses(
-        401,
-        422,
-        429,
-        500,
-        503,
-        examples=_ADMIN_UNAUTHORIZED,
-    ),
+    responses=problem_responses(401, 422, 429, 500, 503, examples=_ADMIN_UNAUTHORIZED),
 )
 async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
     return await service.summarize(db)
+
+
+_EMAIL_PROBLEM_EXAMPLES = {
+    **IDEMPOTENCY_PROBLEM_EXAMPLES,
+    **_ADMIN_UNAUTHORIZED,
+    409: (
+        "account-without-owner",
+        "This account belongs to no customer yet",
+        "fca_123 has no customer to email.",
+    ),
+}
 
 
 @router.post(
@@ -165,36 +134,14 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
     "one address) it is a 429 with `Retry-After`.",
     dependencies=[OPERATOR_RATE_LIMIT],
     responses={
-        201: {
-            "headers": CREATED_HEADERS,
-            "links": {
-                "GetRelinkSession": {
-                    "operationId": "getRelinkSession",
-                    "parameters": {"session_id": "$response.body#/id"},
-                    "description": "Follow the session with the customer's token.",
-                }
-            },
-        },
+        **created_response(
+            links(
+                {"getRelinkSession": "Follow the session with the customer's token."},
+                session_id="$response.body#/id",
+            )
+        ),
         **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            501,
-            502,
-            503,
-            examples={
-                **IDEMPOTENCY_PROBLEM_EXAMPLES,
-                **_ADMIN_UNAUTHORIZED,
-                409: (
-                    "account-without-owner",
-                    "This account belongs to no customer yet",
-                    "fca_123 has no customer to email.",
-                ),
-            },
+            400, 401, 404, 409, 422, 429, 500, 501, 502, 503, examples=_EMAIL_PROBLEM_EXAMPLES
         ),
     },
 )
@@ -208,17 +155,15 @@ async def send_relink_email(
     idempotency_key: IdempotencyKeyDep,
     body: Annotated[AdminRelinkEmailCreate | None, Body()] = None,
 ) -> AdminRelinkEmailCreated:
-    # Nothing secret is in the body, but it describes one customer's bank link: keep it
-    # out of shared caches all the same, like every relink session response.
-    response.headers["Cache-Control"] = "no-store"
-    result = await service.send_relink_email(
-        db,
-        stripe,
-        settings,
-        operator=operator,
-        account_id=account_id,
-        scope=body.scope if body is not None else RelinkScope.account,
-        idempotency_key=idempotency_key,
+    return created(
+        response,
+        await service.send_relink_email(
+            db,
+            stripe,
+            settings,
+            operator=operator,
+            account_id=account_id,
+            scope=body.scope if body is not None else RelinkScope.account,
+            idempotency_key=idempotency_key,
+        ),
     )
-    mark_replayed(response, result)
-    return result.value

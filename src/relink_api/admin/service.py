@@ -4,7 +4,7 @@ operator starts on a customer's behalf."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from relink_api.accounts import service as accounts_service
@@ -108,8 +108,12 @@ async def send_relink_email(
     """Have Stripe email the account's customer a hosted relink for it (once per
     idempotency key: a repeat sends no second email)."""
 
-    async def create(claim: Claim | None) -> tuple[AdminRelinkEmailCreated, dict[str, str]]:
-        created = await _send_relink_email(
+    return await idempotency.create_once(
+        db,
+        idempotency_key,
+        scope=idempotency.operator_scope(operator.key_id),
+        body=AdminRelinkEmailCreate(scope=scope),
+        create=lambda claim: _send_relink_email(
             db,
             gateway,
             settings,
@@ -117,27 +121,21 @@ async def send_relink_email(
             account_id=account_id,
             scope=scope,
             claim=claim,
-        )
-        return created, {"relink_session_id": created.id, "customer_id": created.customer_id}
-
-    async def replay(resource_ids: Mapping[str, str]) -> AdminRelinkEmailCreated:
-        customer_id = resource_ids["customer_id"]
-        session = await relink_service.get_session(
-            db,
-            principal=Principal(customer_id=customer_id, subject="admin"),
-            session_id=resource_ids["relink_session_id"],
-        )
-        return _email_created(session, customer_id=customer_id)
-
-    return await idempotency.run(
-        db,
-        idempotency_key,
-        principal=idempotency.operator_scope(operator.key_id),
-        body=AdminRelinkEmailCreate(scope=scope),
-        create=create,
-        replay=replay,
-        status_code=201,
+        ),
+        ids=lambda created: {"relink_session_id": created.id, "customer_id": created.customer_id},
+        rebuild=lambda ids: _email_again(
+            db, customer_id=ids["customer_id"], session_id=ids["relink_session_id"]
+        ),
     )
+
+
+async def _email_again(
+    db: Database, *, customer_id: str, session_id: str
+) -> AdminRelinkEmailCreated:
+    session = await relink_service.get_session(
+        db, principal=Principal(customer_id=customer_id, subject="admin"), session_id=session_id
+    )
+    return _email_created(session, customer_id=customer_id)
 
 
 async def _send_relink_email(

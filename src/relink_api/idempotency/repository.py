@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import asyncpg
 
@@ -41,7 +42,7 @@ class IdempotencyRow:
         return cls(**dict(record))
 
 
-async def insert_or_get(
+async def claim(
     conn: Connection,
     *,
     principal: str,
@@ -52,15 +53,21 @@ async def insert_or_get(
     retention: timedelta,
     lease: timedelta,
 ) -> tuple[IdempotencyRow, bool]:
-    """Claim the key, or lock and return the claim already there. ``True`` if claimed now.
+    """Claim the key (a key past its retention starts over, as if it had never been used),
+    or lock and return the claim already there. ``True`` if claimed now.
 
     Call inside a transaction: the existing row stays locked until it ends."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO idempotency_keys (
+        INSERT INTO idempotency_keys AS kept (
             principal, key, method, path, fingerprint, expires_at, locked_until)
         VALUES ($1, $2, $3, $4, $5, now() + $6::interval, now() + $7::interval)
-        ON CONFLICT (principal, key) DO NOTHING
+        ON CONFLICT (principal, key) DO UPDATE
+        SET method = EXCLUDED.method, path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint,
+            resource_ids = NULL, status_code = NULL, created_at = now(),
+            expires_at = EXCLUDED.expires_at, locked_until = EXCLUDED.locked_until,
+            completed_at = NULL
+        WHERE kept.expires_at <= now()
         RETURNING {_COLUMNS}
         """,
         principal,
@@ -84,39 +91,6 @@ async def insert_or_get(
     return IdempotencyRow.from_record(record), False
 
 
-async def reclaim(
-    conn: Connection,
-    *,
-    principal: str,
-    key: str,
-    method: str,
-    path: str,
-    fingerprint: str,
-    retention: timedelta,
-    lease: timedelta,
-) -> IdempotencyRow:
-    """Start an expired key over, as if it had never been used."""
-    record = await conn.fetchrow(
-        f"""
-        UPDATE idempotency_keys
-        SET method = $3, path = $4, fingerprint = $5, resource_ids = NULL, status_code = NULL,
-            created_at = now(), expires_at = now() + $6::interval,
-            locked_until = now() + $7::interval, completed_at = NULL
-        WHERE principal = $1 AND key = $2
-        RETURNING {_COLUMNS}
-        """,
-        principal,
-        key,
-        method,
-        path,
-        fingerprint,
-        retention,
-        lease,
-    )
-    assert record is not None
-    return IdempotencyRow.from_record(record)
-
-
 async def extend_lease(
     conn: Connection, *, principal: str, key: str, lease: timedelta
 ) -> IdempotencyRow:
@@ -135,39 +109,42 @@ async def extend_lease(
     return IdempotencyRow.from_record(record)
 
 
+class ClaimId(Protocol):
+    """A claim by the key and the ``created_at`` it was claimed at: once the key has been
+    started over, the old claim names no row."""
+
+    @property
+    def principal(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+_UNFINISHED_CLAIM = "principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL"
+
+
 async def complete(
-    conn: Connection,
-    *,
-    principal: str,
-    key: str,
-    created_at: datetime,
-    resource_ids: dict[str, str],
-    status_code: int,
+    conn: Connection, claim: ClaimId, *, resource_ids: dict[str, str], status_code: int
 ) -> None:
     await conn.execute(
-        """
-        UPDATE idempotency_keys
-        SET resource_ids = $4, status_code = $5, completed_at = now(), locked_until = NULL
-        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
-        """,
-        principal,
-        key,
-        created_at,
+        "UPDATE idempotency_keys SET resource_ids = $4, status_code = $5, completed_at = now(), "
+        f"locked_until = NULL WHERE {_UNFINISHED_CLAIM}",
+        claim.principal,
+        claim.key,
+        claim.created_at,
         resource_ids,
         status_code,
     )
 
 
-async def release(conn: Connection, *, principal: str, key: str, created_at: datetime) -> None:
+async def release(conn: Connection, claim: ClaimId) -> None:
     """End the lease of a claim whose request failed: a retry may take it at once."""
     await conn.execute(
-        """
-        UPDATE idempotency_keys SET locked_until = now()
-        WHERE principal = $1 AND key = $2 AND created_at = $3 AND status_code IS NULL
-        """,
-        principal,
-        key,
-        created_at,
+        f"UPDATE idempotency_keys SET locked_until = now() WHERE {_UNFINISHED_CLAIM}",
+        claim.principal,
+        claim.key,
+        claim.created_at,
     )
 
 

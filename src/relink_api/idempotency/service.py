@@ -38,6 +38,8 @@ RETENTION = timedelta(hours=24)
 # Longer than the slowest create can take (Stripe's 10 s timeout, two retries, backoff):
 # a claim still leased after it belongs to a request that died.
 LEASE = timedelta(seconds=60)
+# Every keyed request creates something; the status is kept only to mark a key done.
+_CREATED = 201
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,39 +106,34 @@ def fingerprint(body: BaseModel | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def run(
+async def create_once(
     db: Database,
     key: IdempotencyKey | None,
     *,
-    principal: str,
+    scope: str,
     body: BaseModel | None,
-    create: Callable[[Claim | None], Awaitable[tuple[T, Mapping[str, str]]]],
-    replay: Callable[[Mapping[str, str]], Awaitable[T]],
-    status_code: int,
+    create: Callable[[Claim | None], Awaitable[T]],
+    ids: Callable[[T], Mapping[str, str]],
+    rebuild: Callable[[Mapping[str, str]], Awaitable[T]],
 ) -> Idempotent[T]:
-    """Run ``create`` once per key; later calls with the key get ``replay`` of its ids.
+    """Run ``create`` once per key of ``scope``; a later request with the key gets
+    ``rebuild`` of the ``ids`` of what the first one created.
 
-    ``create`` returns its result and the ids ``replay`` needs to rebuild it."""
+    ``create`` is given the claim (``None`` without a key) to derive its ids from."""
     if key is None:
-        value, _ = await create(None)
-        return Idempotent(value=value, replayed=False)
-    claimed = await _claim(db, key, principal=principal, fingerprint=fingerprint(body))
+        return Idempotent(value=await create(None), replayed=False)
+    claimed = await _claim(db, key, scope=scope, fingerprint=fingerprint(body))
     if not isinstance(claimed, Claim):
-        return Idempotent(value=await replay(claimed), replayed=True)
+        return Idempotent(value=await rebuild(claimed), replayed=True)
     try:
-        value, resource_ids = await create(claimed)
+        value = await create(claimed)
     except BaseException:
         await _release(db, claimed)
         raise
     try:
         async with db.transaction() as conn:
             await repository.complete(
-                conn,
-                principal=claimed.principal,
-                key=claimed.key,
-                created_at=claimed.created_at,
-                resource_ids=dict(resource_ids),
-                status_code=status_code,
+                conn, claimed, resource_ids=dict(ids(value)), status_code=_CREATED
             )
     except Exception:
         # The work is done and is derivable from the claim: a retry whose lease has ended
@@ -146,12 +143,12 @@ async def run(
 
 
 async def _claim(
-    db: Database, key: IdempotencyKey, *, principal: str, fingerprint: str
+    db: Database, key: IdempotencyKey, *, scope: str, fingerprint: str
 ) -> Claim | Mapping[str, str]:
     async with db.transaction() as conn:
-        row, claimed = await repository.insert_or_get(
+        row, claimed = await repository.claim(
             conn,
-            principal=principal,
+            principal=scope,
             key=key.value,
             method=key.method,
             path=key.path,
@@ -159,18 +156,7 @@ async def _claim(
             retention=RETENTION,
             lease=LEASE,
         )
-        if not claimed and row.expired:
-            row = await repository.reclaim(
-                conn,
-                principal=principal,
-                key=key.value,
-                method=key.method,
-                path=key.path,
-                fingerprint=fingerprint,
-                retention=RETENTION,
-                lease=LEASE,
-            )
-        elif not claimed:
+        if not claimed:
             if (row.method, row.path, row.fingerprint) != (key.method, key.path, fingerprint):
                 raise IdempotencyKeyReused(
                     f"{HEADER} {key.value!r} was first used for {row.method} {row.path} with "
@@ -187,18 +173,14 @@ async def _claim(
                     "after it finishes to get its result.",
                     headers={"Retry-After": str(retry_after)},
                 )
-            row = await repository.extend_lease(
-                conn, principal=principal, key=key.value, lease=LEASE
-            )
+            row = await repository.extend_lease(conn, principal=scope, key=key.value, lease=LEASE)
     return Claim(principal=row.principal, key=row.key, created_at=row.created_at)
 
 
 async def _release(db: Database, claim: Claim) -> None:
     try:
         async with db.transaction() as conn:
-            await repository.release(
-                conn, principal=claim.principal, key=claim.key, created_at=claim.created_at
-            )
+            await repository.release(conn, claim)
     except Exception:
         logger.warning("could not release an idempotency key; its lease lapses on its own")
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import asyncpg
 
+from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
+from relink_api.payments.schemas import SetupStatus
 
 _SETUP_COLUMNS = """
     id, relink_session_id, customer_id, account_id, replaces_payment_method_id, status,
@@ -33,7 +35,7 @@ class SetupIntentRow:
     customer_id: str
     account_id: str
     replaces_payment_method_id: str | None
-    status: str
+    status: SetupStatus
     stripe_status: str
     payment_method_id: str | None
     failure_code: str | None
@@ -43,7 +45,7 @@ class SetupIntentRow:
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> SetupIntentRow:
-        return cls(**dict(record))
+        return cls(**{**dict(record), "status": SetupStatus(record["status"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +61,11 @@ class PaymentMethodRow:
     account_type: str | None
     blocked_reason: str | None
     created_at: datetime
-    account_health: str
+    account_health: LinkHealth
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> PaymentMethodRow:
-        return cls(**dict(record))
+        return cls(**{**dict(record), "account_health": LinkHealth(record["account_health"])})
 
 
 async def insert_setup_intent(
@@ -74,7 +76,7 @@ async def insert_setup_intent(
     customer_id: str,
     account_id: str,
     replaces_payment_method_id: str | None,
-    status: str,
+    status: SetupStatus,
     stripe_status: str,
 ) -> SetupIntentRow | None:
     """The new row, or ``None`` when the session already has a live SetupIntent."""
@@ -92,7 +94,7 @@ async def insert_setup_intent(
         customer_id,
         account_id,
         replaces_payment_method_id,
-        status,
+        status.value,
         stripe_status,
     )
     return SetupIntentRow.from_record(record) if record else None
@@ -137,11 +139,11 @@ async def other_pending(conn: Connection, *, relink_session_id: str, except_id: 
     return found
 
 
-async def set_status(conn: Connection, *, setup_intent_id: str, status: str) -> None:
+async def set_status(conn: Connection, *, setup_intent_id: str, status: SetupStatus) -> None:
     await conn.execute(
         "UPDATE setup_intents SET status = $2, updated_at = now() WHERE id = $1",
         setup_intent_id,
-        status,
+        status.value,
     )
 
 
@@ -149,7 +151,7 @@ async def update_setup_intent(
     conn: Connection,
     *,
     setup_intent_id: str,
-    status: str,
+    status: SetupStatus,
     stripe_status: str,
     payment_method_id: str | None,
     failure_code: str | None,
@@ -164,7 +166,7 @@ async def update_setup_intent(
         RETURNING {_SETUP_COLUMNS}
         """,
         setup_intent_id,
-        status,
+        status.value,
         stripe_status,
         payment_method_id,
         failure_code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from relink_api.pagination import DEFAULT_PAGE_SIZE
-from relink_api.payments import service
+from relink_api.payments import reading, setup
 from relink_api.payments.schemas import (
     PaymentMethodList,
     PaymentMethodSetupCreate,
@@ -19,30 +19,35 @@ from relink_api.web.deps import (
     PrincipalDep,
     SettingsDep,
     StripeDep,
-    mark_replayed,
+    created,
 )
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import Cursor, Limit, SessionId
 from relink_api.web.responses import (
-    CREATED_HEADERS,
     IDEMPOTENCY_PROBLEM_EXAMPLES,
+    created_response,
+    links,
     problem_responses,
 )
 from relink_api.web.security import CUSTOMER_AUTH
 
 router = APIRouter(tags=["payment-methods"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 
-_SETUP_LINKS = {
-    "GetRelinkPaymentMethod": {
-        "operationId": "getRelinkPaymentMethod",
-        "parameters": {"session_id": "$response.body#/relink_session_id"},
-        "description": "Where setting up the payment method stands.",
+_SETUP_LINKS = links(
+    {
+        "getRelinkPaymentMethod": "Where setting up the payment method stands.",
+        "completeRelinkPaymentMethod": "Record the payment method once "
+        "confirmUsBankAccountSetup resolves.",
     },
-    "CompleteRelinkPaymentMethod": {
-        "operationId": "completeRelinkPaymentMethod",
-        "parameters": {"session_id": "$response.body#/relink_session_id"},
-        "description": "Record the payment method once confirmUsBankAccountSetup resolves.",
-    },
+    session_id="$response.body#/relink_session_id",
+)
+_SETUP_PROBLEM_EXAMPLES = {
+    **IDEMPOTENCY_PROBLEM_EXAMPLES,
+    409: (
+        "payment-method-not-needed",
+        "This relink needs no new payment method",
+        "This relink repaired the account in place.",
+    ),
 }
 
 
@@ -59,25 +64,9 @@ _SETUP_LINKS = {
     "Safe to retry with an `Idempotency-Key`.",
     dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
-        201: {"headers": CREATED_HEADERS, "links": _SETUP_LINKS},
+        **created_response(_SETUP_LINKS),
         **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            502,
-            503,
-            examples={
-                **IDEMPOTENCY_PROBLEM_EXAMPLES,
-                409: (
-                    "payment-method-not-needed",
-                    "This relink needs no new payment method",
-                    "This relink repaired the account in place.",
-                ),
-            },
+            400, 401, 404, 409, 422, 429, 500, 502, 503, examples=_SETUP_PROBLEM_EXAMPLES
         ),
     },
 )
@@ -91,19 +80,18 @@ async def create_payment_method(
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> PaymentMethodSetupCreated:
-    # The body carries a client_secret: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    result = await service.start_setup(
-        db,
-        stripe,
-        settings,
-        principal=principal,
-        session_id=session_id,
-        request=body,
-        idempotency_key=idempotency_key,
+    return created(
+        response,
+        await setup.start_setup(
+            db,
+            stripe,
+            settings,
+            principal=principal,
+            session_id=session_id,
+            request=body,
+            idempotency_key=idempotency_key,
+        ),
     )
-    mark_replayed(response, result)
-    return result.value
 
 
 @router.post(
@@ -123,7 +111,7 @@ async def create_payment_method(
 async def complete_payment_method(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep, stripe: StripeDep
 ) -> PaymentMethodSetupRead:
-    return await service.complete_setup(db, stripe, principal=principal, session_id=session_id)
+    return await reading.complete_setup(db, stripe, principal=principal, session_id=session_id)
 
 
 @router.get(
@@ -139,7 +127,7 @@ async def complete_payment_method(
 async def get_payment_method_setup(
     session_id: SessionId, principal: PrincipalDep, db: DatabaseDep
 ) -> PaymentMethodSetupRead:
-    return await service.get_setup(db, principal=principal, session_id=session_id)
+    return await reading.get_setup(db, principal=principal, session_id=session_id)
 
 
 @router.get(
@@ -157,4 +145,4 @@ async def list_payment_methods(
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
 ) -> PaymentMethodList:
-    return await service.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)
+    return await reading.list_payment_methods(db, principal=principal, cursor=cursor, limit=limit)

@@ -20,13 +20,14 @@ from relink_api.web.deps import (
     PrincipalDep,
     SettingsDep,
     StripeDep,
-    mark_replayed,
+    created,
 )
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import SessionId
 from relink_api.web.responses import (
-    CREATED_HEADERS,
     IDEMPOTENCY_PROBLEM_EXAMPLES,
+    created_response,
+    links,
     problem_responses,
 )
 from relink_api.web.security import CUSTOMER_AUTH
@@ -34,28 +35,15 @@ from relink_api.web.security import CUSTOMER_AUTH
 router = APIRouter(tags=["relink-sessions"], dependencies=[*CUSTOMER_AUTH, STRICT_QUERY])
 
 # OpenAPI links: what a client (and schemathesis) can call with a session it was given.
-_SESSION_LINKS = {
-    "GetRelinkSession": {
-        "operationId": "getRelinkSession",
-        "parameters": {"session_id": "$response.body#/id"},
-        "description": "Read the session and, once completed, its outcome.",
+_SESSION_LINKS = links(
+    {
+        "getRelinkSession": "Read the session and, once completed, its outcome.",
+        "completeRelinkSession": "Verify with Stripe what the customer did.",
+        "createRelinkPaymentMethod": "After a `new_account` outcome: set up a payment method.",
+        "getRelinkPaymentMethod": "Where setting up the relink's payment method stands.",
     },
-    "CompleteRelinkSession": {
-        "operationId": "completeRelinkSession",
-        "parameters": {"session_id": "$response.body#/id"},
-        "description": "Verify with Stripe what the customer did.",
-    },
-    "CreateRelinkPaymentMethod": {
-        "operationId": "createRelinkPaymentMethod",
-        "parameters": {"session_id": "$response.body#/id"},
-        "description": "After a `new_account` outcome: set up a payment method.",
-    },
-    "GetRelinkPaymentMethod": {
-        "operationId": "getRelinkPaymentMethod",
-        "parameters": {"session_id": "$response.body#/id"},
-        "description": "Where setting up the relink's payment method stands.",
-    },
-}
+    session_id="$response.body#/id",
+)
 
 
 @router.post(
@@ -73,22 +61,9 @@ _SESSION_LINKS = {
     "to do instead. Safe to retry with an `Idempotency-Key`.",
     dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
-        201: {
-            "headers": CREATED_HEADERS,
-            "links": {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
-        },
+        **created_response({k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k}),
         **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            501,
-            502,
-            503,
-            examples=IDEMPOTENCY_PROBLEM_EXAMPLES,
+            400, 401, 404, 409, 422, 429, 500, 501, 502, 503, examples=IDEMPOTENCY_PROBLEM_EXAMPLES
         ),
     },
 )
@@ -101,18 +76,22 @@ async def create_relink_session(
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> RelinkSessionCreated:
-    # The body carries a client_secret: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    result = await service.create_session(
-        db,
-        stripe,
-        settings,
-        principal=principal,
-        request=body,
-        idempotency_key=idempotency_key,
+    return created(
+        response,
+        await service.create_session(
+            db, stripe, settings, principal=principal, request=body, idempotency_key=idempotency_key
+        ),
     )
-    mark_replayed(response, result)
-    return result.value
+
+
+_COMPLETE_PROBLEM_EXAMPLES = {
+    400: ("bad-request", "Bad Request", "There was an error parsing the body"),
+    409: (
+        "relink-session-pending",
+        "The relink session is still in progress",
+        "The customer has not finished this relink yet.",
+    ),
+}
 
 
 @router.post(
@@ -130,23 +109,7 @@ async def create_relink_session(
     responses={
         200: {"links": _SESSION_LINKS},
         **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            502,
-            503,
-            examples={
-                400: ("bad-request", "Bad Request", "There was an error parsing the body"),
-                409: (
-                    "relink-session-pending",
-                    "The relink session is still in progress",
-                    "The customer has not finished this relink yet.",
-                ),
-            },
+            400, 401, 404, 409, 422, 429, 500, 502, 503, examples=_COMPLETE_PROBLEM_EXAMPLES
         ),
     },
 )

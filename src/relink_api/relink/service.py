@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from relink_api.auth import Principal
@@ -12,7 +12,7 @@ from relink_api.db import Connection, Database
 from relink_api.errors import NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
-from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
+from relink_api.idempotency.service import IdempotencyKey, Idempotent
 from relink_api.relink import completion, creation, repository
 from relink_api.relink.creation import new_session
 from relink_api.relink.errors import RelinkSessionPending
@@ -38,29 +38,22 @@ async def create_session(
     """Create a Stripe relink session for one of the caller's repairable accounts (once per
     idempotency key: a repeat gets the same session back)."""
 
-    async def create(claim: Claim | None) -> tuple[RelinkSessionCreated, dict[str, str]]:
-        created = await new_session(
+    return await idempotency.create_once(
+        db,
+        idempotency_key,
+        scope=idempotency.customer_scope(principal.customer_id),
+        body=request,
+        create=lambda claim: new_session(
             db, gateway, settings, principal=principal, request=request, claim=claim
-        )
-        return created, {"relink_session_id": created.id}
-
-    async def replay(resource_ids: Mapping[str, str]) -> RelinkSessionCreated:
-        return await created_again(
+        ),
+        ids=lambda created: {"relink_session_id": created.id},
+        rebuild=lambda ids: created_again(
             db,
             gateway,
             settings,
             customer_id=principal.customer_id,
-            session_id=resource_ids["relink_session_id"],
-        )
-
-    return await idempotency.run(
-        db,
-        idempotency_key,
-        principal=idempotency.customer_scope(principal.customer_id),
-        body=request,
-        create=create,
-        replay=replay,
-        status_code=201,
+            session_id=ids["relink_session_id"],
+        ),
     )
 
 

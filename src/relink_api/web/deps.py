@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Request, Response, Security
+from fastapi import Depends, Header, Request, Response, Security, params
 from fastapi.security import APIKeyHeader
 
 from relink_api.auth import (
@@ -25,7 +26,11 @@ from relink_api.idempotency.service import (
     parse_key,
 )
 from relink_api.ratelimit import service as ratelimit
+from relink_api.ratelimit.service import Rate
 from relink_api.settings import Settings
+
+T = TypeVar("T")
+Caller = TypeVar("Caller")
 
 
 async def _settings(request: Request) -> Settings:
@@ -115,42 +120,52 @@ async def _idempotency_key(
 # --- Rate limits (issue 11): after authentication, before anything calls Stripe -------
 
 
-async def _customer_rate_limit(
-    principal: Annotated[Principal, Depends(_principal)],
-    database: Annotated[Database, Depends(_database)],
-    settings: Annotated[Settings, Depends(_settings)],
-) -> None:
-    await ratelimit.enforce(
-        database,
-        key=f"customer:{principal.customer_id}",
-        rate=ratelimit.customer_rate(settings),
-        what="requests that call Stripe for this customer",
-    )
+def _rate_limit(
+    caller: Callable[..., Awaitable[Caller]],
+    key: Callable[[Caller], str],
+    rate: Callable[[Settings], Rate],
+    what: str,
+) -> params.Depends:
+    """Charge each request to the caller ``caller`` resolves: a 429 with ``Retry-After``
+    past ``rate``."""
+
+    # A default rather than an Annotated alias: FastAPI resolves string annotations in the
+    # module's globals, where ``caller`` is not.
+    async def limit(
+        *,
+        who: Caller = Depends(caller),
+        database: Annotated[Database, Depends(_database)],
+        settings: Annotated[Settings, Depends(_settings)],
+    ) -> None:
+        await ratelimit.enforce(database, key=key(who), rate=rate(settings), what=what)
+
+    return params.Depends(limit)
 
 
-async def _operator_rate_limit(
-    operator: Annotated[Operator, Depends(_operator)],
-    database: Annotated[Database, Depends(_database)],
-    settings: Annotated[Settings, Depends(_settings)],
-) -> None:
-    await ratelimit.enforce(
-        database,
-        key=f"operator:{operator.key_id}",
-        rate=ratelimit.operator_rate(settings),
-        what="requests that call Stripe for this admin API key",
-    )
-
-
-CUSTOMER_RATE_LIMIT = Depends(_customer_rate_limit)
-"""On every customer route that calls Stripe: a 429 with ``Retry-After`` past the limit."""
-OPERATOR_RATE_LIMIT = Depends(_operator_rate_limit)
+CUSTOMER_RATE_LIMIT = _rate_limit(
+    _principal,
+    lambda principal: f"customer:{principal.customer_id}",
+    ratelimit.customer_rate,
+    "requests that call Stripe for this customer",
+)
+"""On every customer route that calls Stripe."""
+OPERATOR_RATE_LIMIT = _rate_limit(
+    _operator,
+    lambda operator: f"operator:{operator.key_id}",
+    ratelimit.operator_rate,
+    "requests that call Stripe for this admin API key",
+)
 """On every operator route that calls Stripe."""
 
 
-def mark_replayed(response: Response, result: Idempotent[Any]) -> None:
-    """Say so on a response that repeats an earlier request's result."""
+def created(response: Response, result: Idempotent[T]) -> T:
+    """An idempotent create's value, with the headers each one answers: ``no-store`` (the
+    body describes a customer's bank link, and may carry a client secret), and
+    ``Idempotent-Replayed`` when it repeats an earlier request's result."""
+    response.headers["Cache-Control"] = "no-store"
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
+    return result.value
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

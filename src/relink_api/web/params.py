@@ -2,32 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 
 from relink_api.pagination import MAX_PAGE_SIZE
 from relink_api.web.inputs import STORABLE_TEXT
 
-AccountId = Annotated[
-    str,
-    Path(
+
+def _stored_id(
+    where: Callable[..., Any], description: str, example: str, *, max_length: int = 255
+) -> Any:
+    """An id the database is asked about: not empty, bounded, and storable as text."""
+    return where(
         min_length=1,
-        max_length=255,
+        max_length=max_length,
         pattern=STORABLE_TEXT,
-        description="Stripe's Financial Connections account id.",
-        examples=["fca_1PZ3xY2eZvKYlo2C"],
+        description=description,
+        examples=[example],
+    )
+
+
+AccountId = Annotated[
+    str, _stored_id(Path, "Stripe's Financial Connections account id.", "fca_1PZ3xY2eZvKYlo2C")
+]
+AuthorizationId = Annotated[
+    str,
+    _stored_id(
+        Path,
+        "Stripe's Financial Connections authorization id (fcauth_…).",
+        "fcauth_1PZ3xY2eZvKYlo2C",
     ),
 ]
-
 SessionId = Annotated[
     str,
-    Path(
-        min_length=1,
-        max_length=64,
-        pattern=STORABLE_TEXT,
-        description="relink-api's session id.",
-        examples=["rls_3f9c2a7d41b8e6f0a2c4d5e6"],
+    _stored_id(Path, "relink-api's session id.", "rls_3f9c2a7d41b8e6f0a2c4d5e6", max_length=64),
+]
+CustomerFilter = Annotated[
+    str | None, _stored_id(Query, "Only this Stripe customer's accounts.", "cus_Kmaci5w0veLUJZ")
+]
+InstitutionFilter = Annotated[
+    str | None,
+    _stored_id(
+        Query, "Only accounts at this institution (Stripe's fcinst_… id).", "fcinst_StripeBank"
     ),
 ]
 

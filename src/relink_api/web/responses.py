@@ -105,6 +105,31 @@ CREATED_HEADERS = {
 }
 
 
+def link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link: an operation a client can call next, its path parameters taken
+    from this response by runtime expressions (``$response.body#/id``)."""
+    return {"operationId": operation_id, "parameters": parameters, "description": description}
+
+
+def body_link(operation_id: str, description: str, **fields: str) -> dict[str, Any]:
+    """An OpenAPI link that fills the next operation's request body from this response."""
+    return {"operationId": operation_id, "requestBody": fields, "description": description}
+
+
+def links(descriptions: Mapping[str, str], **parameters: str) -> dict[str, dict[str, Any]]:
+    """OpenAPI links to operations (id: description) that take the same ``parameters``, each
+    named after the operation it calls (``getRelinkSession``: ``GetRelinkSession``)."""
+    return {
+        operation_id[0].upper() + operation_id[1:]: link(operation_id, description, **parameters)
+        for operation_id, description in descriptions.items()
+    }
+
+
+def created_response(links: Mapping[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The 201 of an idempotent create: its headers, and what a client can call next."""
+    return {201: {"headers": CREATED_HEADERS, "links": dict(links)}}
+
+
 def problem_responses(
     *statuses: int, examples: Mapping[int, tuple[str, str, str]] | None = None
 ) -> dict[int | str, dict[str, Any]]:
