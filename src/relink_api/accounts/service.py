@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from relink_api.accounts import repository, state
+from relink_api.accounts import leases, repository, state
 from relink_api.accounts.models import AccountCounts, AccountFilter, AccountRow, Source
 from relink_api.accounts.schemas import (
     AccountList,
@@ -210,3 +210,42 @@ async def assign_account_owner(
         row = await repository.get(conn, account_id=account_id)
     assert row is not None
     return to_read(row)
+
+
+async def count_due_for_sync(
+    db: Database, *, customer_ids: Sequence[str] | None, confirmed_before: datetime
+) -> int:
+    """How many accounts (of ``customer_ids``, or all) Stripe has not confirmed since
+    ``confirmed_before`` and no run holds a lease on."""
+    async with db.connection() as conn:
+        return await leases.count_due(
+            conn, customer_ids=customer_ids, confirmed_before=confirmed_before
+        )
+
+
+async def lease_due_for_sync(
+    db: Database,
+    *,
+    customer_ids: Sequence[str] | None,
+    confirmed_before: datetime,
+    lease_until: datetime,
+    exclude: Sequence[str],
+    limit: int,
+) -> list[str]:
+    """Lease up to ``limit`` due accounts until ``lease_until`` (none another run holds, none
+    in ``exclude``), sorted by id."""
+    async with db.transaction() as conn:
+        return await leases.claim_due(
+            conn,
+            customer_ids=customer_ids,
+            confirmed_before=confirmed_before,
+            lease_until=lease_until,
+            exclude=exclude,
+            limit=limit,
+        )
+
+
+async def release_sync_lease(db: Database, *, account_id: str) -> None:
+    """Hand an account's lease back, so that another run may re-read it at once."""
+    async with db.transaction() as conn:
+        await leases.release(conn, account_id=account_id)

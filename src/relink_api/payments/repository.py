@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ import asyncpg
 
 from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
+from relink_api.db.window import IN_WINDOW, CreatedWindow
 from relink_api.payments.schemas import SetupStatus
 
 _SETUP_COLUMNS = """
@@ -254,26 +254,9 @@ async def list_payment_methods(
     return [PaymentMethodRow.from_record(record) for record in records]
 
 
-async def list_pending(
-    conn: Connection,
-    *,
-    created_before: datetime,
-    created_after: datetime,
-    customer_ids: Sequence[str] | None,
-    limit: int,
-) -> list[str]:
+async def list_pending(conn: Connection, window: CreatedWindow) -> list[str]:
     """SetupIntents still pending that were created in the window, oldest first."""
     records = await conn.fetch(
-        """
-        SELECT id FROM setup_intents
-        WHERE status = 'pending' AND created_at < $1 AND created_at > $2
-          AND ($3::text[] IS NULL OR customer_id = ANY($3))
-        ORDER BY created_at
-        LIMIT $4
-        """,
-        created_before,
-        created_after,
-        list(customer_ids) if customer_ids is not None else None,
-        limit,
+        f"SELECT id FROM setup_intents WHERE status = 'pending' AND {IN_WINDOW}", *window.args()
     )
     return [record["id"] for record in records]

@@ -11,11 +11,10 @@ first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
 
 from relink_api.accounts import service as accounts_service
 from relink_api.db import Connection, Database
+from relink_api.db.window import CreatedWindow
 from relink_api.errors import ValidationFailed
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import PaymentMethod, SetupIntent
@@ -153,20 +152,7 @@ async def is_ours(db: Database, setup_intent_id: str) -> bool:
         return await repository.get_setup_intent(conn, setup_intent_id=setup_intent_id) is not None
 
 
-async def pending_setups(
-    db: Database,
-    *,
-    created_before: datetime,
-    created_after: datetime,
-    customer_ids: Sequence[str] | None,
-    limit: int,
-) -> list[str]:
+async def pending_setups(db: Database, window: CreatedWindow) -> list[str]:
     """SetupIntents still pending that were created in the window, oldest first."""
     async with db.connection() as conn:
-        return await repository.list_pending(
-            conn,
-            created_before=created_before,
-            created_after=created_after,
-            customer_ids=customer_ids,
-            limit=limit,
-        )
+        return await repository.list_pending(conn, window)

@@ -8,18 +8,18 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
+from relink_api.accounts import service as accounts_service
 from relink_api.accounts import state
 from relink_api.accounts.models import Source
 from relink_api.accounts.state import Observation, Read
 from relink_api.db import Database
 from relink_api.db.pool import DatabaseUnavailable
+from relink_api.db.window import CreatedWindow
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.payments import service as payments_service
 from relink_api.payments.schemas import SetupStatus
-from relink_api.reconcile import repository
 from relink_api.relink import service as relink_service
 
 logger = logging.getLogger(__name__)
@@ -53,18 +53,6 @@ class SettleSummary:
     failed: int = 0
 
 
-class _ListUnfinished(Protocol):
-    def __call__(
-        self,
-        db: Database,
-        *,
-        created_before: datetime,
-        created_after: datetime,
-        customer_ids: Sequence[str] | None,
-        limit: int,
-    ) -> Awaitable[list[str]]: ...
-
-
 async def _settle_session(db: Database, gateway: StripeGateway, stripe_session_id: str) -> bool:
     completed = await relink_service.complete_for_stripe_session(
         db, gateway, stripe_session_id=stripe_session_id
@@ -83,7 +71,7 @@ class _Unfinished:
     one is settled (whether Stripe had an outcome to record)."""
 
     name: str
-    listed: _ListUnfinished
+    listed: Callable[[Database, CreatedWindow], Awaitable[list[str]]]
     settle: Callable[[Database, StripeGateway, str], Awaitable[bool]]
 
 
@@ -106,16 +94,13 @@ async def settle_unfinished(
     caller paces ``gateway`` (``StripeGateway.paced``) for the whole run."""
     moment = now or datetime.now(tz=UTC)
     kinds = (_SESSIONS, _SETUPS)
-    found = [
-        await kind.listed(
-            db,
-            created_before=moment - settle_after,
-            created_after=moment - SETTLE_HORIZON,
-            customer_ids=customer_ids,
-            limit=_SETTLE_LIMIT,
-        )
-        for kind in kinds
-    ]
+    window = CreatedWindow(
+        created_before=moment - settle_after,
+        created_after=moment - SETTLE_HORIZON,
+        customer_ids=customer_ids,
+        limit=_SETTLE_LIMIT,
+    )
+    found = [await kind.listed(db, window) for kind in kinds]
     settled = {kind.name: 0 for kind in kinds}
     failed = 0
     for kind, object_ids in zip(kinds, found, strict=True):
@@ -134,12 +119,9 @@ async def count_due(
     db: Database, *, customer_ids: Sequence[str] | None, stale_after: timedelta
 ) -> int:
     """How many accounts a run with these options would check now."""
-    async with db.connection() as conn:
-        return await repository.count_due(
-            conn,
-            customer_ids=customer_ids,
-            confirmed_before=datetime.now(tz=UTC) - stale_after,
-        )
+    return await accounts_service.count_due_for_sync(
+        db, customer_ids=customer_ids, confirmed_before=datetime.now(tz=UTC) - stale_after
+    )
 
 
 async def sync_accounts(
@@ -180,8 +162,7 @@ async def sync_accounts(
                 else:
                     logger.exception("sync: %s failed", account_id)
                 try:
-                    async with db.transaction() as conn:
-                        await repository.release(conn, account_id=account_id)
+                    await accounts_service.release_sync_lease(db, account_id=account_id)
                 except DatabaseUnavailable:
                     # The database that failed the account cannot take the lease back
                     # either; it lapses after _LEASE.
@@ -193,15 +174,14 @@ async def sync_accounts(
 
     while True:
         try:
-            async with db.transaction() as conn:
-                batch = await repository.claim_due(
-                    conn,
-                    customer_ids=customer_ids,
-                    confirmed_before=confirmed_before,
-                    lease_until=datetime.now(tz=UTC) + _LEASE,
-                    exclude=attempted,
-                    limit=_BATCH_SIZE,
-                )
+            batch = await accounts_service.lease_due_for_sync(
+                db,
+                customer_ids=customer_ids,
+                confirmed_before=confirmed_before,
+                lease_until=datetime.now(tz=UTC) + _LEASE,
+                exclude=attempted,
+                limit=_BATCH_SIZE,
+            )
         except DatabaseUnavailable as exc:
             summary.stopped = exc.detail
             return summary

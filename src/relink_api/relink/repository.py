@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
+from relink_api.db.window import IN_WINDOW, CreatedWindow
 from relink_api.relink.models import RelinkSessionRow
 from relink_api.relink.schemas import (
     Delivery,
@@ -128,26 +128,10 @@ async def complete(
     return RelinkSessionRow.from_record(record)
 
 
-async def list_unfinished(
-    conn: Connection,
-    *,
-    created_before: datetime,
-    created_after: datetime,
-    customer_ids: Sequence[str] | None,
-    limit: int,
-) -> list[str]:
+async def list_unfinished(conn: Connection, window: CreatedWindow) -> list[str]:
     """Stripe ids of sessions still open that were created in the window, oldest first."""
     records = await conn.fetch(
-        """
-        SELECT stripe_session_id FROM relink_sessions
-        WHERE status = 'open' AND created_at < $1 AND created_at > $2
-          AND ($3::text[] IS NULL OR customer_id = ANY($3))
-        ORDER BY created_at
-        LIMIT $4
-        """,
-        created_before,
-        created_after,
-        list(customer_ids) if customer_ids is not None else None,
-        limit,
+        f"SELECT stripe_session_id FROM relink_sessions WHERE status = 'open' AND {IN_WINDOW}",
+        *window.args(),
     )
     return [record["stripe_session_id"] for record in records]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
-from datetime import datetime
 
 from relink_api.auth import Principal
 from relink_api.db import Connection, Database
+from relink_api.db.window import CreatedWindow
 from relink_api.errors import NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
@@ -85,23 +84,10 @@ async def _load_owned(db: Database, *, principal: Principal, session_id: str) ->
         return await load_owned(conn, customer_id=principal.customer_id, session_id=session_id)
 
 
-async def unfinished_sessions(
-    db: Database,
-    *,
-    created_before: datetime,
-    created_after: datetime,
-    customer_ids: Sequence[str] | None,
-    limit: int,
-) -> list[str]:
+async def unfinished_sessions(db: Database, window: CreatedWindow) -> list[str]:
     """Stripe ids of sessions still open that were created in the window, oldest first."""
     async with db.connection() as conn:
-        return await repository.list_unfinished(
-            conn,
-            created_before=created_before,
-            created_after=created_after,
-            customer_ids=customer_ids,
-            limit=limit,
-        )
+        return await repository.list_unfinished(conn, window)
 
 
 async def get_session(db: Database, *, principal: Principal, session_id: str) -> RelinkSessionRead:

@@ -1,4 +1,5 @@
-"""SQL for claiming accounts to reconcile: leases, so runs never share an account."""
+"""SQL for sync leases on accounts: a run of `sync` leases the accounts it re-reads, so runs
+never share one. Private to accounts; reconcile reaches it through the accounts service."""
 
 from __future__ import annotations
 
