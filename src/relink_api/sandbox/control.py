@@ -4,7 +4,7 @@ expiry), and make demo customers. Each change is announced by webhook, as Stripe
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,6 +64,13 @@ def _outbox(request: Request) -> Outbox:
     return outbox
 
 
+async def _deactivation(body: Deactivation | None = None) -> Deactivation:
+    return body or Deactivation()
+
+
+DeactivationBody = Annotated[Deactivation, Depends(_deactivation)]
+
+
 @router.post("/demo-customers")
 async def create_demo_customer(
     request: Request, db: DatabaseDep, settings: SettingsDep
@@ -80,9 +87,8 @@ async def create_demo_customer(
 
 @router.post("/accounts/{account_id}/deactivate")
 async def deactivate_account(
-    account_id: str, db: DatabaseDep, body: Deactivation | None = None
+    account_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
-    change = body or Deactivation()
     async with db.transaction() as conn:
         return await world.deactivate_account(
             conn, account_id, cause=change.cause, action=change.action
@@ -97,26 +103,20 @@ async def reactivate_account(account_id: str, db: DatabaseDep) -> dict[str, Any]
 
 @router.post("/authorizations/{authorization_id}/deactivate")
 async def deactivate_authorization(
-    authorization_id: str, db: DatabaseDep, body: Deactivation | None = None
+    authorization_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
-    change = body or Deactivation()
     async with db.transaction() as conn:
-        ids = await world.authorization_accounts(conn, authorization_id)
-        accounts = [
-            await world.deactivate_account(
-                conn, account_id, cause=change.cause, action=change.action
-            )
-            for account_id in ids
-        ]
-    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+        account_ids = await world.deactivate_authorization(
+            conn, authorization_id, cause=change.cause, action=change.action
+        )
+    return {"authorization": authorization_id, "accounts": account_ids}
 
 
 @router.post("/authorizations/{authorization_id}/reactivate")
 async def reactivate_authorization(authorization_id: str, db: DatabaseDep) -> dict[str, Any]:
     async with db.transaction() as conn:
-        ids = await world.authorization_accounts(conn, authorization_id)
-        accounts = [await world.reactivate_account(conn, account_id) for account_id in ids]
-    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+        account_ids = await world.reactivate_authorization(conn, authorization_id)
+    return {"authorization": authorization_id, "accounts": account_ids}
 
 
 @router.post("/accounts/{account_id}/expected-deactivation")

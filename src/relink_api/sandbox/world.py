@@ -411,7 +411,7 @@ async def set_expected_deactivation(
     return account
 
 
-async def authorization_accounts(conn: Connection, authorization_id: str) -> list[str]:
+async def _authorization_accounts(conn: Connection, authorization_id: str) -> list[str]:
     await load(
         conn, authorization_id, type="authorization", kind="financial_connections.authorization"
     )
@@ -420,6 +420,24 @@ async def authorization_accounts(conn: Connection, authorization_id: str) -> lis
         for account in await store.accounts_on_authorization(conn, authorization_id)
         if account["status"] != "disconnected"
     ]
+
+
+async def deactivate_authorization(
+    conn: Connection, authorization_id: str, *, cause: str, action: str
+) -> list[str]:
+    """Every connected account on the authorization deactivated; returns their ids."""
+    account_ids = await _authorization_accounts(conn, authorization_id)
+    for account_id in account_ids:
+        await deactivate_account(conn, account_id, cause=cause, action=action)
+    return account_ids
+
+
+async def reactivate_authorization(conn: Connection, authorization_id: str) -> list[str]:
+    """Every connected account on the authorization reactivated; returns their ids."""
+    account_ids = await _authorization_accounts(conn, authorization_id)
+    for account_id in account_ids:
+        await reactivate_account(conn, account_id)
+    return account_ids
 
 
 async def repair_authorization(conn: Connection, authorization_id: str) -> list[str]:
