@@ -3,6 +3,7 @@ the hosted relink page."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from relink_api.sandbox import api, bank, control, hosted
 from relink_api.sandbox.wire import StripeApiError, error_response
 
-STAND_IN = Path(__file__).parent / "assets" / "stripe.js"
+ASSETS = Path(__file__).parent / "assets"
+# The Stripe.js stand-in: the script a page loads, and the bank's modal it imports when a
+# flow starts.
+STAND_IN = {"stripe.js": ASSETS / "stripe.js", "bank-modal.js": ASSETS / "bank-modal.js"}
 
 
 def mount_sandbox(app: FastAPI) -> None:
@@ -25,10 +29,18 @@ def mount_sandbox(app: FastAPI) -> None:
     app.include_router(control.router)
     app.include_router(hosted.router)
 
-    @app.get("/sandbox/stripe.js", include_in_schema=False)
-    async def stripe_js() -> FileResponse:
+    for name, path in STAND_IN.items():
+        app.add_api_route(
+            f"/sandbox/{name}", _script(path), methods=["GET"], include_in_schema=False
+        )
+
+
+def _script(path: Path) -> Callable[[], Awaitable[FileResponse]]:
+    async def serve() -> FileResponse:
         return FileResponse(
-            STAND_IN,
+            path,
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
         )
+
+    return serve
