@@ -14,6 +14,7 @@ import stripe
 
 from relink_api.errors import StripeConfigurationError, StripeInvalidRequest, StripeResourceMissing
 from relink_api.sandbox import world
+from relink_api.sandbox.demo import create_demo_customer
 from relink_api.stripe_gateway import RelinkSessionRequest, StripeGateway
 from relink_api.stripe_objects import AccountHolder, FcAccount, FcAuthorization, FcSession
 from tests.sandbox_server import RunningSandbox
@@ -42,7 +43,7 @@ async def gateway(sandbox: RunningSandbox) -> AsyncIterator[StripeGateway]:
 async def demo(sandbox: RunningSandbox) -> dict[str, Any]:
     """A fresh demo customer: ``{"customer_id": …, "accounts": {role: fca_…}}``."""
     async with sandbox.app.state.database.transaction() as conn:
-        created: dict[str, Any] = await world.create_demo_customer(conn)
+        created: dict[str, Any] = await create_demo_customer(conn)
     return created
 
 
@@ -272,7 +273,7 @@ async def test_list_customer_accounts_through_the_gateway(
 ) -> None:
     # Another customer's accounts exist (the one seeded at start-up, and this one).
     async with sandbox.app.state.database.transaction() as conn:
-        other = await world.create_demo_customer(conn)
+        other = await create_demo_customer(conn)
 
     listed = [pair async for pair in gateway.list_customer_accounts(demo["customer_id"])]
 

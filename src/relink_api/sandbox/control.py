@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
 from relink_api.deps import DatabaseDep, SettingsDep
-from relink_api.sandbox import store, world
+from relink_api.sandbox import demo, store, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
@@ -76,7 +76,7 @@ async def create_demo_customer(
     request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> dict[str, Any]:
     async with db.transaction() as conn:
-        created = await world.create_demo_customer(conn)
+        created = await demo.create_demo_customer(conn)
     # The app learns of the accounts by webhook; deliver them before answering, so the
     # page URL shows every account at once.
     await _outbox(request).deliver_due()
@@ -139,7 +139,7 @@ async def fail_next_setup(
     """The next SetupIntent confirmation for a payment method from this account fails."""
     failure = body or SetupFailure()
     async with db.transaction() as conn:
-        await world.load(conn, account_id, type="account", kind="financial_connections.account")
+        await world.load(conn, account_id, type="account")
         armed = await store.find(conn, type="setup_failure", lookup=account_id, for_update=True)
         await store.put(
             conn,
