@@ -628,17 +628,18 @@ async def test_the_bank_refuses_an_unknown_client_secret(sandbox: RunningSandbox
 async def test_the_banks_validation_errors_are_stripe_js_shaped(
     sandbox: RunningSandbox, demo: Demo
 ) -> None:
-    # docs/sandbox.md: the bank's errors are {"error": {type, code, message}} with a 4xx.
+    # docs/sandbox.md: the bank's errors are {"error": {type, code, message}}; a value
+    # refused is a 400 that names its parameter, as Stripe's are.
     created = await start_relink(demo, "relink_required", "account")
     secret = created["client_secret"]
     response = await bank_complete(sandbox, secret, "bogus_outcome")
-    assert 400 <= response.status_code < 500, response.text
-    assert_stripe_error(response, response.status_code)
+    error = assert_stripe_error(response, 400, code="parameter_invalid", param="outcome")
+    assert "outcome" in error["message"]
     response = await sandbox.client.post(
         "/sandbox/bank/session", content=b"not json", headers=publishable(sandbox)
     )
-    assert 400 <= response.status_code < 500, response.text
-    assert_stripe_error(response, response.status_code)
+    # No parameter to name: the body as a whole is refused.
+    assert_stripe_error(response, 400, code="parameter_invalid", param="body")
     shown = await bank_session(sandbox, secret)
     assert shown.json()["session"]["status"] == "pending"
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 import stripe
 
-from relink_api.sandbox import store, world
+from relink_api.sandbox import store
+from relink_api.sandbox.demo import create_demo_customer
 from tests.sandbox_server import RunningSandbox
 
 RETURN_URL = "https://app.example.com/relink/done?from=hosted"
@@ -31,7 +32,7 @@ class Demo:
 @pytest.fixture
 async def demo(sandbox: RunningSandbox) -> Demo:
     async with sandbox.app.state.database.transaction() as conn:
-        created = await world.create_demo_customer(conn)
+        created = await create_demo_customer(conn)
         authorizations = {}
         for role, account_id in created["accounts"].items():
             account = await store.get(conn, account_id, type="account")

@@ -11,6 +11,7 @@ import pytest
 import stripe
 
 from relink_api.sandbox import store, world
+from relink_api.sandbox.demo import create_demo_customer
 from tests.sandbox_server import RunningSandbox
 
 PM_ROLES = ("relink_required", "unrepairable", "healthy")
@@ -26,7 +27,7 @@ MANDATE: Any = {
 @pytest.fixture
 async def demo(sandbox: RunningSandbox) -> dict[str, Any]:
     async with sandbox.app.state.database.transaction() as conn:
-        created: dict[str, Any] = await world.create_demo_customer(conn)
+        created: dict[str, Any] = await create_demo_customer(conn)
     return created
 
 
@@ -105,7 +106,7 @@ async def test_list_is_the_customers_newest_first_with_stripes_envelope(
     sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
 ) -> None:
     async with sandbox.app.state.database.transaction() as conn:
-        other = await world.create_demo_customer(conn)
+        other = await create_demo_customer(conn)
 
     page = await sdk.v1.payment_methods.list_async(
         {"customer": demo["customer_id"], "type": "us_bank_account"}

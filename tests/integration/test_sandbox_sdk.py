@@ -21,6 +21,7 @@ from relink_api.gateway.errors import (
 from relink_api.gateway.objects import AccountHolder, FcAccount, FcAuthorization, FcSession
 from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.sandbox import world
+from relink_api.sandbox.demo import create_demo_customer
 from tests.sandbox_server import RunningSandbox
 
 CLIENT_SECRET = re.compile(r"^(fcsess_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$")
@@ -47,7 +48,7 @@ async def gateway(sandbox: RunningSandbox) -> AsyncIterator[StripeGateway]:
 async def demo(sandbox: RunningSandbox) -> dict[str, Any]:
     """A fresh demo customer: ``{"customer_id": …, "accounts": {role: fca_…}}``."""
     async with sandbox.app.state.database.transaction() as conn:
-        created: dict[str, Any] = await world.create_demo_customer(conn)
+        created: dict[str, Any] = await create_demo_customer(conn)
     return created
 
 
@@ -277,7 +278,7 @@ async def test_list_customer_accounts_through_the_gateway(
 ) -> None:
     # Another customer's accounts exist (the one seeded at start-up, and this one).
     async with sandbox.app.state.database.transaction() as conn:
-        other = await world.create_demo_customer(conn)
+        other = await create_demo_customer(conn)
 
     listed = [pair async for pair in gateway.list_customer_accounts(demo["customer_id"])]
 

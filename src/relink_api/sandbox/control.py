@@ -4,14 +4,14 @@ expiry), and make demo customers. Each change is announced by webhook, as Stripe
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
 from relink_api.gateway.objects import INACTIVE_CAUSES
-from relink_api.sandbox import store, world
+from relink_api.sandbox import demo, store, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
@@ -64,12 +64,19 @@ def _outbox(request: Request) -> Outbox:
     return outbox
 
 
+async def _deactivation(body: Deactivation | None = None) -> Deactivation:
+    return body or Deactivation()
+
+
+DeactivationBody = Annotated[Deactivation, Depends(_deactivation)]
+
+
 @router.post("/demo-customers")
 async def create_demo_customer(
     request: Request, db: DatabaseDep, settings: SettingsDep
 ) -> dict[str, Any]:
     async with db.transaction() as conn:
-        created = await world.create_demo_customer(conn)
+        created = await demo.create_demo_customer(conn)
     # The app learns of the accounts by webhook; deliver them before answering, so the
     # page URL shows every account at once.
     await _outbox(request).deliver_due()
@@ -80,9 +87,8 @@ async def create_demo_customer(
 
 @router.post("/accounts/{account_id}/deactivate")
 async def deactivate_account(
-    account_id: str, db: DatabaseDep, body: Deactivation | None = None
+    account_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
-    change = body or Deactivation()
     async with db.transaction() as conn:
         return await world.deactivate_account(
             conn, account_id, cause=change.cause, action=change.action
@@ -97,26 +103,20 @@ async def reactivate_account(account_id: str, db: DatabaseDep) -> dict[str, Any]
 
 @router.post("/authorizations/{authorization_id}/deactivate")
 async def deactivate_authorization(
-    authorization_id: str, db: DatabaseDep, body: Deactivation | None = None
+    authorization_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
-    change = body or Deactivation()
     async with db.transaction() as conn:
-        ids = await world.authorization_accounts(conn, authorization_id)
-        accounts = [
-            await world.deactivate_account(
-                conn, account_id, cause=change.cause, action=change.action
-            )
-            for account_id in ids
-        ]
-    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+        account_ids = await world.deactivate_authorization(
+            conn, authorization_id, cause=change.cause, action=change.action
+        )
+    return {"authorization": authorization_id, "accounts": account_ids}
 
 
 @router.post("/authorizations/{authorization_id}/reactivate")
 async def reactivate_authorization(authorization_id: str, db: DatabaseDep) -> dict[str, Any]:
     async with db.transaction() as conn:
-        ids = await world.authorization_accounts(conn, authorization_id)
-        accounts = [await world.reactivate_account(conn, account_id) for account_id in ids]
-    return {"authorization": authorization_id, "accounts": [a["id"] for a in accounts]}
+        account_ids = await world.reactivate_authorization(conn, authorization_id)
+    return {"authorization": authorization_id, "accounts": account_ids}
 
 
 @router.post("/accounts/{account_id}/expected-deactivation")
@@ -139,7 +139,7 @@ async def fail_next_setup(
     """The next SetupIntent confirmation for a payment method from this account fails."""
     failure = body or SetupFailure()
     async with db.transaction() as conn:
-        await world.load(conn, account_id, type="account", kind="financial_connections.account")
+        await world.load(conn, account_id, type="account")
         armed = await store.find(conn, type="setup_failure", lookup=account_id, for_update=True)
         await store.put(
             conn,

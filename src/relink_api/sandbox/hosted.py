@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 
 from relink_api.db import Connection
-from relink_api.sandbox import bank, store
+from relink_api.sandbox import bank_flow, store
 from relink_api.sandbox.wire import StripeApiError
 from relink_api.web.deps import DatabaseDep
 
@@ -211,7 +211,7 @@ async def _hosted_session(
     return await store.get(conn, link["session"], type="session", for_update=for_update)
 
 
-def _choice(raw: bytes) -> bank.Choice:
+def _choice(raw: bytes) -> bank_flow.Choice:
     """The posted form as a choice; ValueError names what is wrong with it."""
     if len(raw) > _MAX_FORM_BYTES:
         raise ValueError("The form is too large.")
@@ -225,7 +225,7 @@ def _choice(raw: bytes) -> bank.Choice:
             raise ValueError(f"Unexpected form field: {name[:40]}")
         fields[name] = value
     try:
-        return bank.Choice.model_validate(
+        return bank_flow.Choice.model_validate(
             {"outcome": fields.get("outcome"), "account_id": fields.get("account_id") or None}
         )
     except ValidationError:
@@ -249,7 +249,7 @@ async def show(token: str, db: DatabaseDep) -> HTMLResponse:
             return _not_found()
         if session["status"] != "pending":
             return _completed(session)
-        view = await bank.bank_view(conn, session)
+        view = await bank_flow.bank_view(conn, session)
     title = f"Reconnect to {view['session']['institution_name']}"
     return _page(title, _bank_page(token, view), return_url=session["hosted"]["return_url"])
 
@@ -269,7 +269,7 @@ async def submit(token: str, request: Request, db: DatabaseDep) -> Response:
                 return _not_found()
             if session["status"] != "pending":
                 return _completed(session, status=409)
-            await bank.play(conn, session, choice)
+            await bank_flow.play(conn, session, choice)
     except StripeApiError as exc:
         # Nothing was applied (the transaction rolled back): the choice itself was wrong.
         return _bad_request(token, exc.message)

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from relink_api.auth import ADMIN_KEY_HEADER, mint_token
 from relink_api.background import run_in_background
 from relink_api.db import Database
-from relink_api.sandbox import store, world
+from relink_api.sandbox import store
+from relink_api.sandbox.demo import create_demo_customer
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback, sandbox_admin_key, secrets_path
 from relink_api.settings import Settings
@@ -26,7 +27,7 @@ async def start_sandbox(
             "SELECT id FROM sandbox.objects WHERE type = 'customer' ORDER BY created_at, id LIMIT 1"
         )
         if demo is None:
-            demo = (await world.create_demo_customer(conn))["customer_id"]
+            demo = (await create_demo_customer(conn))["customer_id"]
     base = settings.public_base_url or ""
     secret = settings.stripe_webhook_secrets[0].get_secret_value()
     outbox = Outbox(database, url=f"{base}/v1/webhooks/stripe", secret=secret)

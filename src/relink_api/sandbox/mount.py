@@ -3,15 +3,37 @@ the hosted relink page."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from relink_api.sandbox import api, bank, control, hosted
+from relink_api.sandbox import bank, control, hosted
+from relink_api.sandbox.stripe_api import (
+    accounts,
+    payment_methods,
+    sessions,
+    setup_intents,
+    unknown,
+)
+from relink_api.sandbox.stripe_api.auth import secret_key
 from relink_api.sandbox.wire import StripeApiError, error_response
 
-STAND_IN = Path(__file__).parent / "assets" / "stripe.js"
+ASSETS = Path(__file__).parent / "assets"
+# The Stripe.js stand-in: the script a page loads, and the bank's modal it imports when a
+# flow starts.
+STAND_IN = {"stripe.js": ASSETS / "stripe.js", "bank-modal.js": ASSETS / "bank-modal.js"}
+STRIPE_PREFIX = "/sandbox/stripe"
+# Every Stripe resource, then the catch-all that answers Stripe's 404 for any other URL: it
+# must come last, or it would shadow the rest.
+STRIPE_ROUTERS = (
+    sessions.router,
+    accounts.router,
+    setup_intents.router,
+    payment_methods.router,
+    unknown.router,
+)
 
 
 def mount_sandbox(app: FastAPI) -> None:
@@ -20,15 +42,25 @@ def mount_sandbox(app: FastAPI) -> None:
         return error_response(exc, stripe_version=request.headers.get("stripe-version"))
 
     app.add_exception_handler(StripeApiError, on_stripe_error)
-    app.include_router(api.router)
+    for router in STRIPE_ROUTERS:
+        # The secret key before anything else, as Stripe checks it, unknown URLs included.
+        app.include_router(router, prefix=STRIPE_PREFIX, dependencies=[Depends(secret_key)])
     app.include_router(bank.router)
     app.include_router(control.router)
     app.include_router(hosted.router)
 
-    @app.get("/sandbox/stripe.js", include_in_schema=False)
-    async def stripe_js() -> FileResponse:
+    for name, path in STAND_IN.items():
+        app.add_api_route(
+            f"/sandbox/{name}", _script(path), methods=["GET"], include_in_schema=False
+        )
+
+
+def _script(path: Path) -> Callable[[], Awaitable[FileResponse]]:
+    async def serve() -> FileResponse:
         return FileResponse(
-            STAND_IN,
+            path,
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
         )
+
+    return serve

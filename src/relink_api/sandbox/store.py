@@ -53,28 +53,26 @@ async def create_schema(conn: Connection) -> None:
     await conn.execute(SCHEMA)
 
 
+async def _one(conn: Connection, where: str, *args: str, for_update: bool) -> dict[str, Any] | None:
+    data: dict[str, Any] | None = await conn.fetchval(
+        f"SELECT data FROM sandbox.objects WHERE {where}" + (" FOR UPDATE" if for_update else ""),
+        *args,
+    )
+    return data
+
+
 async def get(
     conn: Connection, object_id: str, *, type: str, for_update: bool = False
 ) -> dict[str, Any] | None:
-    data: dict[str, Any] | None = await conn.fetchval(
-        "SELECT data FROM sandbox.objects WHERE id = $1 AND type = $2"
-        + (" FOR UPDATE" if for_update else ""),
-        object_id,
-        type,
-    )
-    return data
+    """The object with this id and type, if there is one."""
+    return await _one(conn, "id = $1 AND type = $2", object_id, type, for_update=for_update)
 
 
 async def find(
     conn: Connection, *, type: str, lookup: str, for_update: bool = False
 ) -> dict[str, Any] | None:
-    data: dict[str, Any] | None = await conn.fetchval(
-        "SELECT data FROM sandbox.objects WHERE type = $1 AND lookup = $2"
-        + (" FOR UPDATE" if for_update else ""),
-        type,
-        lookup,
-    )
-    return data
+    """The object of this type found by its second key (a client secret, a token…)."""
+    return await _one(conn, "type = $1 AND lookup = $2", type, lookup, for_update=for_update)
 
 
 async def put(

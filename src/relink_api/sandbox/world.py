@@ -1,4 +1,6 @@
-"""The sandbox's Stripe: what its objects look like and how they change.
+"""The sandbox's Stripe: Financial Connections accounts and authorizations, what they look
+like and how they change, and the events and emails Stripe sends about them. PaymentMethods
+and SetupIntents are in ``payments``, demo customers in ``demo``.
 
 Every change that Stripe would announce queues the matching event in the outbox, in the
 same transaction, so the app hears of it exactly as it would from Stripe.
@@ -15,12 +17,18 @@ from relink_api.sandbox import store
 from relink_api.sandbox.wire import invalid, missing, new_id
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 
-DAY = 86_400
+# The name Stripe gives each type of object the sandbox stores: its 404s say "No such <name>".
+STRIPE_NAMES = {
+    "session": "financial_connections.session",
+    "account": "financial_connections.account",
+    "authorization": "financial_connections.authorization",
+    "setup_intent": "setup_intent",
+    "payment_method": "payment_method",
+}
 INSTITUTIONS = {
     "fcinst_SandboxBank": "Sandbox Bank",
     "fcinst_RiversideCU": "Riverside Credit Union",
 }
-RELINKABLE_SUBCATEGORIES = ("checking", "savings")
 
 
 def now() -> int:
@@ -173,60 +181,6 @@ async def refresh_authorization(conn: Connection, authorization_id: str) -> None
     await store.put(conn, authorization, type="authorization")
 
 
-def make_payment_method(
-    account: dict[str, Any],
-    *,
-    customer_id: str | None,
-    name: str | None,
-    holder_type: str = "individual",
-) -> dict[str, Any]:
-    """A us_bank_account PaymentMethod made from an FC account."""
-    return {
-        "id": new_id("pm"),
-        "object": "payment_method",
-        "allow_redisplay": "unspecified",
-        "billing_details": {"address": None, "email": None, "name": name, "phone": None},
-        "created": now(),
-        "customer": customer_id,
-        "livemode": False,
-        "metadata": {},
-        "type": "us_bank_account",
-        "us_bank_account": {
-            "account_holder_type": holder_type,
-            "account_type": "savings" if account["subcategory"] == "savings" else "checking",
-            "bank_name": account["institution_name"],
-            "financial_connections_account": account["id"],
-            "fingerprint": None,
-            "last4": account["last4"],
-            "networks": {"preferred": "ach", "supported": ["ach"]},
-            "routing_number": "110000000",
-            "status_details": {},
-        },
-    }
-
-
-async def save_payment_method(conn: Connection, payment_method: dict[str, Any]) -> None:
-    # Listed by customer, so the customer is the lookup key once it is attached.
-    await store.put(conn, payment_method, type="payment_method", lookup=payment_method["customer"])
-
-
-async def payment_method_view(conn: Connection, payment_method: dict[str, Any]) -> dict[str, Any]:
-    """A PaymentMethod as Stripe shows it now: blocked while the FC account behind it is
-    inactive or disconnected, since its tokenized account number is then deactivated."""
-    bank = payment_method.get("us_bank_account")
-    if not isinstance(bank, dict):
-        return dict(payment_method)
-    account_id = bank.get("financial_connections_account")
-    account = await store.get(conn, account_id, type="account") if account_id else None
-    broken = account is not None and account["status"] in ("inactive", "disconnected")
-    status_details = (
-        {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
-        if broken
-        else {}
-    )
-    return {**payment_method, "us_bank_account": {**bank, "status_details": status_details}}
-
-
 async def record_email(
     conn: Connection, *, to: str, subject: str, text: str, url: str | None, session: str | None
 ) -> dict[str, Any]:
@@ -245,147 +199,53 @@ async def record_email(
     return email
 
 
-async def load(conn: Connection, object_id: str, *, type: str, kind: str) -> dict[str, Any]:
+async def load(conn: Connection, object_id: str, *, type: str) -> dict[str, Any]:
+    """The object, locked for the change to come; Stripe's 404 when there is none."""
     found = await store.get(conn, object_id, type=type, for_update=True)
     if found is None:
-        raise missing(kind, object_id)
+        raise missing(STRIPE_NAMES[type], object_id)
     return found
 
 
-# --- demo data -------------------------------------------------------------------------
+def api_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as the API returns it (internal bookkeeping removed). A session's hosted
+    ``url`` is only there while the session is pending."""
+    view = {key: value for key, value in obj.items() if not key.startswith("_")}
+    if view.get("object") == "financial_connections.session" and view.get("status") != "pending":
+        view["url"] = None
+    return view
 
 
-async def create_demo_customer(conn: Connection, *, name: str = "Demo Customer") -> dict[str, Any]:
-    """A customer with the demo accounts; the app hears of each through `account.created`."""
-    customer = {
-        "id": new_id("cus", 14),
-        "object": "customer",
-        "name": name,
-        "email": "demo@example.com",
-    }
-    await store.put(conn, customer, type="customer")
-    for institution_id, institution_name in INSTITUTIONS.items():
-        await store.put(
-            conn,
-            {
-                "id": institution_id,
-                "object": "financial_connections.institution",
-                "name": institution_name,
-            },
-            type="institution",
-        )
-    cid = customer["id"]
-    broken = make_authorization(customer_id=cid, institution_id="fcinst_SandboxBank")
-    closed = make_authorization(customer_id=cid, institution_id="fcinst_SandboxBank")
-    expiring = make_authorization(customer_id=cid, institution_id="fcinst_RiversideCU")
-    healthy = make_authorization(customer_id=cid, institution_id="fcinst_RiversideCU")
-    expected = now() + 14 * DAY
-    roles = {
-        "relink_required": make_account(
-            customer_id=cid,
-            authorization_id=broken["id"],
-            institution_id="fcinst_SandboxBank",
-            display_name="Everyday Checking",
-            subcategory="checking",
-            status="inactive",
-            action="relink_required",
-            cause="access_expired",
-        ),
-        "relink_required_savings": make_account(
-            customer_id=cid,
-            authorization_id=broken["id"],
-            institution_id="fcinst_SandboxBank",
-            display_name="High-Yield Savings",
-            subcategory="savings",
-            status="inactive",
-            action="relink_required",
-            cause="access_expired",
-        ),
-        "credit_card": make_account(
-            customer_id=cid,
-            authorization_id=broken["id"],
-            institution_id="fcinst_SandboxBank",
-            display_name="Rewards Card",
-            subcategory="credit_card",
-            status="inactive",
-            action="relink_required",
-            cause="access_expired",
-            permissions=["balances"],
-        ),
-        "unrepairable": make_account(
-            customer_id=cid,
-            authorization_id=closed["id"],
-            institution_id="fcinst_SandboxBank",
-            display_name="Old Checking",
-            subcategory="checking",
-            status="inactive",
-            action="none",
-            cause="account_closed",
-        ),
-        "expiring": make_account(
-            customer_id=cid,
-            authorization_id=expiring["id"],
-            institution_id="fcinst_RiversideCU",
-            display_name="Joint Checking",
-            subcategory="checking",
-            expected_deactivation_date=expected,
-        ),
-        "healthy": make_account(
-            customer_id=cid,
-            authorization_id=healthy["id"],
-            institution_id="fcinst_RiversideCU",
-            display_name="Rainy Day Savings",
-            subcategory="savings",
-        ),
-    }
-    for authorization in (broken, closed, expiring, healthy):
-        await store.put(conn, authorization, type="authorization", lookup=cid)
-    for account in roles.values():
-        await save_account(conn, account)
-        await emit(conn, "financial_connections.account.created", account)
-    for authorization in (broken, closed, expiring, healthy):
-        await refresh_authorization(conn, authorization["id"])
-    # Payment methods the business set up while these links still worked; the broken
-    # ones now read as blocked.
-    payment_methods: dict[str, str] = {}
-    for role in ("relink_required", "unrepairable", "healthy"):
-        payment_method = make_payment_method(roles[role], customer_id=cid, name=name)
-        await save_payment_method(conn, payment_method)
-        payment_methods[role] = payment_method["id"]
-    return {
-        "customer_id": cid,
-        "accounts": {role: a["id"] for role, a in roles.items()},
-        "payment_methods": payment_methods,
-    }
+# --- state changes the control API and the bank drive ---------------------------------------
 
 
-# --- state changes the control API drives ---------------------------------------------------
+async def _save_with_numbers(conn: Connection, account: dict[str, Any], numbers: str) -> None:
+    """Save an account whose status changed, its tokenized numbers now ``numbers``."""
+    for number in account.get("account_numbers") or []:
+        number["status"] = numbers
+    await save_account(conn, account)
 
 
 async def deactivate_account(
     conn: Connection, account_id: str, *, cause: str, action: str
 ) -> dict[str, Any]:
-    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    account = await load(conn, account_id, type="account")
     if account["status"] == "disconnected":
         raise invalid(f"{account_id} is disconnected.", param="id")
     set_status(account, "inactive", action=action, cause=cause)
-    for number in account.get("account_numbers") or []:
-        number["status"] = "deactivated"
-    await save_account(conn, account)
+    await _save_with_numbers(conn, account, "deactivated")
     await emit(conn, "financial_connections.account.deactivated", account)
     await refresh_authorization(conn, account["authorization"])
     return account
 
 
 async def reactivate_account(conn: Connection, account_id: str) -> dict[str, Any]:
-    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    account = await load(conn, account_id, type="account")
     if account["status"] == "disconnected":
         raise invalid(f"{account_id} is disconnected.", param="id")
     changed = account["status"] != "active" or account.get("status_details") is not None
     set_status(account, "active")
-    for number in account.get("account_numbers") or []:
-        number["status"] = "transactable"
-    await save_account(conn, account)
+    await _save_with_numbers(conn, account, "transactable")
     if changed:
         await emit(conn, "financial_connections.account.reactivated", account)
     await refresh_authorization(conn, account["authorization"])
@@ -395,7 +255,7 @@ async def reactivate_account(conn: Connection, account_id: str) -> dict[str, Any
 async def set_expected_deactivation(
     conn: Connection, account_id: str, *, expected: int
 ) -> dict[str, Any]:
-    account = await load(conn, account_id, type="account", kind="financial_connections.account")
+    account = await load(conn, account_id, type="account")
     if account["status"] != "active":
         raise invalid(f"{account_id} is not active; only active accounts expire.", param="id")
     had_date = bool(account.get("status_details") and account["status_details"].get("active"))
@@ -411,15 +271,31 @@ async def set_expected_deactivation(
     return account
 
 
-async def authorization_accounts(conn: Connection, authorization_id: str) -> list[str]:
-    await load(
-        conn, authorization_id, type="authorization", kind="financial_connections.authorization"
-    )
+async def _authorization_accounts(conn: Connection, authorization_id: str) -> list[str]:
+    await load(conn, authorization_id, type="authorization")
     return [
         account["id"]
         for account in await store.accounts_on_authorization(conn, authorization_id)
         if account["status"] != "disconnected"
     ]
+
+
+async def deactivate_authorization(
+    conn: Connection, authorization_id: str, *, cause: str, action: str
+) -> list[str]:
+    """Every connected account on the authorization deactivated; returns their ids."""
+    account_ids = await _authorization_accounts(conn, authorization_id)
+    for account_id in account_ids:
+        await deactivate_account(conn, account_id, cause=cause, action=action)
+    return account_ids
+
+
+async def reactivate_authorization(conn: Connection, authorization_id: str) -> list[str]:
+    """Every connected account on the authorization reactivated; returns their ids."""
+    account_ids = await _authorization_accounts(conn, authorization_id)
+    for account_id in account_ids:
+        await reactivate_account(conn, account_id)
+    return account_ids
 
 
 async def repair_authorization(conn: Connection, authorization_id: str) -> list[str]:
@@ -435,9 +311,7 @@ async def repair_authorization(conn: Connection, authorization_id: str) -> list[
         if not (repairable or expiring):
             continue
         set_status(account, "active")
-        for number in account.get("account_numbers") or []:
-            number["status"] = "transactable"
-        await save_account(conn, account)
+        await _save_with_numbers(conn, account, "transactable")
         await emit(conn, "financial_connections.account.reactivated", account)
         reactivated.append(account["id"])
     await refresh_authorization(conn, authorization_id)
