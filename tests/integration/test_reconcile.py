@@ -17,7 +17,7 @@ import respx
 from click.testing import CliRunner
 
 from relink_api.accounts.service import apply_snapshot, read_time
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.db import Database
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount

@@ -27,7 +27,7 @@ import respx
 from click.testing import CliRunner
 
 from relink_api.accounts.service import apply_snapshot, read_time
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.db.migrate import apply_migrations
 from relink_api.gateway.objects import FcAccount
 from tests.conftest import JWT_SECRET

@@ -18,7 +18,7 @@ import relink_api.pagination
 import relink_api.webhooks.handlers
 import relink_api.webhooks.router
 import relink_api.webhooks.service
-from relink_api.cli import render_openapi
+from relink_api.cli.openapi import render_openapi
 from relink_api.errors import ProblemError
 from relink_api.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
