@@ -64,9 +64,12 @@ SESSION_EVENT_TYPE = "financial_connections.session.updated"
 _REREAD_CONCURRENCY = 4
 
 
-class MalformedEvent(BadRequest):
-    slug = "webhook-event-malformed"
-    title = "The event is not a Stripe event relink-api can read"
+class MalformedEvent(
+    BadRequest,
+    slug="webhook-event-malformed",
+    title="The event is not a Stripe event relink-api can read",
+):
+    """A correctly signed body that is not a Stripe event, or lacks what its type needs."""
 
 
 @dataclass(frozen=True, slots=True)
