@@ -1,0 +1,113 @@
+/* How the page words accounts, payment methods and dates. */
+
+import { el, hidden } from "./dom.js";
+
+// Link health → how the page groups and words it, in the order the groups are shown.
+export const GROUPS = [
+  { health: "relink_required", title: "Needs reconnecting", reconnect: true },
+  { health: "expiring", title: "Will stop working soon", reconnect: true },
+  { health: "unrepairable", title: "Can't be reconnected — link a new account" },
+  { health: "disconnected", title: "Disconnected" },
+  { health: "ok", title: "Working" },
+];
+
+const CAUSES = {
+  access_expired: "Your bank's permission to share this account has expired.",
+  access_denied: "Your bank stopped allowing access to this account.",
+  account_closed: "The account was closed.",
+  account_unavailable: "Your bank no longer makes this account available.",
+  institution_requirement: "Your bank needs you to sign in again.",
+};
+
+const UNUSABLE = {
+  blocked: "Stripe can't use it right now: the bank blocked it.",
+  relink_required: "Paused until you reconnect the account.",
+  unrepairable: "Can't be used: the account can't be reconnected.",
+  disconnected: "Can't be used: the account was disconnected.",
+};
+
+/** `name ••6789`, which a screen reader hears as "name ending in 6789". */
+function maskedName(name, dots, last4) {
+  if (!last4) return [name];
+  const masked = el("span", { "aria-hidden": "true", text: dots });
+  return [name, " ", masked, hidden("ending in "), last4];
+}
+
+/** "Everyday Checking ••6789"; a screen reader hears "Everyday Checking ending in 6789". */
+export function accountName(account) {
+  return maskedName(account.display_name || "Bank account", "••", account.last4);
+}
+
+/** The same name as plain text, for accessible names: "Everyday Checking ending in 6789". */
+export function spokenName(account) {
+  const name = account.display_name || "Bank account";
+  return account.last4 ? name + " ending in " + account.last4 : name;
+}
+
+export function bankName(account) {
+  return (account && account.institution_name) || "your bank";
+}
+
+/** "Sandbox Bank ••••4321"; a screen reader hears "Sandbox Bank ending in 4321". */
+export function paymentMethodName(method) {
+  return maskedName(method.bank_name || "Bank account", "••••", method.last4);
+}
+
+function formatDate(value) {
+  const date = new Date(value);
+  if (isNaN(date.getTime())) return null;
+  // Stripe's deactivation dates are calendar days at midnight UTC: show that day.
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeZone: "UTC" }).format(date);
+}
+
+function expiryDate(account) {
+  const dates = [account.expected_deactivation_at, account.account_number_expires_at]
+    .filter(Boolean)
+    .map((value) => new Date(value))
+    .filter((date) => !isNaN(date.getTime()))
+    .sort((a, b) => a - b);
+  return dates.length ? dates[0].toISOString() : null;
+}
+
+/** The line under an account's name: what is wrong with it, and what to do. */
+export function statusLine(account) {
+  switch (account.link_health) {
+    case "expiring": {
+      const date = expiryDate(account);
+      const formatted = date ? formatDate(date) : null;
+      return formatted
+        ? "Will stop working on " + formatted + ". Reconnect now to avoid a gap."
+        : "Will stop working soon. Reconnect now to avoid a gap.";
+    }
+    case "relink_required":
+      return (CAUSES[account.cause] || "The connection to your bank stopped working.") +
+        " Payments from it are paused until you reconnect.";
+    case "unrepairable":
+      return (CAUSES[account.cause] || "This connection can't be repaired.") +
+        " Link a new account to keep payments working.";
+    case "disconnected":
+      return "This account was disconnected. Link it again to use it.";
+    default:
+      return account.needs_new_payment_method
+        ? "Working. Set up payments from this account to use it."
+        : "Working.";
+  }
+}
+
+/** The summary above the list, given how many accounts there are and need reconnecting. */
+export function summaryLine(total, attention) {
+  if (!total) return "";
+  if (attention === 0) return "All your bank connections that can be repaired are working.";
+  return attention === 1
+    ? "One account needs your attention. Reconnecting takes about a minute."
+    : attention + " accounts need your attention. Reconnecting takes about a minute.";
+}
+
+/** The line under a payment method's name: whether payments can come from it. */
+export function paymentMethodStatus(method) {
+  const status = method.usable
+    ? "Payments can come from this account."
+    : UNUSABLE[method.unusable_reason] || "Can't be used for payments right now.";
+  return status +
+    (method.replaces_payment_method_id ? " It replaced an earlier payment method." : "");
+}
