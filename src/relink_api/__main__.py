@@ -1,3 +1,3 @@
-from relink_api.cli import main
+from relink_api.cli.main import main
 
 main()

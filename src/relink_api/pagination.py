@@ -14,9 +14,8 @@ MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
 
 
-class InvalidCursor(BadRequest):
-    slug = "invalid-cursor"
-    title = "The cursor is not valid"
+class InvalidCursor(BadRequest, slug="invalid-cursor", title="The cursor is not valid"):
+    """A ``cursor`` this server did not issue."""
 
 
 def encode_cursor(last_id: str) -> str:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from relink_api.edge.cors import InvalidOrigin, normalize_origins
-from relink_api.edge.proxy import InvalidProxyEntry, normalize_proxy_entries
+from relink_api.edge.cors import normalize_origins
+from relink_api.edge.proxy import normalize_proxy_entries
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
 
 # The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
@@ -30,6 +31,19 @@ _POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 class ConfigurationError(Exception):
     """Configuration that must not be run with; the message is one sentence for a person."""
+
+
+def _entries(setting: str, value: object, normalize: Callable[[list[str]], list[str]]) -> object:
+    """A comma-separated setting (or a list) as ``normalize`` writes its entries; an entry it
+    refuses (``ValueError``) is one sentence naming the setting."""
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        return value
+    try:
+        return normalize([str(entry).strip() for entry in value])
+    except ValueError as exc:
+        raise ConfigurationError(f"{setting}: {exc}") from None
 
 
 class Settings(BaseSettings):
@@ -201,18 +215,12 @@ class Settings(BaseSettings):
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod
     def _split_forwarded_allow_ips(cls, value: object) -> object:
-        try:
-            return normalize_proxy_entries(value)
-        except InvalidProxyEntry as exc:
-            raise ConfigurationError(f"RELINK_FORWARDED_ALLOW_IPS: {exc}") from None
+        return _entries("RELINK_FORWARDED_ALLOW_IPS", value, normalize_proxy_entries)
 
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _split_cors_origins(cls, value: object) -> object:
-        try:
-            return normalize_origins(value)
-        except InvalidOrigin as exc:
-            raise ConfigurationError(f"RELINK_CORS_ALLOWED_ORIGINS: {exc}") from None
+        return _entries("RELINK_CORS_ALLOWED_ORIGINS", value, normalize_origins)
 
     # --- Sandbox ------------------------------------------------------------------------
     # Asked for by name only: a server that merely lacks keys must not become a sandbox,

@@ -11,7 +11,7 @@ import respx
 from click.testing import CliRunner
 
 from relink_api.accounts import service
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.db import Database
 from relink_api.errors import Conflict
 from relink_api.gateway.client import StripeGateway

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from relink_api.accounts import state
 from relink_api.accounts.state import Notice, Observation, read_time
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.db import Database
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount

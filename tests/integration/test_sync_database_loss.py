@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from relink_api.accounts import state
 from relink_api.accounts.models import Source
 from relink_api.accounts.state import Observation, Read, read_time
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.db.migrate import apply_migrations
 from relink_api.gateway.objects import FcAccount
 from tests.conftest import JWT_SECRET

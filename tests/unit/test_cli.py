@@ -12,7 +12,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.settings import Settings
 
 SECRET = "cli-secret-that-is-at-least-32-bytes!"

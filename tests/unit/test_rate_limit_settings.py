@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from relink_api.cli import main
+from relink_api.cli.main import main
 from relink_api.ratelimit.service import Rate, customer_rate, stripe_rate
 from relink_api.settings import Settings
 from tests.unit.test_cli import EMPTY_ENV

@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from relink_api.web.examples import with_examples
 
 
 class LinkHealth(StrEnum):
@@ -54,7 +56,7 @@ ACCOUNT_EXAMPLE: dict[str, Any] = {
 class AccountRead(BaseModel):
     """A linked bank account and the health of its link."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [ACCOUNT_EXAMPLE]})
+    model_config = with_examples(ACCOUNT_EXAMPLE)
 
     id: str = Field(description="Stripe's Financial Connections account id (fca_…).")
     authorization_id: str | None = Field(
@@ -97,12 +99,8 @@ class AccountRead(BaseModel):
 class AccountList(BaseModel):
     """A page of accounts, oldest id first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"data": [ACCOUNT_EXAMPLE], "has_more": True, "next_cursor": "djE6ZmNhXzFQWjN4WQ"}
-            ]
-        }
+    model_config = with_examples(
+        {"data": [ACCOUNT_EXAMPLE], "has_more": True, "next_cursor": "djE6ZmNhXzFQWjN4WQ"}
     )
 
     data: list[AccountRead]
@@ -115,19 +113,15 @@ class AccountList(BaseModel):
 class AuthorizationRead(BaseModel):
     """A Financial Connections authorization (one login at one bank), as Stripe has it now."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "institution_id": "fcinst_StripeBank",
-                    "institution_name": "StripeBank",
-                    "status": "inactive",
-                    "action": "relink_required",
-                    "expected_deactivation_at": None,
-                    "account_ids": ["fca_1PZ3xY2eZvKYlo2C"],
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "fcauth_1PZ3xY2eZvKYlo2C",
+            "institution_id": "fcinst_StripeBank",
+            "institution_name": "StripeBank",
+            "status": "inactive",
+            "action": "relink_required",
+            "expected_deactivation_at": None,
+            "account_ids": ["fca_1PZ3xY2eZvKYlo2C"],
         }
     )
 

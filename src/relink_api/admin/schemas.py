@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from relink_api.accounts.schemas import ACCOUNT_EXAMPLE, AccountRead, LinkHealth
 from relink_api.relink.schemas import RelinkScope, RelinkSessionStatus
+from relink_api.web.examples import with_examples
 
 
 class AdminAccountRead(AccountRead):
     """A linked bank account, its link health and the customer who owns it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"}],
-        }
-    )
+    model_config = with_examples({**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"})
 
     customer_id: str | None = Field(
         description="The Stripe customer who owns the account; null for an account Stripe "
@@ -30,15 +27,11 @@ class AdminAccountRead(AccountRead):
 class AdminAccountList(BaseModel):
     """A page of accounts of every customer, oldest id first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "data": [{**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"}],
-                    "has_more": False,
-                    "next_cursor": None,
-                }
-            ]
+    model_config = with_examples(
+        {
+            "data": [{**ACCOUNT_EXAMPLE, "customer_id": "cus_Kmaci5w0veLUJZ"}],
+            "has_more": False,
+            "next_cursor": None,
         }
     )
 
@@ -80,39 +73,35 @@ class WeeklyDeactivations(BaseModel):
 class AdminSummary(BaseModel):
     """Link health across every customer, for dashboards and alerts."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "accounts_total": 1250,
-                    "by_health": {
-                        "ok": 1130,
-                        "expiring": 42,
-                        "relink_required": 61,
-                        "unrepairable": 12,
-                        "disconnected": 5,
-                    },
-                    "by_cause": [
-                        {"health": "expiring", "cause": "access_expired", "count": 30},
-                        {"health": "expiring", "cause": None, "count": 12},
-                        {"health": "relink_required", "cause": "access_expired", "count": 48},
-                        {"health": "relink_required", "cause": "access_revoked", "count": 13},
-                        {"health": "unrepairable", "cause": "account_closed", "count": 12},
-                        {"health": "disconnected", "cause": None, "count": 5},
-                    ],
-                    "upcoming_deactivations": [
-                        {"week_start": "2026-11-23", "count": 9},
-                        {"week_start": "2026-11-30", "count": 14},
-                        {"week_start": "2026-12-07", "count": 6},
-                        {"week_start": "2026-12-14", "count": 0},
-                        {"week_start": "2026-12-21", "count": 3},
-                        {"week_start": "2026-12-28", "count": 0},
-                        {"week_start": "2027-01-04", "count": 1},
-                        {"week_start": "2027-01-11", "count": 0},
-                    ],
-                    "as_of": "2026-11-26T12:00:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "accounts_total": 1250,
+            "by_health": {
+                "ok": 1130,
+                "expiring": 42,
+                "relink_required": 61,
+                "unrepairable": 12,
+                "disconnected": 5,
+            },
+            "by_cause": [
+                {"health": "expiring", "cause": "access_expired", "count": 30},
+                {"health": "expiring", "cause": None, "count": 12},
+                {"health": "relink_required", "cause": "access_expired", "count": 48},
+                {"health": "relink_required", "cause": "access_revoked", "count": 13},
+                {"health": "unrepairable", "cause": "account_closed", "count": 12},
+                {"health": "disconnected", "cause": None, "count": 5},
+            ],
+            "upcoming_deactivations": [
+                {"week_start": "2026-11-23", "count": 9},
+                {"week_start": "2026-11-30", "count": 14},
+                {"week_start": "2026-12-07", "count": 6},
+                {"week_start": "2026-12-14", "count": 0},
+                {"week_start": "2026-12-21", "count": 3},
+                {"week_start": "2026-12-28", "count": 0},
+                {"week_start": "2027-01-04", "count": 1},
+                {"week_start": "2027-01-11", "count": 0},
+            ],
+            "as_of": "2026-11-26T12:00:00Z",
         }
     )
 
@@ -133,9 +122,7 @@ class AdminSummary(BaseModel):
 class AdminRelinkEmailCreate(BaseModel):
     """Ask Stripe to email the account's customer a link to repair it."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"scope": "account"}]}
-    )
+    model_config = with_examples({"scope": "account"}, extra="forbid")
 
     scope: RelinkScope = RelinkScope.account
 
@@ -144,20 +131,16 @@ class AdminRelinkEmailCreated(BaseModel):
     """A hosted relink session Stripe emails to the customer. It has no client secret and no
     URL by design: only the customer may open the relink."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
-                    "customer_id": "cus_Kmaci5w0veLUJZ",
-                    "scope": "account",
-                    "account_id": "fca_1PZ3xY2eZvKYlo2C",
-                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "status": "open",
-                    "created_at": "2026-11-26T12:00:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+            "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
+            "customer_id": "cus_Kmaci5w0veLUJZ",
+            "scope": "account",
+            "account_id": "fca_1PZ3xY2eZvKYlo2C",
+            "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+            "status": "open",
+            "created_at": "2026-11-26T12:00:00Z",
         }
     )
 

@@ -42,9 +42,11 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 _RETRY_AFTER_SECONDS = "5"
 
 
-class DatabaseUnavailable(ServiceUnavailable):
-    slug = "database-unavailable"
-    title = "The database is unavailable"
+class DatabaseUnavailable(
+    ServiceUnavailable, slug="database-unavailable", title="The database is unavailable"
+):
+    """The database cannot be reached, was lost mid-request, or had no free connection in
+    time; nothing was changed."""
 
 
 def _unavailable(exc: BaseException) -> DatabaseUnavailable:

@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relink_api.edge.errors import PayloadTooLarge
+from relink_api.edge.http_only import HTTPOnlyMiddleware
 from relink_api.web.problems import problem_response
 from relink_api.web.responses import problem_responses
 
@@ -52,7 +53,7 @@ class BodyLimits:
         return max(matches)[1] if matches else self.default
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HTTPOnlyMiddleware):
     """Refuses a request whose body is over its path's limit with a 413 problem.
 
     A declared ``Content-Length`` over the limit is refused without reading a byte; any
@@ -61,13 +62,10 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, limits: BodyLimits) -> None:
-        self.app = app
+        super().__init__(app)
         self.limits = limits
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limits.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:

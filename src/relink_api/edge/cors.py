@@ -20,15 +20,10 @@ class InvalidOrigin(ValueError):
     pass
 
 
-def normalize_origins(value: object) -> object:
-    """``https://app.example.com,http://localhost:5173`` as a list of exact origins."""
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list):
-        return value
+def normalize_origins(texts: list[str]) -> list[str]:
+    """``https://app.example.com``, ``http://localhost:5173`` as exact origins."""
     origins: list[str] = []
-    for entry in value:
-        text = str(entry).strip()
+    for text in texts:
         if text == "*" or "*" in text:
             raise InvalidOrigin(
                 "wildcards are not allowed; list each origin, such as https://app.example.com."

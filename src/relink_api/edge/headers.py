@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from relink_api.edge.http_only import HTTPOnlyMiddleware
+
 HSTS = "max-age=31536000; includeSubDomains"
 _API_MEDIA_TYPES = frozenset({"application/json", "application/problem+json"})
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HTTPOnlyMiddleware):
     """Adds what a response lacks; a header a route set itself is never replaced.
 
     - every response: ``X-Content-Type-Options: nosniff``;
@@ -23,13 +25,10 @@ class SecurityHeadersMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, html_headers: Mapping[str, str]) -> None:
-        self.app = app
+        super().__init__(app)
         self.html_headers = dict(html_headers)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         # uvicorn's proxy-header handling has set the scheme a trusted proxy reported.
         https = scope.get("scheme") == "https"
 

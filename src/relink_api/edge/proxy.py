@@ -9,15 +9,11 @@ class InvalidProxyEntry(ValueError):
     pass
 
 
-def normalize_proxy_entries(value: object) -> object:
-    """``10.0.0.0/8,127.0.0.1`` (or ``*``) as a list uvicorn's ``forwarded_allow_ips`` takes."""
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list):
-        return value
+def normalize_proxy_entries(texts: list[str]) -> list[str]:
+    """``10.0.0.0/8``, ``127.0.0.1`` (or ``*``) as the list uvicorn's ``forwarded_allow_ips``
+    takes."""
     entries: list[str] = []
-    for entry in value:
-        text = str(entry).strip()
+    for text in texts:
         if text == "*":
             entries.append(text)
             continue

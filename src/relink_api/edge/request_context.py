@@ -8,27 +8,23 @@ import secrets
 import time
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from relink_api.edge.http_only import HTTPOnlyMiddleware
 
 logger = logging.getLogger("relink_api.access")
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HTTPOnlyMiddleware):
     """Adds ``X-Request-Id`` (kept from the caller when well-formed) and logs the request.
 
     Only the method, path, status and duration are logged: never headers or bodies, which
     carry bearer tokens and client secrets.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":

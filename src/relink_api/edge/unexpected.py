@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from relink_api.edge.http_only import HTTPOnlyMiddleware
 from relink_api.errors import ProblemError
 from relink_api.web.problems import problem_response
 
 logger = logging.getLogger("relink_api.web.problems")
 
 
-class UnexpectedErrorMiddleware:
+class UnexpectedErrorMiddleware(HTTPOnlyMiddleware):
     """Answers an unhandled exception with the ``internal-error`` problem, here.
 
     Starlette's outermost error middleware would send the same 500 and then re-raise, so
@@ -21,13 +22,7 @@ class UnexpectedErrorMiddleware:
     this layer. Innermost, the exception ends here and the connection stays usable.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def send_tracked(message: Message) -> None:

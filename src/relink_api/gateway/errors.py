@@ -21,40 +21,47 @@ RETRY_AFTER_RATE_LIMITED_MAX = 60
 RETRY_AFTER_UNAVAILABLE = 5
 
 
-class StripeInvalidRequest(ProblemError):
-    status = 422
-    slug = "stripe-invalid-request"
-    title = "Stripe rejected the request"
+class StripeInvalidRequest(
+    ProblemError, slug="stripe-invalid-request", title="Stripe rejected the request", status=422
+):
+    """Stripe refused what was asked; ``detail`` is Stripe's message."""
 
 
-class StripeResourceMissing(ProblemError):
-    status = 404
-    slug = "stripe-resource-missing"
-    title = "Stripe does not know this object"
+class StripeResourceMissing(
+    ProblemError,
+    slug="stripe-resource-missing",
+    title="Stripe does not know this object",
+    status=404,
+):
+    """Stripe answered ``resource_missing``: the object was deleted there."""
 
 
-class StripeConfigurationError(ProblemError):
-    status = 500
-    slug = "stripe-configuration"
-    title = "The server's Stripe configuration is wrong"
+class StripeConfigurationError(
+    ProblemError,
+    slug="stripe-configuration",
+    title="The server's Stripe configuration is wrong",
+    status=500,
+):
+    """Stripe rejected the server's API key or its permissions."""
 
 
-class StripeRateLimited(ProblemError):
-    status = 503
-    slug = "stripe-rate-limited"
-    title = "Stripe is rate limiting this service"
+class StripeRateLimited(
+    ProblemError,
+    slug="stripe-rate-limited",
+    title="Stripe is rate limiting this service",
+    status=503,
+):
+    """Stripe answered 429, or the shared budget had no turn free in time."""
 
 
-class StripeUnavailable(ProblemError):
-    status = 503
-    slug = "stripe-unavailable"
-    title = "Stripe could not be reached"
+class StripeUnavailable(
+    ProblemError, slug="stripe-unavailable", title="Stripe could not be reached", status=503
+):
+    """A network error or timeout to Stripe after the SDK's retries."""
 
 
-class StripeFailed(ProblemError):
-    status = 502
-    slug = "stripe-error"
-    title = "Stripe returned an error"
+class StripeFailed(ProblemError, slug="stripe-error", title="Stripe returned an error", status=502):
+    """Any other error from Stripe after the SDK's retries."""
 
 
 @asynccontextmanager

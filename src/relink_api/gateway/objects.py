@@ -8,9 +8,9 @@ and every optional field tolerates ``null`` or absence, as the SDK's own types d
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 AccountStatus = Literal["active", "inactive", "disconnected"]
 # `status_details.inactive.cause` values (docs/stripe.md §2).
@@ -26,6 +26,16 @@ INACTIVE_CAUSES = (
 
 def from_unix(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def _id_of_expanded(value: Any) -> Any:
+    # An expandable field holds an id, or the whole object (with its id) when expanded.
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
+ExpandableId = Annotated[str | None, BeforeValidator(_id_of_expanded)]
 
 
 class _StripeShape(BaseModel):
@@ -68,7 +78,7 @@ class FcAccount(_StripeShape):
     object: Literal["financial_connections.account"] = "financial_connections.account"
     account_holder: AccountHolder | None = None
     authorization: str | None = None
-    institution: str | None = None
+    institution: ExpandableId = None
     institution_name: str | None = None
     display_name: str | None = None
     last4: str | None = None
@@ -80,14 +90,6 @@ class FcAccount(_StripeShape):
     account_numbers: list[AccountNumber] | None = None
     created: int | None = None
     livemode: bool = False
-
-    @field_validator("institution", mode="before")
-    @classmethod
-    def _institution_id(cls, value: Any) -> Any:
-        # Expandable: an id, or the Institution object when expanded.
-        if isinstance(value, dict):
-            return value.get("id")
-        return value
 
     @property
     def customer(self) -> str | None:
@@ -155,18 +157,11 @@ class FcAuthorization(_StripeShape):
     id: str
     object: Literal["financial_connections.authorization"] = "financial_connections.authorization"
     account_holder: AccountHolder | None = None
-    institution: str | None = None
+    institution: ExpandableId = None
     institution_name: str | None = None
     status: AccountStatus
     status_details: AuthorizationStatusDetails | None = None
     livemode: bool = False
-
-    @field_validator("institution", mode="before")
-    @classmethod
-    def _institution_id(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return value.get("id")
-        return value
 
     @property
     def customer(self) -> str | None:

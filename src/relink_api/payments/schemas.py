@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from relink_api.web.examples import with_examples
 from relink_api.web.inputs import STORABLE_TEXT
 
 
@@ -35,10 +36,7 @@ class UnusableReason(StrEnum):
 class PaymentMethodSetupCreate(BaseModel):
     """Set up an ACH payment method from an account a relink linked in place of another."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"billing_name": "Jenny Rosen"}]},
-    )
+    model_config = with_examples({"billing_name": "Jenny Rosen"}, extra="forbid")
 
     billing_name: str = Field(
         min_length=1,
@@ -61,20 +59,16 @@ class PaymentMethodSetupCreated(BaseModel):
     SDK) after the customer has read ``mandate_text``. The client secret is shown once and
     never stored."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
-                    "client_secret": "seti_1PZ3xY2eZvKYlo2C_secret_abc123",
-                    "publishable_key": "pk_test_123",
-                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "account_id": "fca_1PZ4newChecking",
-                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
-                    "status": "pending",
-                    "mandate_text": "By clicking Accept, you authorize …",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+            "client_secret": "seti_1PZ3xY2eZvKYlo2C_secret_abc123",
+            "publishable_key": "pk_test_123",
+            "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+            "account_id": "fca_1PZ4newChecking",
+            "replaces_payment_method_id": "pm_1PZ2oldChecking",
+            "status": "pending",
+            "mandate_text": "By clicking Accept, you authorize …",
         }
     )
 
@@ -113,7 +107,7 @@ PAYMENT_METHOD_EXAMPLE: dict[str, Any] = {
 class PaymentMethodRead(BaseModel):
     """An ACH payment method relink-api set up, and whether it can be charged now."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_METHOD_EXAMPLE]})
+    model_config = with_examples(PAYMENT_METHOD_EXAMPLE)
 
     id: str
     account_id: str
@@ -131,21 +125,17 @@ class PaymentMethodRead(BaseModel):
 class PaymentMethodSetupRead(BaseModel):
     """Where setting up the payment method stands, as last read from Stripe."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
-                    "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "account_id": "fca_1PZ4newChecking",
-                    "replaces_payment_method_id": "pm_1PZ2oldChecking",
-                    "status": "succeeded",
-                    "failure": None,
-                    "payment_method": PAYMENT_METHOD_EXAMPLE,
-                    "created_at": "2026-11-26T12:02:00Z",
-                    "updated_at": "2026-11-26T12:03:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
+            "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+            "account_id": "fca_1PZ4newChecking",
+            "replaces_payment_method_id": "pm_1PZ2oldChecking",
+            "status": "succeeded",
+            "failure": None,
+            "payment_method": PAYMENT_METHOD_EXAMPLE,
+            "created_at": "2026-11-26T12:02:00Z",
+            "updated_at": "2026-11-26T12:03:00Z",
         }
     )
 
@@ -163,10 +153,8 @@ class PaymentMethodSetupRead(BaseModel):
 class PaymentMethodList(BaseModel):
     """A page of payment methods, oldest id first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"data": [PAYMENT_METHOD_EXAMPLE], "has_more": False, "next_cursor": None}]
-        }
+    model_config = with_examples(
+        {"data": [PAYMENT_METHOD_EXAMPLE], "has_more": False, "next_cursor": None}
     )
 
     data: list[PaymentMethodRead]

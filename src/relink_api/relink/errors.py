@@ -5,26 +5,31 @@ from __future__ import annotations
 from relink_api.errors import Conflict
 
 
-class AccountNotRepairable(Conflict):
-    slug = "account-not-repairable"
-    title = "This account cannot be repaired by relinking"
+class AccountNotRepairable(
+    Conflict, slug="account-not-repairable", title="This account cannot be repaired by relinking"
+):
+    """An account-scope relink of an account that relinking cannot repair (closed, say)."""
 
 
-class AccountDisconnected(Conflict):
-    slug = "account-disconnected"
-    title = "This account is disconnected"
+class AccountDisconnected(
+    Conflict, slug="account-disconnected", title="This account is disconnected"
+):
+    """A relink of a disconnected account: only a new link helps."""
 
 
-class AccountHealthy(Conflict):
-    slug = "account-healthy"
-    title = "This account needs no relink"
+class AccountHealthy(Conflict, slug="account-healthy", title="This account needs no relink"):
+    """A relink of an account whose link is fine."""
 
 
-class AccountWithoutAuthorization(Conflict):
-    slug = "account-without-authorization"
-    title = "This account has no authorization to relink"
+class AccountWithoutAuthorization(
+    Conflict,
+    slug="account-without-authorization",
+    title="This account has no authorization to relink",
+):
+    """A relink of an account linked before Stripe reported authorizations."""
 
 
-class RelinkSessionPending(Conflict):
-    slug = "relink-session-pending"
-    title = "The relink session is still in progress"
+class RelinkSessionPending(
+    Conflict, slug="relink-session-pending", title="The relink session is still in progress"
+):
+    """A completion (or a payment method) before the customer finished at Stripe."""

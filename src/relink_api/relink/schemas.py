@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from relink_api.web.examples import with_examples
 from relink_api.web.inputs import STORABLE_TEXT
 
 
@@ -141,24 +142,20 @@ class RelinkSessionCreated(BaseModel):
     it is shown once and never stored. Hosted sessions delivered by ``url`` carry the page
     to open instead; those delivered by ``email`` carry neither."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
-                    "client_secret": "fcsess_1PZ3xY2eZvKYlo2C_secret_abc123",
-                    "publishable_key": "pk_test_123",
-                    "scope": "account",
-                    "account_id": "fca_1PZ3xY2eZvKYlo2C",
-                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "ui_mode": "modal",
-                    "delivery": None,
-                    "url": None,
-                    "status": "open",
-                    "created_at": "2026-11-26T12:00:00Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+            "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
+            "client_secret": "fcsess_1PZ3xY2eZvKYlo2C_secret_abc123",
+            "publishable_key": "pk_test_123",
+            "scope": "account",
+            "account_id": "fca_1PZ3xY2eZvKYlo2C",
+            "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+            "ui_mode": "modal",
+            "delivery": None,
+            "url": None,
+            "status": "open",
+            "created_at": "2026-11-26T12:00:00Z",
         }
     )
 
@@ -202,27 +199,23 @@ class RelinkSessionComplete(BaseModel):
 class RelinkSessionRead(BaseModel):
     """A relink session and, once completed, its verified outcome."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
-                    "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
-                    "scope": "account",
-                    "account_id": "fca_1PZ3xY2eZvKYlo2C",
-                    "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
-                    "ui_mode": "modal",
-                    "delivery": None,
-                    "status": "completed",
-                    "outcome": "relinked",
-                    "failure_reason": None,
-                    "next_step": "none",
-                    "linked_account_ids": ["fca_1PZ3xY2eZvKYlo2C"],
-                    "reactivated_account_ids": ["fca_1PZ3xY2eZvKYlo2C", "fca_1PZ3xZsavings"],
-                    "created_at": "2026-11-26T12:00:00Z",
-                    "completed_at": "2026-11-26T12:01:30Z",
-                }
-            ]
+    model_config = with_examples(
+        {
+            "id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
+            "stripe_session_id": "fcsess_1PZ3xY2eZvKYlo2C",
+            "scope": "account",
+            "account_id": "fca_1PZ3xY2eZvKYlo2C",
+            "authorization_id": "fcauth_1PZ3xY2eZvKYlo2C",
+            "ui_mode": "modal",
+            "delivery": None,
+            "status": "completed",
+            "outcome": "relinked",
+            "failure_reason": None,
+            "next_step": "none",
+            "linked_account_ids": ["fca_1PZ3xY2eZvKYlo2C"],
+            "reactivated_account_ids": ["fca_1PZ3xY2eZvKYlo2C", "fca_1PZ3xZsavings"],
+            "created_at": "2026-11-26T12:00:00Z",
+            "completed_at": "2026-11-26T12:01:30Z",
         }
     )
 

@@ -130,31 +130,32 @@ def _allowed_methods(request: Request) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
+def _render(problem: ProblemError, request: Request) -> JSONResponse:
+    return problem_response(
+        status=problem.status,
+        slug=problem.slug,
+        title=problem.title,
+        detail=problem.detail,
+        instance=request.url.path,
+        extensions=problem.extensions,
+        headers=problem.headers,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error the app can raise as problem+json."""
 
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ProblemError)
-        return problem_response(
-            status=exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            extensions=exc.extensions,
-            headers=exc.headers,
-        )
+        return _render(exc, request)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(
-            status=422,
-            slug=ValidationFailed.slug,
-            title=ValidationFailed.title,
-            detail="One or more fields are missing or invalid; see errors.",
-            instance=request.url.path,
+        failed = ValidationFailed(
+            "One or more fields are missing or invalid; see errors.",
             extensions={"errors": _validation_errors(exc.errors())},
         )
+        return _render(failed, request)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -185,24 +186,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         # PostgreSQL text cannot hold NUL: an id, filter or field containing "\u0000" (or
         # a cursor decoding to one) fails in the driver. It is the client's input that is
         # wrong, whichever parameter carried it, and the transaction has rolled back.
-        return problem_response(
-            status=422,
-            slug=ValidationFailed.slug,
-            title=ValidationFailed.title,
-            detail="A value contains a NUL character (U+0000), which is not allowed.",
-            instance=request.url.path,
+        failed = ValidationFailed(
+            "A value contains a NUL character (U+0000), which is not allowed.",
             extensions={"errors": []},
         )
+        return _render(failed, request)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            status=500,
-            slug=ProblemError.slug,
-            title=ProblemError.title,
-            detail="The server failed to handle this request; it has been logged.",
-            instance=request.url.path,
-        )
+        failed = ProblemError("The server failed to handle this request; it has been logged.")
+        return _render(failed, request)
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -32,9 +32,12 @@ logger = logging.getLogger(__name__)
 _REREAD_CONCURRENCY = 4
 
 
-class MalformedEvent(BadRequest):
-    slug = "webhook-event-malformed"
-    title = "The event is not a Stripe event relink-api can read"
+class MalformedEvent(
+    BadRequest,
+    slug="webhook-event-malformed",
+    title="The event is not a Stripe event relink-api can read",
+):
+    """A correctly signed body that is not a Stripe event, or lacks what its type needs."""
 
 
 @dataclass(slots=True)

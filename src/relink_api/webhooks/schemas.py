@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from relink_api.web.examples import with_examples
 
 
 class WebhookResult(StrEnum):
@@ -23,11 +25,7 @@ class WebhookResult(StrEnum):
 class WebhookAck(BaseModel):
     """Sent with 200 once the event is durably recorded (and applied)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"received": True, "event_id": "evt_1PZ3xY", "result": "applied"}]
-        }
-    )
+    model_config = with_examples({"received": True, "event_id": "evt_1PZ3xY", "result": "applied"})
 
     received: bool = True
     event_id: str

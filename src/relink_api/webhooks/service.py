@@ -31,9 +31,10 @@ from relink_api.webhooks.signature import SignatureError, verify
 logger = logging.getLogger(__name__)
 
 
-class WebhookSignatureInvalid(BadRequest):
-    slug = "webhook-signature-invalid"
-    title = "The webhook signature is not valid"
+class WebhookSignatureInvalid(
+    BadRequest, slug="webhook-signature-invalid", title="The webhook signature is not valid"
+):
+    """A missing, malformed, unknown or stale ``Stripe-Signature``."""
 
 
 # Query parameters that are bearer credentials: the hosted return URL's ``state`` (whose

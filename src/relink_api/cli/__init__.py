@@ -1,0 +1,2 @@
+"""The ``relink-api`` command line: the group in ``main``, one module per command group,
+and ``resources`` opening what a command needs."""

@@ -1,0 +1,75 @@
+"""``relink-api serve``: the HTTP server, against Stripe or the offline sandbox."""
+
+from __future__ import annotations
+
+import click
+
+from relink_api.cli.config import ConfigProblem, load_settings
+from relink_api.cli.resources import Resources, run
+from relink_api.settings import ConfigurationError
+
+
+async def _opened_once(_: Resources) -> None:
+    """Nothing to do: opening (and closing) the database was the check."""
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default RELINK_HOST).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default RELINK_PORT)."
+)
+@click.option(
+    "--sandbox",
+    "sandbox_mode",
+    is_flag=True,
+    help="Simulate Stripe offline, with keys of its own (as RELINK_SANDBOX=true); loopback "
+    "only unless RELINK_SANDBOX_ALLOW_REMOTE=true.",
+)
+def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
+    """Start the HTTP server (migrations run at start-up)."""
+    from relink_api.app import create_app
+    from relink_api.server import BindError, bind_socket
+    from relink_api.server import serve as serve_app
+
+    settings = load_settings(sandbox=True) if sandbox_mode else load_settings()
+    if settings.stripe_secret_key is None and not settings.sandbox:
+        # Never a sandbox by accident: its controls act for every customer.
+        raise ConfigProblem(
+            "relink-api has no Stripe keys to serve with: set STRIPE_SECRET_KEY, "
+            "STRIPE_PUBLISHABLE_KEY and RELINK_AUTH_JWT_SECRET to use Stripe, or ask for the "
+            "offline sandbox with `relink-api serve --sandbox` (or RELINK_SANDBOX=true)."
+        )
+    missing = settings.missing_for_serving()
+    if missing:
+        lines = "\n".join(f"  - {item}" for item in missing)
+        raise ConfigProblem(
+            "relink-api cannot serve against Stripe yet; set these environment variables "
+            "(or unset STRIPE_SECRET_KEY and run the offline sandbox with "
+            f"`relink-api serve --sandbox`):\n{lines}"
+        )
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    if settings.sandbox:
+        from relink_api.sandbox.setup import sandbox_settings
+
+        try:
+            settings = sandbox_settings(settings, host=bind_host, port=bind_port)
+        except ConfigurationError as exc:
+            raise ConfigProblem(str(exc)) from None
+    # DATABASE_URL is opened once before serving, so that a wrong address or password is one
+    # sentence here rather than a traceback from inside the server's start-up. (The embedded
+    # server is started by the app's lifespan.)
+    run(settings, _opened_once, database=settings.database_url is not None)
+    # The port first: a busy one must stop us before anything (the sandbox's banner with
+    # its token and admin key, above all) is printed.
+    try:
+        sock = bind_socket(bind_host, bind_port)
+    except BindError as exc:
+        raise ConfigProblem(str(exc)) from None
+    mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
+    database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
+    click.echo(
+        f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} · database {database}",
+        err=True,
+    )
+    serve_app(create_app(settings), settings, sock)
