@@ -24,7 +24,7 @@ from relink_api.edge.request_context import RequestContextMiddleware
 from relink_api.edge.unexpected import UnexpectedErrorMiddleware
 from relink_api.gateway.client import StripeGateway
 from relink_api.logs import protect_third_party_loggers
-from relink_api.page import PAGE_HEADERS, mount_page
+from relink_api.page import mount_page
 from relink_api.page import router as page_router
 from relink_api.payments.router import router as payments_router
 from relink_api.probes import router as probes_router
@@ -33,6 +33,7 @@ from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.problems import Problem, install_problem_handlers
 from relink_api.webhooks.router import router as webhooks_router
 

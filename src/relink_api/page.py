@@ -12,26 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.web.deps import SettingsDep
 from relink_api.web.inputs import STRICT_QUERY
+from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.responses import problem_responses
 
 STRIPE_JS_URL = "https://js.stripe.com/v3"
 SANDBOX_STRIPE_JS_PATH = "/sandbox/stripe.js"
 
 router = APIRouter(tags=["page"], dependencies=[STRICT_QUERY])
-
-# Only this origin and Stripe.js; no inline script, no third-party anything.
-_CSP = (
-    "default-src 'self'; script-src 'self' https://js.stripe.com; "
-    "frame-src https://js.stripe.com https://*.stripe.com; "
-    "connect-src 'self' https://api.stripe.com; img-src 'self' data:; style-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-)
-PAGE_HEADERS = {
-    "Content-Security-Policy": _CSP,
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
 
 
 class Mode(StrEnum):

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from relink_api.errors import NotFound, ProblemError
-from relink_api.page import PAGE_HEADERS
 from relink_api.ratelimit import service as ratelimit
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import service
@@ -26,6 +25,7 @@ from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.models import RelinkSessionRow
 from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome
 from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep, client_address
+from relink_api.web.pages import PAGE_HEADERS
 
 logger = logging.getLogger(__name__)
 
