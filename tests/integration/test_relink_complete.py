@@ -565,12 +565,11 @@ async def test_accounts_reactivated_by_webhook_before_completion_are_still_liste
     assert response.json()["reactivated_account_ids"] == ["fca_checking", "fca_savings"]
 
 
-async def test_a_new_account_stored_by_webhook_before_completion_is_still_new(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-) -> None:
+async def new_account_relink(
+    client: httpx.AsyncClient, stripe_mock: respx.MockRouter, seed: Seed, auth_a: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """An institution relink of the broken fca_checking in which Stripe reports that the
+    customer linked a new account, fca_new, instead: the session's id and fca_new."""
     await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
     session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
     linked = fc_account("fca_new", display_name="Premier Checking", last4="4321")
@@ -584,6 +583,16 @@ async def test_a_new_account_stored_by_webhook_before_completion_is_still_new(
         ),
     )
     stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=fc_account("fca_checking"))
+    return session_id, linked
+
+
+async def test_a_new_account_stored_by_webhook_before_completion_is_still_new(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    session_id, linked = await new_account_relink(client, stripe_mock, seed, auth_a)
     created = event("financial_connections.account.created", linked)
     assert (await deliver(client, created)).json()["result"] == "applied"
     assert (await get_account(client, "fca_new", auth_a))["needs_new_payment_method"] is False
@@ -637,19 +646,7 @@ async def test_an_account_linked_in_place_of_another_is_written_once(
 ) -> None:
     # Its snapshot and its replacement marks are one write: no reader of the row can see
     # the new account without the marks that say it needs a payment method.
-    await seed("fca_checking", status="inactive", action="relink_required", cause="access_expired")
-    session_id = await start_session(client, stripe_mock, auth_a, scope="institution")
-    linked = fc_account("fca_new", display_name="Premier Checking", last4="4321")
-    stripe_mock.get(SESSION_1).respond(
-        200,
-        json=fc_session(
-            status="succeeded",
-            account=None,
-            accounts=[linked],
-            relink_result=relink_result(authorization="fcauth_1"),
-        ),
-    )
-    stripe_mock.get(f"{ACCOUNTS}/fca_checking").respond(200, json=fc_account("fca_checking"))
+    session_id, linked = await new_account_relink(client, stripe_mock, seed, auth_a)
     if stored_by_webhook:
         created = event("financial_connections.account.created", linked)
         assert (await deliver(client, created)).json()["result"] == "applied"
