@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -199,6 +200,17 @@ async def test_a_key_still_in_flight_is_a_409_and_the_first_result_follows(
     assert created.call_count == 1
 
 
+async def reopen_claims(db: Database, *, lease_left: timedelta) -> None:
+    """Every stored key as a crashed request leaves it: claimed, never completed, its
+    lease ending ``lease_left`` from now."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE idempotency_keys SET status_code = NULL, completed_at = NULL, "
+            "resource_ids = NULL, locked_until = now() + $1::interval",
+            lease_left,
+        )
+
+
 @pytest.mark.usefixtures("broken")
 async def test_a_claim_left_by_a_crash_says_how_long_until_it_lapses(
     client: httpx.AsyncClient, stripe_mock: respx.MockRouter, auth_a: dict[str, str], db: Database
@@ -208,11 +220,7 @@ async def test_a_claim_left_by_a_crash_says_how_long_until_it_lapses(
     first = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "orphan"))
     assert first.status_code == 201, first.text
     # As if the process had died mid-request 15 s into its 60-second lease.
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE idempotency_keys SET status_code = NULL, completed_at = NULL, "
-            "resource_ids = NULL, locked_until = now() + interval '44.2 seconds'"
-        )
+    await reopen_claims(db, lease_left=timedelta(seconds=44.2))
 
     during = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "orphan"))
     async with db.transaction() as conn:
@@ -267,11 +275,7 @@ async def test_a_retry_after_a_crash_finds_the_session_the_first_attempt_stored(
     assert first.status_code == 201, first.text
     # As if the process had died after storing the session but before recording the key:
     # the claim is still open, and its lease has run out.
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE idempotency_keys SET status_code = NULL, completed_at = NULL, "
-            "resource_ids = NULL, locked_until = now() - interval '1 second'"
-        )
+    await reopen_claims(db, lease_left=timedelta(seconds=-1))
 
     retried = await client.post(CREATE, json=BODY, headers=keyed(auth_a, "crash"))
 

@@ -48,13 +48,20 @@ async def test_malformed_json_is_a_422_problem_that_does_not_echo_input(
     assert "fcsess_9_secret_leak" not in response.text
 
 
-async def test_an_unexpected_error_is_a_500_problem_without_internals(
-    app: FastAPI, auth_a: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def listing_explodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing accounts raises an unexpected error whose message holds internals."""
+
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("internal detail: /etc/secret sk_test_relink123")
 
     monkeypatch.setattr(accounts_service, "list_accounts", explode)
+
+
+@pytest.mark.usefixtures("listing_explodes")
+async def test_an_unexpected_error_is_a_500_problem_without_internals(
+    app: FastAPI, auth_a: dict[str, str]
+) -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get("/v1/accounts", headers=auth_a)
@@ -66,15 +73,12 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals(
     assert "sk_test" not in response.text
 
 
+@pytest.mark.usefixtures("listing_explodes")
 async def test_an_unexpected_error_ends_inside_the_app_with_the_edge_headers(
-    app: FastAPI, auth_a: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, auth_a: dict[str, str]
 ) -> None:
     # Re-raised to the server, the error would make uvicorn drop the keep-alive connection
     # (a pipelined request on it is never answered); the ASGI transport re-raises it too.
-    async def explode(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("internal detail")
-
-    monkeypatch.setattr(accounts_service, "list_accounts", explode)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get("/v1/accounts", headers={**auth_a, "X-Request-Id": "trace-500"})
