@@ -381,3 +381,34 @@ async def test_expired_keys_are_purged_and_live_ones_kept(
     assert await purge_expired(db) == 1
 
     assert [row["key"] for row in await stored_keys(db)] == ["new"]
+
+
+@pytest.mark.usefixtures("broken")
+@pytest.mark.parametrize(
+    ("body", "gone"),
+    [
+        ({**BODY, "ui_mode": "hosted", "delivery": "url"}, {"url": None, "status": "succeeded"}),
+        (BODY, {"client_secret": None, "status": "succeeded"}),
+    ],
+    ids=["hosted-url-without-its-url", "modal-without-its-secret"],
+)
+async def test_a_replay_that_cannot_give_back_what_the_first_gave_is_a_409(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    auth_a: dict[str, str],
+    body: dict[str, str],
+    gone: dict[str, Any],
+) -> None:
+    # The answer's schema promises a modal client_secret and a hosted url: a replay after
+    # Stripe ended the session says so instead of answering without them.
+    first_session = {**fc_session(), "ui_mode": body.get("ui_mode", "modal")}
+    first_session["url"] = "https://connect.example/x" if "delivery" in body else None
+    stripe_mock.post(SESSIONS).respond(200, json=first_session)
+    stripe_mock.get(f"{SESSIONS}/fcsess_1").respond(200, json={**first_session, **gone})
+
+    first = await client.post(CREATE, json=body, headers=keyed(auth_a, "over-1"))
+    again = await client.post(CREATE, json=body, headers=keyed(auth_a, "over-1"))
+
+    assert first.status_code == 201, first.text
+    assert_problem(again, 409, "relink-session-over")
+    assert first.json()["id"] in again.json()["detail"]

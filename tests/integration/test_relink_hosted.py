@@ -593,3 +593,51 @@ async def test_the_return_page_asks_for_a_payment_method_when_another_account_st
     assert 'data-outcome="relinked"' in page.text
     assert "set up payments from the new account" in page.text
     assert "Everything is working again" not in page.text
+
+
+async def test_a_modal_relink_without_a_publishable_key_is_501_before_stripe(
+    database_url: str,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+) -> None:
+    # A modal answer always carries the key its client secret goes with; a server that has
+    # none says so rather than making a session no client can open.
+    await seed(status="inactive", action="relink_required")
+    route = stripe_mock.post(SESSIONS).respond(200, json=fc_session())
+
+    async with server_with(database_url, stripe_publishable_key=None) as client:
+        response = await client.post(
+            "/v1/relink-sessions", json={"account_id": "fca_checking"}, headers=auth_a
+        )
+
+    problem = assert_problem(response, 501, "not-configured")
+    assert "STRIPE_PUBLISHABLE_KEY" in problem["detail"]
+    assert not route.called
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"ui_mode": "hosted"}, {"loc": ["body", "delivery"], "msg": "Field required"}),
+        (
+            {"delivery": "url"},
+            {"loc": ["body", "delivery"], "msg": "delivery is only for ui_mode 'hosted'"},
+        ),
+        (
+            {"ui_mode": "popup"},
+            {"loc": ["body", "ui_mode"], "msg": "ui_mode must be 'modal' or 'hosted'"},
+        ),
+        ({"colour": "red"}, {"loc": ["body", "colour"], "msg": "Extra inputs are not permitted"}),
+    ],
+    ids=["hosted-without-delivery", "modal-with-delivery", "popup", "unknown-field"],
+)
+async def test_a_refused_create_names_the_field_as_it_was_sent(
+    client: httpx.AsyncClient, auth_a: dict[str, str], body: dict[str, Any], error: dict[str, Any]
+) -> None:
+    # One schema per ui_mode must not leak into the error: `loc` is the field the client
+    # sent, not `body.hosted.delivery`.
+    response = await client.post(
+        "/v1/relink-sessions", json={"account_id": "fca_checking", **body}, headers=auth_a
+    )
+    assert assert_problem(response, 422, "validation-failed")["errors"] == [error]

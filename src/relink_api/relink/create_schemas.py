@@ -11,7 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ModelWrapValidatorHandler,
+    RootModel,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from relink_api.relink.schemas import Delivery, Permission, RelinkScope, RelinkSessionStatus, UiMode
 from relink_api.web.examples import with_examples
@@ -109,12 +120,32 @@ class RelinkSessionCreateHosted(_RelinkSessionCreateFields):
     )
 
 
+_TAGS = frozenset(mode.value for mode in UiMode)
+_UI_MODE_INVALID = "ui_mode_invalid"
+
+
 def _ui_mode_of(body: Any) -> str:
     # `ui_mode` may be left out (modal); any other value matches neither tag and is
     # refused with the message below.
     if isinstance(body, dict):
         return str(body.get("ui_mode", UiMode.modal.value))
     return str(getattr(body, "ui_mode", UiMode.modal.value))
+
+
+def _as_sent(error: ErrorDetails) -> InitErrorDetails:
+    loc = error["loc"]
+    message = error["msg"]
+    if loc and loc[0] in _TAGS:
+        loc = loc[1:]
+    if error["type"] == _UI_MODE_INVALID:
+        loc = ("ui_mode",)
+    elif loc == ("delivery",) and error["type"] == "none_required":
+        message = "delivery is only for ui_mode 'hosted'"
+    return {
+        "type": PydanticCustomError(error["type"], message),
+        "loc": loc,
+        "input": error["input"],
+    }
 
 
 # What the service takes: the request, once told apart.
@@ -128,7 +159,7 @@ class RelinkSessionCreate(
             | Annotated[RelinkSessionCreateHosted, Tag(UiMode.hosted.value)],
             Discriminator(
                 _ui_mode_of,
-                custom_error_type="ui_mode_invalid",
+                custom_error_type=_UI_MODE_INVALID,
                 custom_error_message="ui_mode must be 'modal' or 'hosted'",
             ),
         ]
@@ -146,6 +177,20 @@ class RelinkSessionCreate(
             ]
         }
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _fields_named_as_sent(
+        cls, value: Any, handler: ModelWrapValidatorHandler[RelinkSessionCreate]
+    ) -> RelinkSessionCreate:
+        # Pydantic puts the variant's tag in each error's location (`body.modal.delivery`);
+        # a client highlights the field it sent, so the tag is taken out again.
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(
+                exc.title, [_as_sent(error) for error in exc.errors()]
+            ) from None
 
 
 class _RelinkSessionCreatedFields(BaseModel):
