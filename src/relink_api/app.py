@@ -33,6 +33,7 @@ from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.problems import Problem, install_problem_handlers
 from relink_api.webhooks.router import router as webhooks_router
@@ -169,6 +170,7 @@ def _register_problem_schema(app: FastAPI, body_limits: BodyLimits) -> None:
             # Nested models become components of their own, where the refs point.
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            restore_model_examples(schemas)
             document_body_limits(schema, body_limits)
             app.openapi_schema = schema
         return app.openapi_schema
