@@ -72,6 +72,12 @@ class AdminUnauthorized(
         super().__init__(detail, headers={"WWW-Authenticate": 'ApiKey realm="relink-api-admin"'})
 
 
+class MethodNotAllowed(
+    ProblemError, slug="method-not-allowed", title="Method Not Allowed", status=405
+):
+    """A path that is served, but not with this method; ``Allow`` lists those it takes."""
+
+
 class Conflict(ProblemError, slug="conflict", title="Conflict", status=409):
     """Another request is changing the same object, or the object's state forbids the
     change; the more specific refusals are its subclasses."""
@@ -94,3 +100,12 @@ class ServiceUnavailable(
     ProblemError, slug="service-unavailable", title="Service unavailable", status=503
 ):
     """Something this service depends on does not answer (the probes' refusal)."""
+
+
+def problem_types() -> list[type[ProblemError]]:
+    """Every problem type defined in the modules imported so far (the app imports them all),
+    by status, then slug: what the OpenAPI document lists as ``type``'s values."""
+    found: list[type[ProblemError]] = [ProblemError]
+    for cls in found:
+        found.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: (cls.status, cls.slug))

@@ -166,7 +166,8 @@ def test_every_operation_documents_the_problems_it_can_return(
 def test_problem_schema_points_at_the_problem_types(document: dict[str, Any]) -> None:
     problem = document["components"]["schemas"]["Problem"]
     assert "docs/problems.md" in problem["description"]
-    assert "docs/problems.md" in problem["properties"]["type"]["description"]
+    assert problem["properties"]["type"] == {"$ref": "#/components/schemas/ProblemType"}
+    assert "docs/problems.md" in document["components"]["schemas"]["ProblemType"]["description"]
     assert problem["required"] == ["type", "title", "status", "detail"]
     assert problem["properties"]["errors"]["anyOf"][0]["items"] == {
         "$ref": "#/components/schemas/ProblemFieldError"

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -19,7 +20,9 @@ from relink_api.errors import ProblemError
 from relink_api.settings import Settings
 from relink_api.web.problems import PROBLEM_TYPE_BASE
 
-PROBLEMS_DOC = Path(__file__).resolve().parents[2] / "docs" / "problems.md"
+ROOT = Path(__file__).resolve().parents[2]
+PROBLEMS_DOC = ROOT / "docs" / "problems.md"
+OPENAPI_DOCUMENT = ROOT / "openapi" / "openapi.json"
 
 
 def _documented() -> dict[str, int]:
@@ -88,3 +91,15 @@ async def test_docs_list_exactly_the_problem_types_the_code_answers_with() -> No
 )
 def test_the_idempotency_types_are_documented(slug: str, status: int) -> None:
     assert _documented()[slug] == status
+
+
+def test_the_document_enumerates_exactly_the_documented_types() -> None:
+    # Clients switch on `type` exhaustively: the committed document's enum is the list
+    # docs/problems.md has, so a type added to one and not the other fails here.
+    document = json.loads(OPENAPI_DOCUMENT.read_text())
+    assert document["components"]["schemas"]["Problem"]["properties"]["type"] == {
+        "$ref": "#/components/schemas/ProblemType"
+    }
+    enumerated = document["components"]["schemas"]["ProblemType"]["enum"]
+    assert len(enumerated) == len(set(enumerated))
+    assert sorted(enumerated) == sorted(PROBLEM_TYPE_BASE + slug for slug in _documented())

@@ -30,7 +30,6 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import AccountId, Cursor, CustomerFilter, InstitutionFilter, Limit
 from relink_api.web.responses import (
-    IDEMPOTENCY_PROBLEM_EXAMPLES,
     created_response,
     link,
     links,
@@ -110,7 +109,6 @@ async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
 
 
 _EMAIL_PROBLEM_EXAMPLES = {
-    **IDEMPOTENCY_PROBLEM_EXAMPLES,
     **_ADMIN_UNAUTHORIZED,
     409: (
         "account-without-owner",
@@ -141,7 +139,18 @@ _EMAIL_PROBLEM_EXAMPLES = {
             )
         ),
         **problem_responses(
-            400, 401, 404, 409, 422, 429, 500, 501, 502, 503, examples=_EMAIL_PROBLEM_EXAMPLES
+            400,
+            401,
+            404,
+            409,
+            422,
+            429,
+            500,
+            501,
+            502,
+            503,
+            examples=_EMAIL_PROBLEM_EXAMPLES,
+            idempotent=True,
         ),
     },
 )

@@ -29,14 +29,8 @@ from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
 from relink_api.relink import creation as relink_creation
 from relink_api.relink import service as relink_service
-from relink_api.relink.schemas import (
-    Delivery,
-    RelinkScope,
-    RelinkSessionCreate,
-    RelinkSessionCreated,
-    RelinkSessionRead,
-    UiMode,
-)
+from relink_api.relink.create_schemas import CreatedSession, RelinkSessionCreateHosted
+from relink_api.relink.schemas import Delivery, RelinkScope, RelinkSessionRead, UiMode
 from relink_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -163,7 +157,7 @@ async def _send_relink_email(
         gateway,
         settings,
         principal=Principal(customer_id=account.customer_id, subject="admin"),
-        request=RelinkSessionCreate(
+        request=RelinkSessionCreateHosted(
             account_id=account.id, scope=scope, ui_mode=UiMode.hosted, delivery=Delivery.email
         ),
         claim=claim,
@@ -179,7 +173,7 @@ async def _send_relink_email(
 
 
 def _email_created(
-    session: RelinkSessionCreated | RelinkSessionRead, *, customer_id: str
+    session: CreatedSession | RelinkSessionRead, *, customer_id: str
 ) -> AdminRelinkEmailCreated:
     # The session's fields the operator's type has; it drops the others.
     return AdminRelinkEmailCreated(**session.model_dump(), customer_id=customer_id)

@@ -24,7 +24,6 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import Cursor, Limit, SessionId
 from relink_api.web.responses import (
-    IDEMPOTENCY_PROBLEM_EXAMPLES,
     created_response,
     links,
     problem_responses,
@@ -42,7 +41,6 @@ _SETUP_LINKS = links(
     session_id="$response.body#/relink_session_id",
 )
 _SETUP_PROBLEM_EXAMPLES = {
-    **IDEMPOTENCY_PROBLEM_EXAMPLES,
     409: (
         "payment-method-not-needed",
         "This relink needs no new payment method",
@@ -66,7 +64,17 @@ _SETUP_PROBLEM_EXAMPLES = {
     responses={
         **created_response(_SETUP_LINKS),
         **problem_responses(
-            400, 401, 404, 409, 422, 429, 500, 502, 503, examples=_SETUP_PROBLEM_EXAMPLES
+            400,
+            401,
+            404,
+            409,
+            422,
+            429,
+            500,
+            502,
+            503,
+            examples=_SETUP_PROBLEM_EXAMPLES,
+            idempotent=True,
         ),
     },
 )

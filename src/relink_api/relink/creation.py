@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from typing import Any
 from urllib.parse import urlencode
 
 from relink_api.accounts import service as accounts_service
@@ -20,21 +21,22 @@ from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.idempotency.service import Claim
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import repository
+from relink_api.relink.create_schemas import (
+    CreatedSession,
+    CreateRequest,
+    RelinkSessionCreatedHostedEmail,
+    RelinkSessionCreatedHostedUrl,
+    RelinkSessionCreatedModal,
+)
 from relink_api.relink.errors import (
     AccountDisconnected,
     AccountHealthy,
     AccountNotRepairable,
     AccountWithoutAuthorization,
+    RelinkSessionOver,
 )
 from relink_api.relink.models import RelinkSessionRow
-from relink_api.relink.schemas import (
-    Delivery,
-    Permission,
-    RelinkScope,
-    RelinkSessionCreate,
-    RelinkSessionCreated,
-    UiMode,
-)
+from relink_api.relink.schemas import Delivery, Permission, RelinkScope, UiMode
 from relink_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ def _ensure_repairable(account: AccountRow, scope: RelinkScope) -> str:
     return account.authorization_id
 
 
-def _check_request(request: RelinkSessionCreate, settings: Settings) -> None:
+def _check_request(request: CreateRequest, settings: Settings) -> None:
     if request.return_url is not None and not is_allowed_return_url(
         request.return_url, settings.return_url_allowlist
     ):
@@ -113,6 +115,15 @@ def _check_request(request: RelinkSessionCreate, settings: Settings) -> None:
             "Hosted relink needs RELINK_PUBLIC_BASE_URL (how customers' browsers reach this "
             "server), because the hosted flow returns to its /relink/return page."
         )
+    if request.ui_mode is UiMode.modal:
+        _publishable_key(settings)
+
+
+def _publishable_key(settings: Settings) -> str:
+    # A client secret is of no use to a client without the key it goes with.
+    if settings.stripe_publishable_key is None:
+        raise NotConfigured("Modal relinks need STRIPE_PUBLISHABLE_KEY (pk_test_… or pk_live_…).")
+    return settings.stripe_publishable_key
 
 
 async def new_session(
@@ -121,9 +132,9 @@ async def new_session(
     settings: Settings,
     *,
     principal: Principal,
-    request: RelinkSessionCreate,
+    request: CreateRequest,
     claim: Claim | None,
-) -> RelinkSessionCreated:
+) -> CreatedSession:
     """Create the session. Under an idempotency claim its ids are derived from the claim,
     so a retry after a crash finds (or has Stripe return) what the first attempt made."""
     _check_request(request, settings)
@@ -213,7 +224,7 @@ async def new_session(
 
 async def response_again(
     gateway: StripeGateway, settings: Settings, row: RelinkSessionRow
-) -> RelinkSessionCreated:
+) -> CreatedSession:
     """A created session's response rebuilt: the secret (and hosted url) re-read from
     Stripe, because neither is ever stored."""
     return _created(row, await gateway.retrieve_session(row.stripe_session_id), settings)
@@ -221,21 +232,53 @@ async def response_again(
 
 def _created(
     row: RelinkSessionRow, stripe_session: FcSession, settings: Settings
-) -> RelinkSessionCreated:
-    hosted = row.ui_mode is UiMode.hosted
-    return RelinkSessionCreated(
-        id=row.id,
-        stripe_session_id=row.stripe_session_id,
-        # Hosted sessions are finished on Stripe's page: no secret leaves this server.
-        client_secret=None if hosted else stripe_session.client_secret,
-        publishable_key=settings.stripe_publishable_key,
-        scope=row.scope,
-        account_id=row.account_id,
-        authorization_id=row.authorization_id,
-        ui_mode=row.ui_mode,
-        delivery=row.delivery,
+) -> CreatedSession:
+    common: dict[str, Any] = {
+        "id": row.id,
+        "stripe_session_id": row.stripe_session_id,
+        "scope": row.scope,
+        "account_id": row.account_id,
+        "authorization_id": row.authorization_id,
+        "status": row.status,
+        "created_at": row.created_at,
+    }
+    if row.ui_mode is UiMode.modal:
+        if not stripe_session.client_secret:
+            raise _over(row)
+        return RelinkSessionCreatedModal(
+            **common,
+            ui_mode=UiMode.modal,
+            client_secret=stripe_session.client_secret,
+            publishable_key=_publishable_key(settings),
+            delivery=None,
+            url=None,
+        )
+    # Hosted sessions are finished on Stripe's page: no secret leaves this server.
+    if row.delivery is Delivery.url:
         # Stripe drops the url once the session is over.
-        url=stripe_session.url if row.delivery is Delivery.url else None,
-        status=row.status,
-        created_at=row.created_at,
+        if not stripe_session.url:
+            raise _over(row)
+        return RelinkSessionCreatedHostedUrl(
+            **common,
+            ui_mode=UiMode.hosted,
+            delivery=Delivery.url,
+            url=stripe_session.url,
+            client_secret=None,
+            publishable_key=settings.stripe_publishable_key,
+        )
+    return RelinkSessionCreatedHostedEmail(
+        **common,
+        ui_mode=UiMode.hosted,
+        delivery=Delivery.email,
+        url=None,
+        client_secret=None,
+        publishable_key=settings.stripe_publishable_key,
+    )
+
+
+def _over(row: RelinkSessionRow) -> RelinkSessionOver:
+    return RelinkSessionOver(
+        f"Relink session {row.id} is over at Stripe, so what it handed out cannot be given "
+        "again; read it with GET /v1/relink-sessions/{id}, or start a new relink with a new "
+        "Idempotency-Key."
     )

@@ -33,3 +33,8 @@ class RelinkSessionPending(
     Conflict, slug="relink-session-pending", title="The relink session is still in progress"
 ):
     """A completion (or a payment method) before the customer finished at Stripe."""
+
+
+class RelinkSessionOver(Conflict, slug="relink-session-over", title="The relink session is over"):
+    """A repeated create whose session Stripe has finished or expired: its client secret or
+    hosted URL cannot be given again."""

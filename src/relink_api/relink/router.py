@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from relink_api.relink import service
-from relink_api.relink.schemas import (
-    RelinkSessionComplete,
+from relink_api.relink.create_schemas import (
+    CreatedSession,
     RelinkSessionCreate,
     RelinkSessionCreated,
-    RelinkSessionRead,
 )
+from relink_api.relink.schemas import RelinkSessionComplete, RelinkSessionRead
 from relink_api.web.deps import (
     CUSTOMER_RATE_LIMIT,
     DatabaseDep,
@@ -25,7 +25,6 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import SessionId
 from relink_api.web.responses import (
-    IDEMPOTENCY_PROBLEM_EXAMPLES,
     created_response,
     links,
     problem_responses,
@@ -62,9 +61,7 @@ _SESSION_LINKS = links(
     dependencies=[CUSTOMER_RATE_LIMIT],
     responses={
         **created_response({k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k}),
-        **problem_responses(
-            400, 401, 404, 409, 422, 429, 500, 501, 502, 503, examples=IDEMPOTENCY_PROBLEM_EXAMPLES
-        ),
+        **problem_responses(400, 401, 404, 409, 422, 429, 500, 501, 502, 503, idempotent=True),
     },
 )
 async def create_relink_session(
@@ -75,11 +72,16 @@ async def create_relink_session(
     stripe: StripeDep,
     settings: SettingsDep,
     idempotency_key: IdempotencyKeyDep,
-) -> RelinkSessionCreated:
+) -> CreatedSession:
     return created(
         response,
         await service.create_session(
-            db, stripe, settings, principal=principal, request=body, idempotency_key=idempotency_key
+            db,
+            stripe,
+            settings,
+            principal=principal,
+            request=body.root,
+            idempotency_key=idempotency_key,
         ),
     )
 

@@ -13,15 +13,11 @@ from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import IdempotencyKey, Idempotent
 from relink_api.relink import completion, creation, repository
+from relink_api.relink.create_schemas import CreatedSession, CreateRequest
 from relink_api.relink.creation import new_session
 from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.models import RelinkSessionRow
-from relink_api.relink.schemas import (
-    RelinkSessionComplete,
-    RelinkSessionCreate,
-    RelinkSessionCreated,
-    RelinkSessionRead,
-)
+from relink_api.relink.schemas import RelinkSessionComplete, RelinkSessionRead
 from relink_api.settings import Settings
 
 
@@ -31,9 +27,9 @@ async def create_session(
     settings: Settings,
     *,
     principal: Principal,
-    request: RelinkSessionCreate,
+    request: CreateRequest,
     idempotency_key: IdempotencyKey | None = None,
-) -> Idempotent[RelinkSessionCreated]:
+) -> Idempotent[CreatedSession]:
     """Create a Stripe relink session for one of the caller's repairable accounts (once per
     idempotency key: a repeat gets the same session back)."""
 
@@ -58,7 +54,7 @@ async def create_session(
 
 async def created_again(
     db: Database, gateway: StripeGateway, settings: Settings, *, customer_id: str, session_id: str
-) -> RelinkSessionCreated:
+) -> CreatedSession:
     """A created session's response rebuilt: the secret (and hosted url) re-read from
     Stripe, because neither is ever stored."""
     async with db.connection() as conn:

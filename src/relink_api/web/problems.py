@@ -13,10 +13,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from relink_api.errors import ProblemError, ValidationFailed
+from relink_api.errors import (
+    MethodNotAllowed,
+    NotFound,
+    ProblemError,
+    ValidationFailed,
+    problem_types,
+)
 
 logger = logging.getLogger("relink_api.web.problems")
 
@@ -25,6 +33,40 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
 
 PROBLEM_TYPES_DOC = "docs/problems.md"
+
+# Statuses whose problems always carry Retry-After (429s set their own exact wait).
+RETRY_AFTER_STATUSES = frozenset({502, 503})
+DEFAULT_RETRY_AFTER = "5"
+
+
+def problem_type_uris() -> list[str]:
+    """The ``type`` of every problem this service answers with."""
+    return [PROBLEM_TYPE_BASE + cls.slug for cls in problem_types()]
+
+
+class ProblemType(str):
+    """A problem's ``type``: one of the URIs docs/problems.md lists, as a named enum."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.str_schema(ref="ProblemType")
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # Listed when the document is rendered, once every feature's types are defined.
+        definition = handler.resolve_ref_schema(handler(schema))
+        definition.update(
+            title="ProblemType",
+            description="A URI reference naming the problem type (`/problems/<slug>`); "
+            f"stable. Every type is listed, with what to do about it, in {PROBLEM_TYPES_DOC}. "
+            "A new type is only ever added with a new version of this document.",
+            enum=problem_type_uris(),
+        )
+        return definition
 
 
 class ProblemFieldError(BaseModel):
@@ -57,10 +99,7 @@ class Problem(BaseModel):
         },
     )
 
-    type: str = Field(
-        description="A URI reference naming the problem type (`/problems/<slug>`); stable. "
-        f"Every type is listed in {PROBLEM_TYPES_DOC}."
-    )
+    type: ProblemType
     title: str = Field(description="Short summary of the problem type.")
     status: int = Field(description="The HTTP status code.")
     detail: str = Field(description="What happened in this occurrence, for a person.")
@@ -100,6 +139,10 @@ def problem_response(
     # Here as well as in relink_api.edge.headers: an error in the edge itself is answered by
     # Starlette's outermost handler, outside every middleware.
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", **(headers or {})}
+    if status in RETRY_AFTER_STATUSES and not any(k.lower() == "retry-after" for k in headers):
+        # The document promises Retry-After on every one of these; a raise site that gave
+        # none gets a short wait rather than a client left to guess.
+        headers["Retry-After"] = DEFAULT_RETRY_AFTER
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -161,7 +204,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
         phrase = HTTPStatus(status).phrase
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(
+        slug = {404: NotFound.slug, 405: MethodNotAllowed.slug}.get(
             status, phrase.lower().replace(" ", "-")
         )
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None

@@ -60,18 +60,20 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
     ),
 }
 
+# Every Retry-After this service sends is whole seconds, at least 1.
+_SECONDS = {"type": "string", "pattern": "^[1-9][0-9]*$"}
+# Every 429, 502 and 503 carries one (problem_response makes sure of it for 502 and 503).
 _RETRY_AFTER = {
-    "Retry-After": {
-        "description": "Seconds to wait before retrying (set when retrying can help).",
-        "schema": {"type": "string"},
-    }
+    429: "Whole seconds until the next request will be let in.",
+    502: "Whole seconds to wait before retrying.",
+    503: "Whole seconds to wait before retrying.",
 }
-# A 429 always carries it (rate limits, issue 11).
-_RETRY_AFTER_429 = {
+# On an idempotent create, only `idempotency-key-in-use` sends it.
+_RETRY_AFTER_IN_USE = {
     "Retry-After": {
-        "description": "Whole seconds until the next request will be let in.",
-        "required": True,
-        "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        "description": "With `idempotency-key-in-use`: whole seconds left on the first "
+        "request's claim; retry the same request with the same key after them.",
+        "schema": _SECONDS,
     }
 }
 _CHALLENGE = {
@@ -83,7 +85,7 @@ _CHALLENGE = {
 
 
 # The 400 a create with an Idempotency-Key header can answer.
-IDEMPOTENCY_PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
+_IDEMPOTENCY_PROBLEM_EXAMPLES: dict[int, tuple[str, str, str]] = {
     400: (
         IdempotencyKeyInvalid.slug,
         IdempotencyKeyInvalid.title,
@@ -131,16 +133,23 @@ def created_response(links: Mapping[str, Any]) -> dict[int | str, dict[str, Any]
 
 
 def problem_responses(
-    *statuses: int, examples: Mapping[int, tuple[str, str, str]] | None = None
+    *statuses: int,
+    examples: Mapping[int, tuple[str, str, str]] | None = None,
+    idempotent: bool = False,
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the problem statuses a route can return.
 
     Only ``application/problem+json``: the handlers never render an error as plain JSON.
     ``examples`` replaces the default example of a status with (slug, title, detail).
+    ``idempotent``: the route takes an ``Idempotency-Key`` (its 400 and 409 problems).
     """
+    if idempotent and not {400, 409} <= set(statuses):
+        raise ValueError("an idempotent create answers 400 and 409 problems")
+    chosen = {**_PROBLEM_EXAMPLES, **(_IDEMPOTENCY_PROBLEM_EXAMPLES if idempotent else {})}
+    chosen.update(examples or {})
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        slug, title, detail = {**_PROBLEM_EXAMPLES, **(examples or {})}[status]
+        slug, title, detail = chosen[status]
         example = {
             "type": PROBLEM_TYPE_BASE + slug,
             "title": title,
@@ -159,9 +168,15 @@ def problem_responses(
         }
         if status == 401:
             entry["headers"] = _CHALLENGE
-        elif status in (502, 503):
-            entry["headers"] = _RETRY_AFTER
-        elif status == 429:
-            entry["headers"] = _RETRY_AFTER_429
+        elif status in _RETRY_AFTER:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": _RETRY_AFTER[status],
+                    "required": True,
+                    "schema": _SECONDS,
+                }
+            }
+        elif status == 409 and idempotent:
+            entry["headers"] = _RETRY_AFTER_IN_USE
         responses[status] = entry
     return responses
