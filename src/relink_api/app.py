@@ -33,6 +33,7 @@ from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.problems import Problem, install_problem_handlers
 from relink_api.webhooks.router import router as webhooks_router
@@ -108,6 +109,32 @@ OPENAPI_TAGS = [
 ]
 
 
+def openapi_servers(settings: Settings) -> list[dict[str, str]]:
+    """The document's base URL: the deployment's ``RELINK_PUBLIC_BASE_URL``, else the address
+    ``relink-api serve`` listens on by default (what the committed document shows)."""
+    if settings.public_base_url:
+        return [
+            {
+                "url": settings.public_base_url.rstrip("/"),
+                "description": "This deployment (RELINK_PUBLIC_BASE_URL).",
+            }
+        ]
+    host = Settings.model_fields["host"].default
+    port = Settings.model_fields["port"].default
+    return [
+        {
+            "url": f"http://{host}:{port}",
+            "description": "`relink-api serve` with its default host and port; a deployment "
+            "puts its own base URL here (RELINK_PUBLIC_BASE_URL).",
+        }
+    ]
+
+
+# pyproject.toml's license (a unit test keeps them equal), as an SPDX identifier.
+OPENAPI_LICENSE = {"name": "MIT", "identifier": "MIT"}
+OPENAPI_CONTACT = {"name": "relink-api maintainers"}
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for these settings; the lifespan opens the pool and the Stripe client."""
     protect_third_party_loggers()
@@ -127,6 +154,9 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         lifespan=lifespan,
         openapi_tags=OPENAPI_TAGS,
+        servers=openapi_servers(settings),
+        contact=OPENAPI_CONTACT,
+        license_info=OPENAPI_LICENSE,
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
@@ -169,6 +199,7 @@ def _register_problem_schema(app: FastAPI, body_limits: BodyLimits) -> None:
             # Nested models become components of their own, where the refs point.
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
+            restore_model_examples(schemas)
             document_body_limits(schema, body_limits)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -14,6 +14,7 @@ from relink_api.web.deps import SettingsDep
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.responses import problem_responses
+from relink_api.web.security import NO_CREDENTIALS
 
 STRIPE_JS_URL = "https://js.stripe.com/v3"
 SANDBOX_STRIPE_JS_PATH = "/sandbox/stripe.js"
@@ -67,6 +68,7 @@ def static_dir() -> Path | None:
     summary="Configuration for the page and apps",
     description="Public, no token: the Stripe publishable key, where to load Stripe.js "
     "from (the sandbox's stand-in in sandbox mode) and which mode the server runs in.",
+    openapi_extra=NO_CREDENTIALS,
     responses=problem_responses(422, 500),
 )
 async def get_client_config(settings: SettingsDep) -> ClientConfig:

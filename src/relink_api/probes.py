@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,7 @@ from relink_api.errors import ServiceUnavailable
 from relink_api.web.deps import DatabaseDep
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.responses import problem_responses
+from relink_api.web.security import NO_CREDENTIALS
 
 router = APIRouter(tags=["probes"], dependencies=[STRICT_QUERY])
 
@@ -31,6 +33,13 @@ class ProbeStatus(BaseModel):
     status: ProbeState
 
 
+def _probe_problems(unavailable: str) -> dict[int | str, dict[str, Any]]:
+    """A probe's problems; its 503 example says why it is unavailable."""
+    return problem_responses(
+        422, 500, 503, examples={503: ("service-unavailable", "Service unavailable", unavailable)}
+    )
+
+
 @router.get(
     "/healthz",
     response_model=ProbeStatus,
@@ -40,18 +49,10 @@ class ProbeStatus(BaseModel):
     "nothing else. With the embedded PostgreSQL (no `DATABASE_URL`), the process restarts "
     "it when it dies; if it stays down longer than `RELINK_EMBEDDED_DB_UNHEALTHY_AFTER_SECONDS`"
     " this answers a 503 problem, so that an orchestrator restarts the process.",
-    responses=problem_responses(
-        422,
-        500,
-        503,
-        examples={
-            503: (
-                "service-unavailable",
-                "Service unavailable",
-                "The embedded PostgreSQL has been down for 61 s and could not be restarted; "
-                "restart this process.",
-            )
-        },
+    openapi_extra=NO_CREDENTIALS,
+    responses=_probe_problems(
+        "The embedded PostgreSQL has been down for 61 s and could not be restarted; "
+        "restart this process."
     ),
 )
 async def healthz(request: Request) -> ProbeStatus:
@@ -74,14 +75,8 @@ async def healthz(request: Request) -> ProbeStatus:
     summary="The database answers",
     description="Readiness: 200 `ready` when the database answers within 2 seconds, else "
     "a 503 problem with `Retry-After`.",
-    responses=problem_responses(
-        422,
-        500,
-        503,
-        examples={
-            503: ("service-unavailable", "Service unavailable", "The database does not answer.")
-        },
-    ),
+    openapi_extra=NO_CREDENTIALS,
+    responses=_probe_problems("The database does not answer."),
 )
 async def readyz(db: DatabaseDep) -> ProbeStatus:
     if not await db.ping(within_seconds=2.0):

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from relink_api.app import create_app
 from relink_api.cli.openapi import render_openapi
+from relink_api.settings import Settings
 from relink_api.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,9 +231,9 @@ def test_security_schemes_and_requirements(document: dict[str, Any]) -> None:
     assert schemes["AdminApiKey"]["in"] == "header"
     assert schemes["AdminApiKey"]["name"] == "X-Admin-Key"
     for path, method, operation in operations(document):
-        expected: list[dict[str, list[str]]] | None
+        expected: list[dict[str, list[str]]]
         if path in PUBLIC:
-            expected = None
+            expected = []
         elif path.startswith("/v1/admin/"):
             expected = [{"AdminApiKey": []}]
         else:
@@ -241,6 +244,40 @@ def test_security_schemes_and_requirements(document: dict[str, Any]) -> None:
     assert signature["in"] == "header"
     assert "v1=" in signature["description"]
     assert "Stripe-Signature" in webhook["description"]
+
+
+def test_every_operation_declares_its_security(document: dict[str, Any]) -> None:
+    # Without `security` an operation says nothing (the document has no global requirement):
+    # a client cannot tell a public operation from a forgotten one, and Redocly's
+    # security-defined refuses it. A public operation says `security: []`.
+    assert "security" not in document
+    undeclared = [
+        f"{method.upper()} {path}"
+        for path, method, operation in operations(document)
+        if "security" not in operation
+    ]
+    assert not undeclared
+
+
+def test_servers_name_the_address_serve_listens_on_by_default(document: dict[str, Any]) -> None:
+    settings = Settings.model_construct()
+    [server] = document["servers"]
+    assert server["url"] == f"http://{settings.host}:{settings.port}"
+    assert "RELINK_PUBLIC_BASE_URL" in server["description"]
+
+
+def test_a_deployment_serves_its_own_base_url() -> None:
+    settings = Settings.model_construct(public_base_url="https://relink.example.com/")
+    [server] = create_app(settings).openapi()["servers"]
+    assert server["url"] == "https://relink.example.com"
+
+
+def test_info_names_the_license_pyproject_declares_and_a_contact(
+    document: dict[str, Any],
+) -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert document["info"]["license"] == {"name": declared, "identifier": declared}
+    assert document["info"]["contact"]["name"]
 
 
 def test_links_connect_what_a_client_calls_next(document: dict[str, Any]) -> None:
@@ -321,7 +358,7 @@ def test_bodies_carry_examples(document: dict[str, Any]) -> None:
 def test_relink_session_create_states_delivery_goes_with_hosted(
     document: dict[str, Any],
 ) -> None:
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(
         {

@@ -20,3 +20,7 @@ bearer_scheme = HTTPBearer(
 )
 
 CUSTOMER_AUTH: list[Depends] = [Security(bearer_scheme)]
+
+# ``openapi_extra`` of an operation anyone may call: it declares an empty requirement rather
+# than none, so generators and linters can tell a public operation from a forgotten one.
+NO_CREDENTIALS: dict[str, object] = {"security": []}

@@ -10,6 +10,7 @@ from relink_api.edge.body_limit import WEBHOOK_MAX_BODY_BYTES, WEBHOOK_PATH
 from relink_api.errors import NotFound
 from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep
 from relink_api.web.responses import problem_responses
+from relink_api.web.security import NO_CREDENTIALS
 from relink_api.webhooks import service
 from relink_api.webhooks.schemas import WebhookAck
 
@@ -74,7 +75,7 @@ _EVENT_BODY = {
         f"{WEBHOOK_MAX_BODY_BYTES} bytes are refused with a 413 before the signature is "
         "checked. No bearer token: the signature is the authentication."
     ),
-    openapi_extra={"requestBody": _EVENT_BODY},
+    openapi_extra={"requestBody": _EVENT_BODY, **NO_CREDENTIALS},
     responses=problem_responses(
         400,
         404,
