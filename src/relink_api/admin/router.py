@@ -30,7 +30,7 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import AccountId, Cursor, CustomerFilter, InstitutionFilter, Limit
 from relink_api.web.responses import (
-    created_response,
+    create_responses,
     link,
     links,
     problem_responses,
@@ -131,28 +131,14 @@ _EMAIL_PROBLEM_EXAMPLES = {
     "an `Idempotency-Key`. Past the operator's rate limit (or too many failed keys from "
     "one address) it is a 429 with `Retry-After`.",
     dependencies=[OPERATOR_RATE_LIMIT],
-    responses={
-        **created_response(
-            links(
-                {"getRelinkSession": "Follow the session with the customer's token."},
-                session_id="$response.body#/id",
-            )
+    responses=create_responses(
+        links(
+            {"getRelinkSession": "Follow the session with the customer's token."},
+            session_id="$response.body#/id",
         ),
-        **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            501,
-            502,
-            503,
-            examples=_EMAIL_PROBLEM_EXAMPLES,
-            idempotent=True,
-        ),
-    },
+        *(400, 401, 404, 409, 422, 429, 500, 501, 502, 503),
+        examples=_EMAIL_PROBLEM_EXAMPLES,
+    ),
 )
 async def send_relink_email(
     account_id: AccountId,

@@ -24,7 +24,7 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import Cursor, Limit, SessionId
 from relink_api.web.responses import (
-    created_response,
+    create_responses,
     links,
     problem_responses,
 )
@@ -61,22 +61,11 @@ _SETUP_PROBLEM_EXAMPLES = {
     "show first. Calling again returns the same SetupIntent until it succeeds or fails. "
     "Safe to retry with an `Idempotency-Key`.",
     dependencies=[CUSTOMER_RATE_LIMIT],
-    responses={
-        **created_response(_SETUP_LINKS),
-        **problem_responses(
-            400,
-            401,
-            404,
-            409,
-            422,
-            429,
-            500,
-            502,
-            503,
-            examples=_SETUP_PROBLEM_EXAMPLES,
-            idempotent=True,
-        ),
-    },
+    responses=create_responses(
+        _SETUP_LINKS,
+        *(400, 401, 404, 409, 422, 429, 500, 502, 503),
+        examples=_SETUP_PROBLEM_EXAMPLES,
+    ),
 )
 async def create_payment_method(
     session_id: SessionId,

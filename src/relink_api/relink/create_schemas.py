@@ -36,6 +36,16 @@ def _optional_in_the_document(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def _return_url(use: str) -> Any:
+    return Field(
+        default=None,
+        max_length=2048,
+        pattern=STORABLE_TEXT,
+        description=f"{use} Must match RELINK_RETURN_URL_ALLOWLIST.",
+        json_schema_extra=_optional_in_the_document,
+    )
+
+
 class _RelinkSessionCreateFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,14 +89,10 @@ class RelinkSessionCreateModal(_RelinkSessionCreateFields):
         description="Not allowed with `ui_mode: modal` (null is accepted).",
         json_schema_extra=_optional_in_the_document,
     )
-    return_url: str | None = Field(
-        default=None,
-        max_length=2048,
-        pattern=STORABLE_TEXT,
-        description="Only for Stripe.js inside a webview: where the bank's OAuth page sends "
-        "the webview back. Native sheets return through their own URL scheme and browsers "
-        "need none, so leave it out there. Must match RELINK_RETURN_URL_ALLOWLIST.",
-        json_schema_extra=_optional_in_the_document,
+    return_url: str | None = _return_url(
+        "Only for Stripe.js inside a webview: where the bank's OAuth page sends the webview "
+        "back. Native sheets return through their own URL scheme and browsers need none, so "
+        "leave it out there."
     )
 
 
@@ -109,14 +115,9 @@ class RelinkSessionCreateHosted(_RelinkSessionCreateFields):
         description="`url`: the answer carries the page to open. `email`: Stripe emails it "
         "to the customer."
     )
-    return_url: str | None = Field(
-        default=None,
-        max_length=2048,
-        pattern=STORABLE_TEXT,
-        description="Optional: where /relink/return sends the customer once the outcome is "
-        "recorded (an app scheme closes the in-app browser). Must match "
-        "RELINK_RETURN_URL_ALLOWLIST.",
-        json_schema_extra=_optional_in_the_document,
+    return_url: str | None = _return_url(
+        "Optional: where /relink/return sends the customer once the outcome is recorded (an "
+        "app scheme closes the in-app browser)."
     )
 
 

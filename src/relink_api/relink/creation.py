@@ -254,26 +254,18 @@ def _created(
             url=None,
         )
     # Hosted sessions are finished on Stripe's page: no secret leaves this server.
-    if row.delivery is Delivery.url:
-        # Stripe drops the url once the session is over.
-        if not stripe_session.url:
-            raise _over(row)
-        return RelinkSessionCreatedHostedUrl(
-            **common,
-            ui_mode=UiMode.hosted,
-            delivery=Delivery.url,
-            url=stripe_session.url,
-            client_secret=None,
-            publishable_key=settings.stripe_publishable_key,
-        )
-    return RelinkSessionCreatedHostedEmail(
+    hosted = {
         **common,
-        ui_mode=UiMode.hosted,
-        delivery=Delivery.email,
-        url=None,
-        client_secret=None,
-        publishable_key=settings.stripe_publishable_key,
-    )
+        "ui_mode": UiMode.hosted,
+        "client_secret": None,
+        "publishable_key": settings.stripe_publishable_key,
+    }
+    if row.delivery is Delivery.email:
+        return RelinkSessionCreatedHostedEmail(**hosted, delivery=Delivery.email, url=None)
+    # Stripe drops the url once the session is over.
+    if not stripe_session.url:
+        raise _over(row)
+    return RelinkSessionCreatedHostedUrl(**hosted, delivery=Delivery.url, url=stripe_session.url)
 
 
 def _over(row: RelinkSessionRow) -> RelinkSessionOver:

@@ -25,7 +25,7 @@ from relink_api.web.deps import (
 from relink_api.web.inputs import STRICT_QUERY
 from relink_api.web.params import SessionId
 from relink_api.web.responses import (
-    created_response,
+    create_responses,
     links,
     problem_responses,
 )
@@ -59,10 +59,10 @@ _SESSION_LINKS = links(
     "relinking cannot repair (healthy, unrepairable, disconnected) is a 409 that says what "
     "to do instead. Safe to retry with an `Idempotency-Key`.",
     dependencies=[CUSTOMER_RATE_LIMIT],
-    responses={
-        **created_response({k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k}),
-        **problem_responses(400, 401, 404, 409, 422, 429, 500, 501, 502, 503, idempotent=True),
-    },
+    responses=create_responses(
+        {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
+        *(400, 401, 404, 409, 422, 429, 500, 501, 502, 503),
+    ),
 )
 async def create_relink_session(
     body: RelinkSessionCreate,

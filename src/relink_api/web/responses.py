@@ -127,9 +127,17 @@ def links(descriptions: Mapping[str, str], **parameters: str) -> dict[str, dict[
     }
 
 
-def created_response(links: Mapping[str, Any]) -> dict[int | str, dict[str, Any]]:
-    """The 201 of an idempotent create: its headers, and what a client can call next."""
-    return {201: {"headers": CREATED_HEADERS, "links": dict(links)}}
+def create_responses(
+    links: Mapping[str, Any],
+    *statuses: int,
+    examples: Mapping[int, tuple[str, str, str]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
+    """The responses of an idempotent create: its 201 (headers, and what a client can call
+    next) and the problems it can answer, its ``Idempotency-Key``'s among them."""
+    return {
+        201: {"headers": CREATED_HEADERS, "links": dict(links)},
+        **problem_responses(*statuses, examples=examples, idempotent=True),
+    }
 
 
 def problem_responses(
