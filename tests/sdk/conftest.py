@@ -20,8 +20,8 @@ from tests.sdk.tools import (
     tsc,
 )
 
-# What each project compiles: its flow.
-PYTHON_MUST_TYPECHECK = (PYTHON_SDK / "flow.py",)
+# What each project compiles: its flow and the code the contract must let a client write.
+PYTHON_MUST_TYPECHECK = (PYTHON_SDK / "flow.py", PYTHON_SDK / "must_typecheck.py")
 HEY_API_PROJECT = "tsconfig.json"
 OPENAPI_TYPESCRIPT_PROJECT = "tsconfig.fetch.json"
 
@@ -59,7 +59,7 @@ def python_client(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 @pytest.fixture(scope="session")
 def python_typechecked(python_client: Generated) -> Generated:
-    """The flow, through the generated package, passes mypy --strict;
+    """The flow and must_typecheck.py, through the generated package, pass mypy --strict;
     returns the PYTHONPATH folder and mypy's verdict."""
     typed = mypy(list(PYTHON_MUST_TYPECHECK), python_client.folder)
     assert typed.returncode == 0, typed.output
@@ -123,11 +123,12 @@ def compiled(workspace: Path, project: str) -> Path:
 
 @pytest.fixture(scope="session")
 def hey_api_compiled(hey_api_client: Generated) -> Path:
-    """flow.ts, compiled with tsc in strict mode; returns dist/."""
+    """flow.ts and must-compile/hey-api.ts, compiled with tsc in strict mode; returns dist/."""
     return compiled(hey_api_client.folder, HEY_API_PROJECT)
 
 
 @pytest.fixture(scope="session")
 def openapi_typescript_compiled(openapi_typescript_client: Generated) -> Path:
-    """fetch-flow.ts, compiled with tsc in strict mode; returns dist/."""
+    """fetch-flow.ts and must-compile/openapi-typescript.ts, compiled with tsc in strict mode;
+    returns dist/."""
     return compiled(openapi_typescript_client.folder, OPENAPI_TYPESCRIPT_PROJECT)
