@@ -31,10 +31,9 @@ from relink_api_client.models import (
     AccountList,
     LinkHealth,
     Problem,
-    RelinkScope,
     RelinkSessionComplete,
-    RelinkSessionCreate,
-    RelinkSessionCreated,
+    RelinkSessionCreatedModal,
+    RelinkSessionCreateModal,
     RelinkSessionRead,
 )
 
@@ -54,11 +53,9 @@ def expect(result: object, kind: type[T], operation: str) -> T:
     raise FlowError(f"{operation}: unexpected answer {result!r}")
 
 
-def play_the_bank(base_url: str, created: RelinkSessionCreated) -> dict[str, Any]:
+def play_the_bank(base_url: str, created: RelinkSessionCreatedModal) -> dict[str, Any]:
     """Link the session's account at the sandbox's bank, as the customer would in Stripe.js;
     returns what ``collectFinancialConnectionsAccounts`` resolves with."""
-    if created.client_secret is None or created.publishable_key is None:
-        raise FlowError("a modal session comes with a client secret and a publishable key")
     response = httpx.post(
         f"{base_url}/sandbox/bank/session/complete",
         json={
@@ -89,17 +86,19 @@ def run(base_url: str, token: str) -> dict[str, Any]:
             raise FlowError("no account needs a relink")
         account = broken[0]
 
+        # The minimal body: scope (`account`) and ui_mode (`modal`) are the server's defaults.
         # A retried create (same Idempotency-Key, same body) answers the first session again.
-        body = RelinkSessionCreate(account_id=account.id, scope=RelinkScope.ACCOUNT)
+        body = RelinkSessionCreateModal(account_id=account.id)
         idempotency_key = str(uuid.uuid4())
         first = create_relink_session.sync_detailed(
             client=client, body=body, idempotency_key=idempotency_key
         )
-        created = expect(first.parsed, RelinkSessionCreated, "createRelinkSession")
+        # The answer is one class per ui_mode (and delivery): the modal one has the secrets.
+        created = expect(first.parsed, RelinkSessionCreatedModal, "createRelinkSession")
         retry = create_relink_session.sync_detailed(
             client=client, body=body, idempotency_key=idempotency_key
         )
-        retried = expect(retry.parsed, RelinkSessionCreated, "createRelinkSession (retried)")
+        retried = expect(retry.parsed, RelinkSessionCreatedModal, "createRelinkSession (retried)")
         if retried.id != created.id:
             raise FlowError(f"the retried create made another session: {retried.id}")
 

@@ -5,69 +5,29 @@
 // the outcome as JSON.
 //
 //   npm ci && npx openapi-ts && npx tsc && node dist/flow.js http://127.0.0.1:8000 "$TOKEN"
-//
-// The base URL and bearer token come from the arguments, else from RELINK_API_URL and
-// RELINK_API_TOKEN.
 
 import { randomUUID } from 'node:crypto';
 
+import { playTheBank } from './bank.js';
 import { createClient, createConfig } from './client/client/index.js';
 import {
   completeRelinkSession,
   createRelinkSession,
   getRelinkSession,
   listAccounts,
-  type AccountRead,
   type LinkHealth,
-  type RelinkSessionComplete,
-  type RelinkSessionCreated,
-  type RelinkSessionRead,
 } from './client/index.js';
+import {
+  accountWith,
+  expectOk,
+  expectReplayed,
+  expectSameRead,
+  FlowError,
+  runFromCommandLine,
+  type Relink,
+} from './relink.js';
 
-class FlowError extends Error {}
-
-type Result<T, E> = ({ data: T; error: undefined } | { data: undefined; error: E }) & {
-  response: Response;
-};
-
-// The operation's success body, or stop with the problem the API answered.
-function expectOk<T, E>(result: Result<T, E>, operation: string): T {
-  if (result.error !== undefined || result.data === undefined) {
-    throw new FlowError(
-      `${operation}: ${result.response.status} ${JSON.stringify(result.error ?? null)}`,
-    );
-  }
-  return result.data;
-}
-
-// Link the session's account at the sandbox's bank, as the customer would in Stripe.js;
-// returns what collectFinancialConnectionsAccounts resolves with.
-async function playTheBank(
-  baseUrl: string,
-  created: RelinkSessionCreated,
-): Promise<RelinkSessionComplete> {
-  if (created.client_secret === null || created.publishable_key === null) {
-    throw new FlowError('a modal session comes with a client secret and a publishable key');
-  }
-  const response = await fetch(`${baseUrl}/sandbox/bank/session/complete`, {
-    method: 'POST',
-    headers: {
-      Authorization: `Bearer ${created.publishable_key}`,
-      'Content-Type': 'application/json',
-    },
-    body: JSON.stringify({
-      client_secret: created.client_secret,
-      outcome: 'link',
-      account_id: created.account_id,
-    }),
-  });
-  if (response.status !== 200) {
-    throw new FlowError(`the sandbox bank answered ${response.status}: ${await response.text()}`);
-  }
-  return (await response.json()) as RelinkSessionComplete;
-}
-
-async function run(baseUrl: string, token: string): Promise<Record<string, unknown>> {
+async function run(baseUrl: string, token: string): Promise<Relink> {
   // The document's BearerAuth scheme: the client sends the token where an operation asks.
   const client = createClient(createConfig({ baseUrl, auth: token }));
 
@@ -76,76 +36,44 @@ async function run(baseUrl: string, token: string): Promise<Record<string, unkno
     'listAccounts',
   );
   const relinkRequired: LinkHealth = 'relink_required';
-  const account: AccountRead | undefined = accounts.data.find(
-    (candidate) => candidate.link_health === relinkRequired,
-  );
-  if (account === undefined) {
-    throw new FlowError('no account needs a relink');
-  }
+  const account = accountWith(accounts.data, relinkRequired);
 
-  // A retried create (same Idempotency-Key, same body) answers the first session again.
+  // The minimal body: scope (`account`) and ui_mode (`modal`) are the server's defaults.
   const idempotencyKey = randomUUID();
   const create = () =>
     createRelinkSession({
       client,
-      body: { account_id: account.id, scope: 'account' },
+      body: { account_id: account.id },
       headers: { 'Idempotency-Key': idempotencyKey },
     });
-  const created: RelinkSessionCreated = expectOk(await create(), 'createRelinkSession');
+  const created = expectOk(await create(), 'createRelinkSession');
   const retry = await create();
-  const retried: RelinkSessionCreated = expectOk(retry, 'createRelinkSession (retried)');
-  if (retried.id !== created.id) {
-    throw new FlowError(`the retried create made another session: ${retried.id}`);
+  const retried = expectOk(retry, 'createRelinkSession (retried)');
+  expectReplayed(created, retried);
+  // Told apart by ui_mode, a modal answer has its client secret and publishable key.
+  if (created.ui_mode !== 'modal') {
+    throw new FlowError(`asked for a modal session, got ${created.ui_mode}`);
   }
 
   const browserResult = await playTheBank(baseUrl, created);
-  const completed: RelinkSessionRead = expectOk(
+  const completed = expectOk(
     await completeRelinkSession({ client, path: { session_id: created.id }, body: browserResult }),
     'completeRelinkSession',
   );
-  const read: RelinkSessionRead = expectOk(
+  const read = expectOk(
     await getRelinkSession({ client, path: { session_id: created.id } }),
     'getRelinkSession',
   );
-  if (JSON.stringify(read) !== JSON.stringify(completed)) {
-    throw new FlowError('getRelinkSession differs from what completeRelinkSession returned');
-  }
+  expectSameRead(read, completed);
 
   return {
     client: 'typescript',
-    accounts_listed: accounts.data.length,
-    account_id: account.id,
-    session_id: read.id,
-    retried_session_id: retried.id,
-    retry_replayed: retry.response.headers.get('Idempotent-Replayed'),
-    scope: read.scope,
-    status: read.status,
-    outcome: read.outcome,
-    failure_reason: read.failure_reason ?? null,
-    next_step: read.next_step,
-    linked_account_ids: read.linked_account_ids,
-    reactivated_account_ids: read.reactivated_account_ids,
+    accountsListed: accounts.data.length,
+    accountId: account.id,
+    retriedSessionId: retried.id,
+    retryReplayed: retry.response.headers.get('Idempotent-Replayed'),
+    read,
   };
 }
 
-async function main(argv: string[]): Promise<number> {
-  const baseUrl = argv[2] ?? process.env['RELINK_API_URL'] ?? '';
-  const token = argv[3] ?? process.env['RELINK_API_TOKEN'] ?? '';
-  if (baseUrl === '' || token === '') {
-    console.error('usage: node dist/flow.js BASE_URL TOKEN (or RELINK_API_URL, RELINK_API_TOKEN)');
-    return 2;
-  }
-  try {
-    const outcome = await run(baseUrl.replace(/\/+$/, ''), token);
-    console.log(JSON.stringify(outcome));
-    return 0;
-  } catch (error) {
-    if (error instanceof FlowError) {
-      console.error(`flow failed: ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
-}
-
-process.exitCode = await main(process.argv);
+process.exitCode = await runFromCommandLine('flow', run);
