@@ -8,6 +8,7 @@ export const GROUPS = [
   { health: "expiring", title: "Will stop working soon", reconnect: true },
   { health: "unrepairable", title: "Can't be reconnected — link a new account" },
   { health: "disconnected", title: "Disconnected" },
+  { health: "unknown", title: "Being checked" },
   { health: "ok", title: "Working" },
 ];
 
@@ -87,6 +88,8 @@ export function statusLine(account) {
         " Link a new account to keep payments working.";
     case "disconnected":
       return "This account was disconnected. Link it again to use it.";
+    case "unknown":
+      return "We are checking this connection with your bank. Check back shortly.";
     default:
       return account.needs_new_payment_method
         ? "Working. Set up payments from this account to use it."

@@ -400,6 +400,7 @@ async def test_summary_of_an_empty_service_has_every_key_and_eight_empty_weeks(
         "relink_required": 0,
         "unrepairable": 0,
         "disconnected": 0,
+        "unknown": 0,
     }
     assert body["by_cause"] == []
     assert body["upcoming_deactivations"] == [
@@ -480,6 +481,7 @@ async def test_summary_counts_health_causes_and_deactivations_by_week(
         "relink_required": 4,
         "unrepairable": 1,
         "disconnected": 1,
+        "unknown": 0,
     }
     assert body["by_cause"] == [
         {"health": "expiring", "cause": "access_expired", "count": 6},

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from relink_api.accounts.schemas import AccountStatus, LinkHealth
+from relink_api.accounts.schemas import LinkHealth
 
 
 class OwnerSource(StrEnum):
@@ -42,7 +42,9 @@ class ReportedState:
     last4: str | None
     category: str | None
     subcategory: str | None
-    status: AccountStatus
+    # Stripe's status as it sent it: a value newer than this code is kept as it is (the
+    # API shows it through ``AccountStatus.of``).
+    status: str
     action: str | None
     cause: str | None
     expected_deactivation_at: datetime | None
@@ -87,7 +89,6 @@ class AccountRow(ReportedState):
     def from_record(cls, record: asyncpg.Record) -> AccountRow:
         values = dict(record)
         values["permissions"] = list(values["permissions"] or [])
-        values["status"] = AccountStatus(values["status"])
         values["owner_source"] = OwnerSource(values["owner_source"])
         values["link_health"] = LinkHealth(values["link_health"])
         return cls(**values)

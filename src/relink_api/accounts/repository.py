@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from relink_api.accounts.models import (
     AccountFilter,
@@ -19,6 +19,11 @@ from relink_api.accounts.models import (
 )
 from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
+
+# What a stored snapshot does to the account's last confirmation (``confirmed_at``, the
+# time sync last read it): a read from Stripe sets it, a notice leaves it ``unchanged``, and
+# a snapshot relink-api cannot interpret makes the account ``due``: first in line for sync.
+Confirmation = Literal["confirmed", "unchanged", "due"]
 
 # Link health is computed by the database function defined in the first migration, so a
 # customer's and an operator's view of an account can never disagree.
@@ -135,7 +140,7 @@ async def insert(
     state_as_of: datetime,
     inactive_since: datetime | None,
     replacement: Replacement | None,
-    confirmed: bool,
+    confirmation: Confirmation,
 ) -> AccountRow | None:
     """Insert a new account; ``None`` when another transaction inserted it first."""
     record = await conn.fetchrow(
@@ -147,7 +152,7 @@ async def insert(
             snapshot, state_as_of, inactive_since, needs_payment_method, replaces_account_id,
             replacement_relink_session_id, confirmed_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                $18, $19, $20, $21, $22, $23, CASE WHEN $24 THEN now() END)
+                $18, $19, $20, $21, $22, $23, CASE WHEN $24::text = 'confirmed' THEN now() END)
         ON CONFLICT (id) DO NOTHING
         RETURNING id
         """,
@@ -158,7 +163,7 @@ async def insert(
         state_as_of,
         inactive_since,
         *_replacement_values(replacement),
-        confirmed,
+        confirmation,
     )
     if record is None:
         return None
@@ -174,7 +179,7 @@ async def update_state(
     state_as_of: datetime,
     inactive_since: datetime | None,
     replacement: Replacement | None,
-    confirmed: bool,
+    confirmation: Confirmation,
 ) -> AccountRow:
     """Store a snapshot over the account, and its replacement marks if it has them."""
     await conn.execute(
@@ -188,8 +193,10 @@ async def update_state(
             needs_payment_method = needs_payment_method OR $20,
             replaces_account_id = COALESCE($21, replaces_account_id),
             replacement_relink_session_id = COALESCE($22, replacement_relink_session_id),
-            confirmed_at = CASE WHEN $23 THEN now() ELSE confirmed_at END,
-            sync_lease_until = CASE WHEN $23 THEN NULL ELSE sync_lease_until END,
+            confirmed_at = CASE $23::text WHEN 'confirmed' THEN now() WHEN 'due' THEN NULL
+                           ELSE confirmed_at END,
+            sync_lease_until = CASE WHEN $23::text = 'confirmed' THEN NULL
+                               ELSE sync_lease_until END,
             updated_at = now()
         WHERE id = $1
         """,
@@ -199,7 +206,7 @@ async def update_state(
         state_as_of,
         inactive_since,
         *_replacement_values(replacement),
-        confirmed,
+        confirmation,
     )
     row = await get(conn, account_id=account_id)
     assert row is not None

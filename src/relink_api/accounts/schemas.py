@@ -4,29 +4,48 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from relink_api.web.examples import with_examples
 
 
 class LinkHealth(StrEnum):
-    """What a client should show for an account, with no Stripe knowledge needed."""
+    """What a client should show for an account, with no Stripe knowledge needed.
+    ``unknown``: Stripe reported a status this version of relink-api does not know; the
+    account is re-read, and nothing can be said of its link until then."""
 
     ok = "ok"
     expiring = "expiring"
     relink_required = "relink_required"
     unrepairable = "unrepairable"
     disconnected = "disconnected"
+    unknown = "unknown"
 
 
 class AccountStatus(StrEnum):
-    """Stripe's status of the Financial Connections account."""
+    """Stripe's status of the Financial Connections account (or authorization).
+    ``unknown``: a status Stripe added after this version of relink-api (Stripe's own type
+    is an open string); it is stored as Stripe sent it and logged, but shown as ``unknown``
+    so that clients generated from this document can always read the value."""
 
     active = "active"
     inactive = "inactive"
     disconnected = "disconnected"
+    unknown = "unknown"
+
+    @classmethod
+    def of(cls, value: str) -> AccountStatus:
+        """Stripe's status as this API shows it: a value it does not know is ``unknown``."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.unknown
+
+
+ShownStatus = Annotated[AccountStatus, BeforeValidator(AccountStatus.of)]
+"""Stripe's status, read through ``AccountStatus.of``: any string validates."""
 
 
 ACCOUNT_EXAMPLE: dict[str, Any] = {
@@ -68,7 +87,7 @@ class AccountRead(BaseModel):
     last4: str | None
     category: str | None
     subcategory: str | None = Field(description="checking, savings, credit_card, …")
-    status: AccountStatus
+    status: ShownStatus
     action: str | None = Field(description="Stripe's status_details action for the status.")
     cause: str | None = Field(description="Why the account is (or will be) inactive.")
     link_health: LinkHealth
@@ -128,7 +147,7 @@ class AuthorizationRead(BaseModel):
     id: str
     institution_id: str | None
     institution_name: str | None
-    status: AccountStatus
+    status: ShownStatus
     action: str | None
     expected_deactivation_at: datetime | None
     account_ids: list[str] = Field(description="The caller's accounts on this authorization.")

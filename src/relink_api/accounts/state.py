@@ -8,6 +8,7 @@ of it runs inside the caller's transaction.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterable
@@ -17,9 +18,12 @@ from typing import Any, Literal
 
 from relink_api.accounts import repository
 from relink_api.accounts.models import AccountRow, AccountState, OwnerSource, Replacement, Source
+from relink_api.accounts.repository import Confirmation
 from relink_api.accounts.schemas import AccountStatus
 from relink_api.db import Connection
-from relink_api.gateway.objects import FcAccount, FcAuthorization, from_unix
+from relink_api.gateway.objects import KNOWN_STATUSES, FcAccount, FcAuthorization, from_unix
+
+logger = logging.getLogger(__name__)
 
 
 def read_time() -> datetime:
@@ -134,7 +138,7 @@ def _state(account: FcAccount, raw: dict[str, Any]) -> AccountState:
         last4=account.last4,
         category=account.category,
         subcategory=account.subcategory,
-        status=AccountStatus(account.status),
+        status=account.status,
         action=account.action,
         cause=account.cause,
         expected_deactivation_at=account.expected_deactivation_at,
@@ -201,6 +205,34 @@ def _new_owner(stored: AccountRow, account: FcAccount, origin: Origin) -> str | 
     return customer
 
 
+def _reporter(origin: Origin) -> str:
+    match origin:
+        case Read(source=source):
+            return f"{source.value} read"
+        case RelinkRead(session_id=session_id):
+            return f"relink session {session_id}"
+        case Notice(event_id=event_id):
+            return f"event {event_id}"
+
+
+def _confirmation(account: FcAccount, origin: Origin) -> Confirmation:
+    """What the snapshot does to the account's last confirmation: a read confirms it, a
+    notice leaves it; a status this code does not know makes the account due for a re-read
+    by the next sync, whoever reported it, until Stripe reports a status it knows."""
+    if account.status not in KNOWN_STATUSES:
+        # An alert for a person: the account is stored and shown as `unknown`, but what the
+        # new status means for its link needs a relink-api that knows it.
+        logger.warning(
+            "account %s: Stripe reports status %r, unknown to this version of relink-api "
+            "(%s); stored as sent, shown as unknown, due for a re-read",
+            account.id,
+            account.status,
+            _reporter(origin),
+        )
+        return "due"
+    return "unchanged" if isinstance(origin, Notice) else "confirmed"
+
+
 def _outage_start(observation: Observation) -> datetime:
     origin = observation.origin
     started = origin.outage_started_at if isinstance(origin, Notice) else None
@@ -230,10 +262,10 @@ async def apply(conn: Connection, observation: Observation) -> AppliedSnapshot:
             state=state,
             state_as_of=observation.as_of,
             inactive_since=(
-                _outage_start(observation) if state.status is AccountStatus.inactive else None
+                _outage_start(observation) if state.status == AccountStatus.inactive else None
             ),
             replacement=_replacement(origin, customer),
-            confirmed=not isinstance(origin, Notice),
+            confirmation=_confirmation(account, origin),
         )
         if inserted is not None:
             return await _recorded(conn, origin, AppliedSnapshot(before=None, after=inserted))
@@ -250,9 +282,9 @@ async def apply(conn: Connection, observation: Observation) -> AppliedSnapshot:
             raise ConflictingSnapshot(account.id)
     customer = _new_owner(before, account, origin)
     inactive_since = None
-    if state.status is AccountStatus.inactive:
+    if state.status == AccountStatus.inactive:
         # The first deactivation time survives redelivery and later events of the outage.
-        if before.status is AccountStatus.inactive:
+        if before.status == AccountStatus.inactive:
             inactive_since = before.inactive_since
         inactive_since = inactive_since or _outage_start(observation)
     after = await repository.update_state(
@@ -263,7 +295,7 @@ async def apply(conn: Connection, observation: Observation) -> AppliedSnapshot:
         state_as_of=observation.as_of,
         inactive_since=inactive_since,
         replacement=_replacement(origin, customer),
-        confirmed=not isinstance(origin, Notice),
+        confirmation=_confirmation(account, origin),
     )
     return await _recorded(conn, origin, AppliedSnapshot(before=before, after=after))
 
@@ -325,9 +357,21 @@ async def record_authorization(
     *,
     as_of: datetime,
     owner_if_unnamed: str | None = None,
+    event_id: str | None = None,
 ) -> AuthorizationState:
-    """Store what Stripe says of an authorization, unless newer state is stored. Its owner
-    is its account holder's customer, else ``owner_if_unnamed``."""
+    """Store what Stripe says of an authorization (as event ``event_id`` says it, or as
+    read now), unless newer state is stored. Its owner is its account holder's customer,
+    else ``owner_if_unnamed``. A status this code does not know is stored as sent."""
+    if authorization.status not in KNOWN_STATUSES:
+        # Authorizations have no sync of their own: their accounts are re-read (the event
+        # handlers do), and a person hears of the new value here.
+        logger.warning(
+            "authorization %s: Stripe reports status %r, unknown to this version of "
+            "relink-api%s; stored as sent, shown as unknown",
+            authorization.id,
+            authorization.status,
+            f" (event {event_id})" if event_id else "",
+        )
     state = authorization_state(authorization)
     await repository.upsert_authorization(
         conn,

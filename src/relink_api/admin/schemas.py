@@ -50,6 +50,7 @@ class HealthCounts(BaseModel):
     relink_required: int = Field(ge=0)
     unrepairable: int = Field(ge=0)
     disconnected: int = Field(ge=0)
+    unknown: int = Field(ge=0, description="Accounts whose Stripe status is newer than this code.")
 
 
 class CauseCount(BaseModel):
@@ -82,6 +83,7 @@ class AdminSummary(BaseModel):
                 "relink_required": 61,
                 "unrepairable": 12,
                 "disconnected": 5,
+                "unknown": 0,
             },
             "by_cause": [
                 {"health": "expiring", "cause": "access_expired", "count": 30},

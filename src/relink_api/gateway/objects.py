@@ -12,7 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-AccountStatus = Literal["active", "inactive", "disconnected"]
+# An account's (or authorization's) `status` as Stripe sends it. The SDK types it as
+# `Literal["active", "inactive", "disconnected"] | str`: a value Stripe adds later must be
+# read and stored, never refused (docs/stripe.md §2).
+StripeStatus = Annotated[str, Field(min_length=1)]
+KNOWN_STATUSES = frozenset({"active", "inactive", "disconnected"})
 # `status_details.inactive.cause` values (docs/stripe.md §2).
 INACTIVE_CAUSES = (
     "access_denied",
@@ -84,7 +88,7 @@ class FcAccount(_StripeShape):
     last4: str | None = None
     category: str | None = None
     subcategory: str | None = None
-    status: AccountStatus
+    status: StripeStatus
     status_details: StatusDetails | None = None
     permissions: list[str] | None = None
     account_numbers: list[AccountNumber] | None = None
@@ -159,7 +163,7 @@ class FcAuthorization(_StripeShape):
     account_holder: AccountHolder | None = None
     institution: ExpandableId = None
     institution_name: str | None = None
-    status: AccountStatus
+    status: StripeStatus
     status_details: AuthorizationStatusDetails | None = None
     livemode: bool = False
 

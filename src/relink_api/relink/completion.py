@@ -111,7 +111,7 @@ async def _read_accounts(
         for sibling in siblings
         if sibling.id not in fetched
         and sibling.id not in to_read
-        and sibling.status is not AccountStatus.disconnected
+        and sibling.status != AccountStatus.disconnected
     ]
     linked = set(verdict.linked_account_ids)
 

@@ -93,6 +93,8 @@ def _ensure_repairable(account: AccountRow, scope: RelinkScope) -> str:
             f"Account {account.id} is active with nothing to repair.",
             extensions={"link_health": health.value},
         )
+    # An `unknown` status (newer than this code) is not refused here: Stripe decides whether
+    # a relink can help, and refuses one that cannot.
     if account.authorization_id is None:
         raise AccountWithoutAuthorization(
             f"Stripe has not reported an authorization for account {account.id}; refresh the "
