@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from relink_api.gateway.objects import FcSession
-from relink_api.relink.classify import Verdict, classify
+from relink_api.accounts.schemas import LinkHealth
+from relink_api.gateway.objects import FcAccount, FcSession
+from relink_api.relink.classify import Reread, Verdict, classify, classify_accounts
 from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome, RelinkScope
 from tests.factories import fc_account, fc_session
 
@@ -27,9 +28,13 @@ def relink_result(
     return {"account": account, "authorization": authorization, "failure_reason": failure_reason}
 
 
+def decide(fc: FcSession, scope: RelinkScope, known: frozenset[str] = KNOWN) -> object:
+    return classify(fc, scope=scope, asked_account_id="fca_checking", known_account_ids=known)
+
+
 def verdict_of(fc: FcSession, scope: RelinkScope, known: frozenset[str] = KNOWN) -> Verdict:
-    verdict = classify(fc, scope=scope, known_account_ids=known)
-    assert verdict is not None
+    verdict = decide(fc, scope, known)
+    assert isinstance(verdict, Verdict)
     return verdict
 
 
@@ -37,7 +42,7 @@ def verdict_of(fc: FcSession, scope: RelinkScope, known: frozenset[str] = KNOWN)
 def test_pending_session_has_no_verdict_yet(scope: RelinkScope) -> None:
     fc = session(status="pending")
 
-    assert classify(fc, scope=scope, known_account_ids=KNOWN) is None
+    assert decide(fc, scope) is None
 
 
 @pytest.mark.parametrize("scope", list(RelinkScope))
@@ -46,7 +51,7 @@ def test_session_without_a_status_has_no_verdict_yet(scope: RelinkScope) -> None
     raw["status"] = None
     fc = FcSession.model_validate(raw)
 
-    assert classify(fc, scope=scope, known_account_ids=KNOWN) is None
+    assert decide(fc, scope) is None
 
 
 @pytest.mark.parametrize("scope", list(RelinkScope))
@@ -231,15 +236,10 @@ def test_known_ids_decide_between_relinked_and_new_account() -> None:
         (RelinkScope.institution, FailureReason.no_account, NextStep.set_up_payment_method),
     ],
 )
-def test_succeeded_with_nothing_linked_is_failed(
+def test_succeeded_with_nothing_linked_nor_repaired_is_failed(
     scope: RelinkScope, reason: FailureReason, next_step: NextStep
 ) -> None:
-    fc = session(
-        status="succeeded",
-        account=None,
-        accounts=[],
-        relink_result=relink_result(authorization="fcauth_1"),
-    )
+    fc = session(status="succeeded", account=None, accounts=[], relink_result=relink_result())
 
     verdict = verdict_of(fc, scope)
 
@@ -248,3 +248,161 @@ def test_succeeded_with_nothing_linked_is_failed(
     assert verdict.next_step is next_step
     assert verdict.linked_account_ids == ()
     assert verdict.new_account_ids == ()
+
+
+# --- outcome checks: the account asked for, and a repair that names no account ----------
+
+
+@pytest.mark.parametrize("listed", [["fca_other"], [], ["fca_checking", "fca_other"]])
+def test_account_scope_naming_another_account_is_no_account(listed: list[str]) -> None:
+    # relink_options.account makes the customer repair exactly that account; Stripe naming
+    # another in relink_result.account means the asked one was not repaired.
+    fc = session(
+        status="succeeded",
+        accounts=[fc_account(account_id) for account_id in listed],
+        relink_result=relink_result(account="fca_other", authorization="fcauth_1"),
+    )
+
+    verdict = verdict_of(fc, RelinkScope.account, known=KNOWN | {"fca_other"})
+
+    assert verdict == Verdict(
+        RelinkOutcome.failed, FailureReason.no_account, NextStep.relink_institution, (), ()
+    )
+
+
+@pytest.mark.parametrize(
+    ("scope", "accounts", "account"),
+    [
+        (RelinkScope.account, [], None),
+        (RelinkScope.institution, [], None),
+        # Account scope, Stripe naming no account and listing only another one.
+        (RelinkScope.account, ["fca_savings"], None),
+    ],
+    ids=["account-scope", "institution-scope", "account-scope-another-listed"],
+)
+def test_a_repaired_authorization_without_its_account_is_read_again(
+    scope: RelinkScope, accounts: list[str], account: str | None
+) -> None:
+    fc = session(
+        status="succeeded",
+        account="fca_checking" if scope is RelinkScope.account else None,
+        accounts=[fc_account(account_id) for account_id in accounts],
+        relink_result=relink_result(account=account, authorization="fcauth_1"),
+    )
+
+    assert decide(fc, scope) == Reread("fcauth_1")
+
+
+def test_account_scope_with_other_accounts_and_no_authorization_is_no_account() -> None:
+    fc = session(
+        status="succeeded",
+        accounts=[fc_account("fca_savings")],
+        relink_result=relink_result(),
+    )
+
+    verdict = verdict_of(fc, RelinkScope.account)
+
+    assert (verdict.outcome, verdict.failure_reason) == (
+        RelinkOutcome.failed,
+        FailureReason.no_account,
+    )
+    assert verdict.linked_account_ids == ()
+
+
+def now(account_id: str, **kwargs: object) -> FcAccount:
+    return FcAccount.model_validate(fc_account(account_id, **kwargs))  # type: ignore[arg-type]
+
+
+BROKEN_AT_START = {
+    "fca_checking": LinkHealth.relink_required,
+    "fca_savings": LinkHealth.relink_required,
+}
+
+
+def verdict_from(
+    accounts: list[FcAccount],
+    scope: RelinkScope,
+    *,
+    at_start: dict[str, LinkHealth] = BROKEN_AT_START,
+    known: frozenset[str] = KNOWN,
+) -> Verdict:
+    return classify_accounts(
+        accounts,
+        scope=scope,
+        asked_account_id="fca_checking",
+        health_at_start=at_start,
+        known_account_ids=known,
+    )
+
+
+def test_account_scope_reread_is_relinked_when_the_asked_account_works_now() -> None:
+    verdict = verdict_from([now("fca_checking"), now("fca_savings")], RelinkScope.account)
+
+    assert verdict == Verdict(RelinkOutcome.relinked, None, NextStep.none, ("fca_checking",), ())
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {"status": "inactive", "action": "relink_required"},
+        {"status": "active", "action": "relink_required", "expected_deactivation_date": 1},
+        {"status": "suspended"},
+    ],
+    ids=["still-inactive", "still-expiring", "unknown-status"],
+)
+def test_account_scope_reread_is_no_account_when_the_asked_account_does_not_work(
+    asked: dict[str, object],
+) -> None:
+    verdict = verdict_from([now("fca_checking", **asked), now("fca_savings")], RelinkScope.account)
+
+    assert verdict == Verdict(
+        RelinkOutcome.failed, FailureReason.no_account, NextStep.relink_institution, (), ()
+    )
+
+
+def test_account_scope_reread_of_nothing_is_no_account() -> None:
+    verdict = verdict_from([], RelinkScope.account)
+
+    assert (verdict.outcome, verdict.failure_reason) == (
+        RelinkOutcome.failed,
+        FailureReason.no_account,
+    )
+
+
+def test_institution_scope_reread_links_the_accounts_that_work_now_and_did_not() -> None:
+    verdict = verdict_from(
+        [now("fca_checking", status="inactive", action="none"), now("fca_savings"), now("fca_ok")],
+        RelinkScope.institution,
+        at_start={**BROKEN_AT_START, "fca_ok": LinkHealth.ok},
+    )
+
+    assert verdict == Verdict(RelinkOutcome.relinked, None, NextStep.none, ("fca_savings",), ())
+
+
+def test_institution_scope_reread_of_an_account_stored_since_is_a_new_account() -> None:
+    # Stored (by its account.created webhook) after the session began: the account the
+    # customer has just linked.
+    verdict = verdict_from(
+        [now("fca_checking", status="inactive", action="none"), now("fca_new")],
+        RelinkScope.institution,
+    )
+
+    assert verdict == Verdict(
+        RelinkOutcome.new_account,
+        None,
+        NextStep.set_up_payment_method,
+        ("fca_new",),
+        ("fca_new",),
+    )
+
+
+def test_institution_scope_reread_with_nothing_repaired_is_no_account() -> None:
+    verdict = verdict_from(
+        [now("fca_checking", status="inactive"), now("fca_ok")],
+        RelinkScope.institution,
+        at_start={**BROKEN_AT_START, "fca_ok": LinkHealth.ok},
+    )
+
+    assert verdict == Verdict(
+        RelinkOutcome.failed, FailureReason.no_account, NextStep.set_up_payment_method, (), ()
+    )

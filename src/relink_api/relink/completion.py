@@ -18,12 +18,13 @@ from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
 from relink_api.gateway.objects import FcAccount, FcSession
 from relink_api.relink import repository
-from relink_api.relink.classify import Verdict, classify
+from relink_api.relink.classify import Reread, Verdict, classify, classify_accounts
 from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.models import RelinkSessionRow
 from relink_api.relink.schemas import (
     NextStep,
     RelinkOutcome,
+    RelinkScope,
     RelinkSessionComplete,
     RelinkSessionStatus,
 )
@@ -50,11 +51,15 @@ async def complete(
         return row
     # Whatever the browser posted, the verdict comes from Stripe's copy, read server-side.
     stripe_session = await gateway.retrieve_session(row.stripe_session_id)
-    verdict, siblings = await _verdict(db, row, stripe_session)
-    _log_disagreement(row, hint, verdict)
+    decided, siblings = await _verdict(db, row, stripe_session)
     fetched: dict[str, Fetched] = {}
+    if isinstance(decided, Reread):
+        verdict, siblings, fetched = await _verdict_from_accounts(db, gateway, row, decided)
+    else:
+        verdict = decided
+    _log_disagreement(row, hint, verdict)
     if verdict.outcome in (RelinkOutcome.relinked, RelinkOutcome.new_account):
-        fetched = await _read_accounts(gateway, row, stripe_session, verdict, siblings)
+        fetched = await _read_accounts(gateway, row, stripe_session, verdict, siblings, fetched)
     completed = await _record(db, row, stripe_session, verdict, fetched)
     logger.info(
         "relink session %s completed: %s%s",
@@ -67,9 +72,10 @@ async def complete(
 
 async def _verdict(
     db: Database, row: RelinkSessionRow, stripe_session: FcSession
-) -> tuple[Verdict, list[AccountRow]]:
-    """Stripe's verdict on the session, and the customer's accounts on its authorization;
-    ``RelinkSessionPending`` while Stripe has none."""
+) -> tuple[Verdict | Reread, list[AccountRow]]:
+    """Stripe's verdict on the session (or what must be read to reach one), and the
+    customer's accounts on its authorization; ``RelinkSessionPending`` while Stripe has
+    none."""
     linked_ids = [account.id for account in stripe_session.accounts.data]
     if stripe_session.relink_result and stripe_session.relink_result.account:
         linked_ids.append(stripe_session.relink_result.account)
@@ -82,13 +88,75 @@ async def _verdict(
         siblings = await accounts_service.on_authorization(
             conn, authorization_id=row.authorization_id, customer_id=row.customer_id
         )
-    verdict = classify(stripe_session, scope=row.scope, known_account_ids=known)
+    verdict = classify(
+        stripe_session, scope=row.scope, asked_account_id=row.account_id, known_account_ids=known
+    )
     if verdict is None:
         raise RelinkSessionPending(
             "Stripe still reports this session as pending; complete it after the customer "
             "finishes the flow."
         )
+    named = stripe_session.relink_result.account if stripe_session.relink_result else None
+    if row.scope is RelinkScope.account and named and named != row.account_id:
+        logger.warning(
+            "relink session %s: Stripe reports %s relinked, not %s as asked; recorded as "
+            "failed (no_account)",
+            row.id,
+            named,
+            row.account_id,
+        )
     return verdict, siblings
+
+
+async def _verdict_from_accounts(
+    db: Database, gateway: StripeGateway, row: RelinkSessionRow, reread: Reread
+) -> tuple[Verdict, list[AccountRow], dict[str, Fetched]]:
+    """The verdict from the accounts the customer holds on the authorization Stripe says
+    was repaired, read from Stripe now; with those accounts, and what was read."""
+    async with db.connection() as conn:
+        on_it = await accounts_service.on_authorization(
+            conn, authorization_id=reread.authorization_id, customer_id=row.customer_id
+        )
+        known = await accounts_service.stored_before(
+            conn,
+            customer_id=row.customer_id,
+            account_ids=[account.id for account in on_it],
+            moment=row.created_at,
+        )
+    to_read = [account.id for account in on_it if account.status != AccountStatus.disconnected]
+    reads = await gather_limited(
+        to_read,
+        lambda account_id: _read_or_skip(gateway, row, account_id),
+        limit=_SIBLING_READ_CONCURRENCY,
+    )
+    fetched = {read[0].id: read for read in reads if read is not None}
+    verdict = classify_accounts(
+        [account for account, _raw in fetched.values()],
+        scope=row.scope,
+        asked_account_id=row.account_id,
+        health_at_start=row.accounts_at_start,
+        known_account_ids=known,
+    )
+    logger.info(
+        "relink session %s: Stripe named no account; %d on %s re-read, verdict %s",
+        row.id,
+        len(fetched),
+        reread.authorization_id,
+        verdict.outcome.value,
+    )
+    return verdict, on_it, fetched
+
+
+async def _read_or_skip(
+    gateway: StripeGateway, row: RelinkSessionRow, account_id: str
+) -> Fetched | None:
+    """The account as Stripe has it now; ``None`` (and a warning) if Stripe no longer knows
+    it, which must not block the customer's outcome."""
+    try:
+        return await gateway.retrieve_account(account_id)
+    except StripeResourceMissing:
+        logger.warning("relink %s: %s is gone from Stripe", row.id, account_id)
+        return None
 
 
 async def _read_accounts(
@@ -97,14 +165,16 @@ async def _read_accounts(
     stripe_session: FcSession,
     verdict: Verdict,
     siblings: Sequence[AccountRow],
+    already: dict[str, Fetched],
 ) -> dict[str, Fetched]:
     """Every account the relink may have changed, as Stripe has it now: those the session
-    returned, and, since a repaired authorization can reactivate every account on it, the
-    known ones it did not return, so the outcome can list them."""
+    returned (or ``already`` read), and, since a repaired authorization can reactivate
+    every account on it, the known ones it did not return, so the outcome can list them."""
     fetched = {
         account.id: (account, account.model_dump(mode="json"))
         for account in stripe_session.accounts.data
     }
+    fetched.update(already)
     to_read = [account_id for account_id in verdict.linked_account_ids if account_id not in fetched]
     to_read += [
         sibling.id
@@ -116,14 +186,9 @@ async def _read_accounts(
     linked = set(verdict.linked_account_ids)
 
     async def read(account_id: str) -> Fetched | None:
-        try:
+        if account_id in linked:
             return await gateway.retrieve_account(account_id)
-        except StripeResourceMissing:
-            if account_id in linked:
-                raise
-            # A sibling Stripe no longer knows must not block the customer's outcome.
-            logger.warning("relink %s: sibling %s is gone from Stripe", row.id, account_id)
-            return None
+        return await _read_or_skip(gateway, row, account_id)
 
     for read_now in await gather_limited(to_read, read, limit=_SIBLING_READ_CONCURRENCY):
         if read_now is not None:
