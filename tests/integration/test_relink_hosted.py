@@ -641,3 +641,49 @@ async def test_a_refused_create_names_the_field_as_it_was_sent(
         "/v1/relink-sessions", json={"account_id": "fca_checking", **body}, headers=auth_a
     )
     assert assert_problem(response, 422, "validation-failed")["errors"] == [error]
+
+
+# --- hosted relink through the API is a gated Stripe preview ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("ui_mode", "Received unknown parameter: ui_mode"),
+        ("hosted", "Received unknown parameter: hosted"),
+        ("hosted[delivery_method]", "Received unknown parameter: hosted[delivery_method]"),
+    ],
+)
+@pytest.mark.parametrize("delivery", ["url", "email"])
+async def test_a_hosted_create_stripe_has_not_enabled_says_what_to_do(
+    client: httpx.AsyncClient,
+    stripe_mock: respx.MockRouter,
+    seed: Seed,
+    auth_a: dict[str, str],
+    db: Database,
+    param: str,
+    message: str,
+    delivery: str,
+) -> None:
+    # Stripe grants hosted relink through the API on request; an account without it has
+    # the hosted parameters refused.
+    await seed(status="inactive", action="relink_required")
+    route = stripe_mock.post(SESSIONS).respond(
+        400, json=stripe_error(code="parameter_unknown", param=param, message=message)
+    )
+
+    response = await client.post(
+        "/v1/relink-sessions",
+        json={"account_id": "fca_checking", "ui_mode": "hosted", "delivery": delivery},
+        headers=auth_a,
+    )
+
+    problem = assert_problem(response, 501, "hosted-relink-not-enabled")
+    assert route.call_count == 1
+    detail = problem["detail"]
+    assert message in detail  # Stripe's own words, then what to do about them
+    for needle in ("preview", 'ui_mode "modal"', "Stripe Dashboard"):
+        assert needle in detail, needle
+    assert (problem["stripe_code"], problem["stripe_param"]) == ("parameter_unknown", param)
+    async with db.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM relink_sessions") == 0

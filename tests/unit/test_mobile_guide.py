@@ -177,6 +177,20 @@ def test_says_what_is_not_confirmed() -> None:
     assert _has_paragraph(section, "hosted relink", "gated preview", "requested from Stripe")
 
 
+def test_says_what_to_do_until_stripe_enables_hosted_relink() -> None:
+    section = _section(_guide(), "What is not confirmed")
+    assert _has_paragraph(
+        section,
+        "gated preview",
+        "`501 /problems/hosted-relink-not-enabled`",
+        '`ui_mode: "modal"`',
+        "Stripe Dashboard",
+        "test mode",
+    )
+    hosted = _section(_guide(), 'Hosted page (`delivery: "url"`)')
+    assert _has_paragraph(hosted, "`501 /problems/hosted-relink-not-enabled`")
+
+
 # --- Links ------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from relink_api.auth import Principal
 from relink_api.db import Database
 from relink_api.errors import NotConfigured, ValidationFailed
 from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import StripeInvalidRequest
 from relink_api.gateway.objects import AccountHolder, FcSession
 from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.idempotency.service import Claim
@@ -33,6 +34,7 @@ from relink_api.relink.errors import (
     AccountHealthy,
     AccountNotRepairable,
     AccountWithoutAuthorization,
+    HostedRelinkNotEnabled,
     RelinkSessionOver,
 )
 from relink_api.relink.models import RelinkSessionRow
@@ -179,19 +181,31 @@ async def new_session(
             + "?"
             + urlencode({"session": session_id, "state": token})
         )
-    stripe_session = await gateway.create_relink_session(
-        RelinkSessionRequest(
-            scope=request.scope.value,
-            authorization_id=authorization_id,
-            account_id=account.id,
-            account_holder=holder,
-            permissions=[value for value in permissions if value in _PERMISSIONS],
-            return_url=stripe_return_url,
-            # Our id is fresh per call, so the SDK's own retries reuse one Stripe session.
-            idempotency_key=f"relink-session-{session_id}",
-            hosted_delivery=request.delivery.value if request.delivery else None,
+    try:
+        stripe_session = await gateway.create_relink_session(
+            RelinkSessionRequest(
+                scope=request.scope.value,
+                authorization_id=authorization_id,
+                account_id=account.id,
+                account_holder=holder,
+                permissions=[value for value in permissions if value in _PERMISSIONS],
+                return_url=stripe_return_url,
+                # Our id is fresh per call, so the SDK's own retries reuse one Stripe session.
+                idempotency_key=f"relink-session-{session_id}",
+                hosted_delivery=request.delivery.value if request.delivery else None,
+            )
         )
-    )
+    except StripeInvalidRequest as refusal:
+        not_enabled = HostedRelinkNotEnabled.from_refusal(refusal) if hosted else None
+        if not_enabled is None:
+            raise
+        logger.warning(
+            "relink session %s: Stripe refused the hosted parameters (%s); hosted relink "
+            "through the API is not enabled for this Stripe account",
+            session_id,
+            refusal.extensions.get("stripe_param"),
+        )
+        raise not_enabled from refusal
     if not hosted and not stripe_session.client_secret:
         raise RuntimeError("Stripe returned a session without a client_secret")
     if request.delivery is Delivery.url and not stripe_session.url:

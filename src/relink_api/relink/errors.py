@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from relink_api.errors import Conflict
+from relink_api.errors import Conflict, NotConfigured
+from relink_api.gateway.errors import StripeInvalidRequest
 
 
 class AccountNotRepairable(
@@ -38,3 +39,30 @@ class RelinkSessionPending(
 class RelinkSessionOver(Conflict, slug="relink-session-over", title="The relink session is over"):
     """A repeated create whose session Stripe has finished or expired: its client secret or
     hosted URL cannot be given again."""
+
+
+class HostedRelinkNotEnabled(
+    NotConfigured,
+    slug="hosted-relink-not-enabled",
+    title="Stripe has not enabled hosted relink for this account",
+):
+    """Stripe refused a hosted relink's own parameters: creating hosted relinks through the
+    API is a preview Stripe enables for an account on request (docs/stripe.md §1)."""
+
+    @classmethod
+    def from_refusal(cls, refusal: StripeInvalidRequest) -> HostedRelinkNotEnabled | None:
+        """The problem to answer for Stripe's refusal of a hosted create, if Stripe refused
+        the hosted parameters (``ui_mode``, ``hosted[…]``); ``None`` for any other refusal."""
+        param = refusal.extensions.get("stripe_param")
+        if not isinstance(param, str) or not (
+            param in ("ui_mode", "hosted") or param.startswith("hosted[")
+        ):
+            return None
+        return cls(
+            f"Stripe refused the hosted relink ({refusal.detail}). Creating hosted relinks "
+            "through the API is a Stripe preview that Stripe enables for an account on "
+            "request. Until it is enabled for this Stripe account, start the relink with "
+            'ui_mode "modal" (Stripe.js, or the native sheet in a mobile app), or send the '
+            "customer a hosted relink from the Stripe Dashboard.",
+            extensions=refusal.extensions,
+        )
