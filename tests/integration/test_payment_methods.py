@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -530,33 +529,6 @@ async def test_setup_intents_relink_api_did_not_make_are_ignored(
     assert not read.called
 
 
-async def test_a_payment_method_on_a_broken_account_is_not_usable(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-) -> None:
-    session_id = await started_setup(client, stripe_mock, seed, auth_a)
-    stripe_mock.get(SETI_1).respond(
-        200, json=setup_intent(status="succeeded", method=payment_method())
-    )
-    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
-
-    await deliver(
-        client,
-        event(
-            "financial_connections.account.deactivated",
-            fc_account("fca_new", status="inactive", action="relink_required"),
-            # Later than the relink's read of the account, as a real deactivation would be.
-            created=int(time.time()) + 5,
-        ),
-    )
-
-    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
-    assert method["usable"] is False
-    assert method["unusable_reason"] == "relink_required"
-
-
 async def test_stripe_blocked_payment_methods_are_not_usable(
     client: httpx.AsyncClient,
     stripe_mock: respx.MockRouter,
@@ -572,7 +544,12 @@ async def test_stripe_blocked_payment_methods_are_not_usable(
         f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
     )
 
-    assert response.json()["payment_method"]["unusable_reason"] == "blocked"
+    method = response.json()["payment_method"]
+    assert (method["usable"], method["unusable_reason"]) == (False, "blocked")
+    assert method["blocked"] == {
+        "reason": "tokenized_account_number_deactivated",
+        "network_code": None,
+    }
     assert (await client.get("/v1/payment-methods", headers=auth_b)).json()["data"] == []
 
 
@@ -1042,32 +1019,6 @@ async def test_a_setup_still_awaiting_the_mandate_records_no_payment_method(
     assert (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"] == []
     account = (await client.get("/v1/accounts/fca_new", headers=auth_a)).json()
     assert account["needs_new_payment_method"] is True
-
-
-async def test_a_payment_method_on_a_disconnected_account_is_not_usable(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-) -> None:
-    session_id = await started_setup(client, stripe_mock, seed, auth_a)
-    stripe_mock.get(SETI_1).respond(
-        200, json=setup_intent(status="succeeded", method=payment_method())
-    )
-    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
-
-    await deliver(
-        client,
-        event(
-            "financial_connections.account.disconnected",
-            fc_account("fca_new", status="disconnected"),
-            created=int(time.time()) + 5,
-        ),
-    )
-
-    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
-    assert method["usable"] is False
-    assert method["unusable_reason"] == "disconnected"
 
 
 async def test_a_later_read_of_stripes_copy_updates_whether_the_method_is_blocked(

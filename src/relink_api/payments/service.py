@@ -18,7 +18,7 @@ from relink_api.db.window import CreatedWindow
 from relink_api.errors import ValidationFailed
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import PaymentMethod, SetupIntent
-from relink_api.payments import repository
+from relink_api.payments import repository, usability
 from relink_api.payments.errors import PaymentMethodNotNeeded
 from relink_api.payments.repository import SetupIntentRow
 from relink_api.payments.schemas import SetupStatus
@@ -120,17 +120,8 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
     )
     method = setup_intent.payment_method
     if status is SetupStatus.succeeded and isinstance(method, PaymentMethod):
-        bank = method.us_bank_account
-        await repository.upsert_payment_method(
-            conn,
-            payment_method_id=method.id,
-            setup=updated,
-            account_id=row.account_id,
-            bank_name=bank.bank_name if bank else None,
-            last4=bank.last4 if bank else None,
-            account_type=bank.account_type if bank else None,
-            blocked_reason=method.blocked_reason,
-            snapshot=method.model_dump(mode="json"),
+        await usability.record_set_up(
+            conn, method, setup=updated, saved_to_customer=setup_intent.customer is not None
         )
         await accounts_service.payment_method_set_up(conn, account_id=row.account_id)
     if updated.status is not row.status:

@@ -1,5 +1,6 @@
-"""Re-read accounts from Stripe and apply what changed (history source ``sync``), and settle
-relinks and payment setups that were left unfinished."""
+"""Re-read accounts (and the payment methods drawing on them) from Stripe and apply what
+changed (history source ``sync``), and settle relinks and payment setups that were left
+unfinished."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from relink_api.db.window import CreatedWindow
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.payments import service as payments_service
+from relink_api.payments import usability
 from relink_api.payments.schemas import SetupStatus
 from relink_api.relink import service as relink_service
 
@@ -152,6 +154,12 @@ async def sync_accounts(
                 async with db.transaction() as conn:
                     applied = await state.apply(conn, Observation.read_now(fetched, _SYNC))
                 summary.changed += int(applied.changed)
+                # Whether its payment methods can be charged is Stripe's word on each of
+                # them, not the account's: re-read those too.
+                methods = await usability.refresh_payment_methods(
+                    db, gateway, account_ids=[account_id]
+                )
+                summary.failed += len(methods.failed)
             except Exception as exc:
                 # One account's failure (Stripe, or anything unexpected) must not end the
                 # run; its lease is handed back so a later run can try again. A cancelled
