@@ -1103,6 +1103,11 @@ async def test_an_earlier_setup_that_succeeds_late_is_recorded_and_the_newer_one
     assert (await start(client, session_id, auth_a)).json()["setup_intent_id"] == "seti_2"
     # A mobile sheet retries the first SetupIntent with its own secret, and it succeeds.
     first.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
+    # The newer one, no longer needed, is canceled at Stripe too.
+    stripe_mock.get(f"{SETUP_INTENTS}/seti_2").respond(200, json=setup_intent("seti_2"))
+    stripe_mock.post(f"{SETUP_INTENTS}/seti_2/cancel").respond(
+        200, json=setup_intent("seti_2", status="canceled", method=None)
+    )
 
     response = await deliver(client, event("setup_intent.succeeded", setup_intent()))
 

@@ -18,6 +18,9 @@ _SETUP_COLUMNS = """
     id, relink_session_id, customer_id, account_id, replaces_payment_method_id, status,
     stripe_status, payment_method_id, failure_code, failure_message, created_at, updated_at
 """
+# Canceled by relink-api (another SetupIntent of the session succeeded) while Stripe's last
+# word was still an open status: cancel it there too.
+_SUPERSEDED = "status = 'canceled' AND stripe_status <> 'canceled'"
 # Stripe's copy of the payment method, and the link health of the account it draws on:
 # two separate facts (a broken link does not stop a payment method, docs/stripe.md §6).
 _PAYMENT_METHOD_SELECT = """
@@ -316,5 +319,23 @@ async def list_pending(conn: Connection, window: CreatedWindow) -> list[str]:
     """SetupIntents still pending that were created in the window, oldest first."""
     records = await conn.fetch(
         f"SELECT id FROM setup_intents WHERE status = 'pending' AND {IN_WINDOW}", *window.args()
+    )
+    return [record["id"] for record in records]
+
+
+async def superseded_of_session(conn: Connection, *, relink_session_id: str) -> list[str]:
+    """SetupIntents of the session canceled here that Stripe may still hold open."""
+    records = await conn.fetch(
+        f"SELECT id FROM setup_intents WHERE relink_session_id = $1 AND {_SUPERSEDED} "
+        "ORDER BY created_at",
+        relink_session_id,
+    )
+    return [record["id"] for record in records]
+
+
+async def list_superseded(conn: Connection, window: CreatedWindow) -> list[str]:
+    """SetupIntents canceled here that Stripe may still hold open, created in the window."""
+    records = await conn.fetch(
+        f"SELECT id FROM setup_intents WHERE {_SUPERSEDED} AND {IN_WINDOW}", *window.args()
     )
     return [record["id"] for record in records]

@@ -52,6 +52,8 @@ class SyncSummary:
 class SettleSummary:
     sessions: int = 0
     setups: int = 0
+    # SetupIntents superseded here that are now canceled at Stripe too.
+    canceled: int = 0
     failed: int = 0
 
 
@@ -79,6 +81,9 @@ class _Unfinished:
 
 _SESSIONS = _Unfinished("session", relink_service.unfinished_sessions, _settle_session)
 _SETUPS = _Unfinished("SetupIntent", payments_service.pending_setups, _settle_setup)
+_SUPERSEDED = _Unfinished(
+    "superseded SetupIntent", payments_service.superseded_setups, payments_service.cancel_at_stripe
+)
 
 
 async def settle_unfinished(
@@ -95,7 +100,7 @@ async def settle_unfinished(
     and guarded in the database, so this is safe beside the server and other runs. The
     caller paces ``gateway`` (``StripeGateway.paced``) for the whole run."""
     moment = now or datetime.now(tz=UTC)
-    kinds = (_SESSIONS, _SETUPS)
+    kinds = (_SESSIONS, _SETUPS, _SUPERSEDED)
     window = CreatedWindow(
         created_before=moment - settle_after,
         created_after=moment - SETTLE_HORIZON,
@@ -113,7 +118,10 @@ async def settle_unfinished(
                 failed += 1
                 logger.warning("settle: %s %s failed: %s", kind.name, object_id, exc.detail)
     return SettleSummary(
-        sessions=settled[_SESSIONS.name], setups=settled[_SETUPS.name], failed=failed
+        sessions=settled[_SESSIONS.name],
+        setups=settled[_SETUPS.name],
+        canceled=settled[_SUPERSEDED.name],
+        failed=failed,
     )
 
 

@@ -56,14 +56,11 @@ class Plan:
     accounts: list[Observation] = field(default_factory=list)
     # An authorization's own state, and the Stripe time it describes.
     authorization: tuple[FcAuthorization, datetime] | None = None
-    setup_intent: SetupIntent | None = None
     payment_method: PaymentMethod | None = None
 
     async def apply(self, conn: Connection) -> bool:
         """Apply the plan; whether every account snapshot in it was stale."""
         applied = await state.apply_all(conn, self.accounts)
-        if self.setup_intent is not None:
-            await payments_service.record_setup_intent(conn, self.setup_intent)
         if self.payment_method is not None:
             await usability.record_payment_method(conn, self.payment_method)
         if self.authorization is not None:
@@ -174,7 +171,12 @@ async def setup_intent_changed(event: StripeEvent, db: Database, gateway: Stripe
     # `complete` call records, so both paths agree.
     ours = partial(payments_service.is_ours, db)
     fresh = await _ours_now(event, SetupIntent, ours, gateway.retrieve_setup_intent)
-    return Plan(False) if fresh is None else Plan(True, setup_intent=fresh)
+    if fresh is None:
+        return Plan(False)
+    # Recorded (and what it superseded canceled at Stripe, after that commit) before the
+    # event is: idempotent, and a failure answers 5xx so Stripe delivers the event again.
+    await payments_service.settle_setup_intent(db, gateway, fresh)
+    return Plan(True)
 
 
 async def payment_method_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:

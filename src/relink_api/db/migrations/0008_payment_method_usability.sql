@@ -15,3 +15,8 @@ ALTER TABLE payment_methods ADD COLUMN detached_at timestamptz;
 
 -- Payment methods are refreshed by the FC account they draw on.
 CREATE INDEX payment_methods_account_idx ON payment_methods (account_id);
+
+-- SetupIntents superseded here (status canceled) that Stripe may still hold open: the
+-- reconciliation sweep finds them by their last Stripe status and cancels them there.
+CREATE INDEX setup_intents_superseded_idx ON setup_intents (created_at)
+    WHERE status = 'canceled' AND stripe_status <> 'canceled';
