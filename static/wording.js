@@ -20,11 +20,25 @@ const CAUSES = {
   institution_requirement: "Your bank needs you to sign in again.",
 };
 
+// Why Stripe won't charge a payment method: Stripe's own words on the payment method.
 const UNUSABLE = {
-  blocked: "Stripe can't use it right now: the bank blocked it.",
-  relink_required: "Paused until you reconnect the account.",
-  unrepairable: "Can't be used: the account can't be reconnected.",
-  disconnected: "Can't be used: the account was disconnected.",
+  blocked: "Can't be used for payments right now: the bank blocked it.",
+  detached: "Can't be used for payments any more: it was removed.",
+};
+
+// Stripe's blocked reasons a relink can lift: the bank's tokenized account number expired.
+const BLOCKED_RELINK = {
+  tokenized_account_number_deactivated:
+    "Can't be used for payments until you reconnect the account: your bank's account number for it expired.",
+};
+
+// The account's link health, said beside a payment method that still works: a broken link
+// does not stop payments, but the account needs a relink to stay current.
+const LINK_NOTE = {
+  expiring: " Reconnect the account soon to keep it working.",
+  relink_required: " The account's connection needs reconnecting.",
+  unrepairable: " The account's connection can't be repaired.",
+  disconnected: " The account's connection was disconnected.",
 };
 
 /** `name ••6789`, which a screen reader hears as "name ending in 6789". */
@@ -106,11 +120,22 @@ export function summaryLine(total, attention) {
     : attention + " accounts need your attention. Reconnecting takes about a minute.";
 }
 
-/** The line under a payment method's name: whether payments can come from it. */
+/** Why a payment method can't be charged, in Stripe's terms, worded for the customer. */
+function unusableLine(method) {
+  const blockedReason = method.blocked && method.blocked.reason;
+  return (
+    (method.unusable_reason === "blocked" && BLOCKED_RELINK[blockedReason]) ||
+    UNUSABLE[method.unusable_reason] ||
+    "Can't be used for payments right now."
+  );
+}
+
+/** The line under a payment method's name: whether payments can come from it (Stripe's
+ * word), and, apart from that, whether the account it draws on needs a relink. */
 export function paymentMethodStatus(method) {
   const status = method.usable
-    ? "Payments can come from this account."
-    : UNUSABLE[method.unusable_reason] || "Can't be used for payments right now.";
+    ? "Payments can come from this account." + (LINK_NOTE[method.link_health] || "")
+    : unusableLine(method);
   return status +
     (method.replaces_payment_method_id ? " It replaced an earlier payment method." : "");
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -530,33 +529,6 @@ async def test_setup_intents_relink_api_did_not_make_are_ignored(
     assert not read.called
 
 
-async def test_a_payment_method_on_a_broken_account_is_not_usable(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-) -> None:
-    session_id = await started_setup(client, stripe_mock, seed, auth_a)
-    stripe_mock.get(SETI_1).respond(
-        200, json=setup_intent(status="succeeded", method=payment_method())
-    )
-    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
-
-    await deliver(
-        client,
-        event(
-            "financial_connections.account.deactivated",
-            fc_account("fca_new", status="inactive", action="relink_required"),
-            # Later than the relink's read of the account, as a real deactivation would be.
-            created=int(time.time()) + 5,
-        ),
-    )
-
-    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
-    assert method["usable"] is False
-    assert method["unusable_reason"] == "relink_required"
-
-
 async def test_stripe_blocked_payment_methods_are_not_usable(
     client: httpx.AsyncClient,
     stripe_mock: respx.MockRouter,
@@ -572,7 +544,12 @@ async def test_stripe_blocked_payment_methods_are_not_usable(
         f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a
     )
 
-    assert response.json()["payment_method"]["unusable_reason"] == "blocked"
+    method = response.json()["payment_method"]
+    assert (method["usable"], method["unusable_reason"]) == (False, "blocked")
+    assert method["blocked"] == {
+        "reason": "tokenized_account_number_deactivated",
+        "network_code": None,
+    }
     assert (await client.get("/v1/payment-methods", headers=auth_b)).json()["data"] == []
 
 
@@ -1044,32 +1021,6 @@ async def test_a_setup_still_awaiting_the_mandate_records_no_payment_method(
     assert account["needs_new_payment_method"] is True
 
 
-async def test_a_payment_method_on_a_disconnected_account_is_not_usable(
-    client: httpx.AsyncClient,
-    stripe_mock: respx.MockRouter,
-    seed: Seed,
-    auth_a: dict[str, str],
-) -> None:
-    session_id = await started_setup(client, stripe_mock, seed, auth_a)
-    stripe_mock.get(SETI_1).respond(
-        200, json=setup_intent(status="succeeded", method=payment_method())
-    )
-    await client.post(f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth_a)
-
-    await deliver(
-        client,
-        event(
-            "financial_connections.account.disconnected",
-            fc_account("fca_new", status="disconnected"),
-            created=int(time.time()) + 5,
-        ),
-    )
-
-    (method,) = (await client.get("/v1/payment-methods", headers=auth_a)).json()["data"]
-    assert method["usable"] is False
-    assert method["unusable_reason"] == "disconnected"
-
-
 async def test_a_later_read_of_stripes_copy_updates_whether_the_method_is_blocked(
     client: httpx.AsyncClient,
     stripe_mock: respx.MockRouter,
@@ -1152,6 +1103,11 @@ async def test_an_earlier_setup_that_succeeds_late_is_recorded_and_the_newer_one
     assert (await start(client, session_id, auth_a)).json()["setup_intent_id"] == "seti_2"
     # A mobile sheet retries the first SetupIntent with its own secret, and it succeeds.
     first.respond(200, json=setup_intent(status="succeeded", method=payment_method()))
+    # The newer one, no longer needed, is canceled at Stripe too.
+    stripe_mock.get(f"{SETUP_INTENTS}/seti_2").respond(200, json=setup_intent("seti_2"))
+    stripe_mock.post(f"{SETUP_INTENTS}/seti_2/cancel").respond(
+        200, json=setup_intent("seti_2", status="canceled", method=None)
+    )
 
     response = await deliver(client, event("setup_intent.succeeded", setup_intent()))
 

@@ -197,6 +197,21 @@ class StripeGateway:
         )
         return SetupIntent.model_validate(setup_intent.to_dict())
 
+    async def cancel_setup_intent(self, setup_intent_id: str) -> SetupIntent:
+        """Cancel a SetupIntent nobody will confirm (Stripe refuses once it has succeeded
+        or while it is processing)."""
+        setup_intent = await self._call(
+            self._client.v1.setup_intents.cancel_async(
+                setup_intent_id, {"cancellation_reason": "duplicate"}
+            )
+        )
+        return SetupIntent.model_validate(setup_intent.to_dict())
+
+    async def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethod:
+        """The PaymentMethod as Stripe has it now: whether it is blocked or detached."""
+        method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
+        return PaymentMethod.model_validate(method.to_dict())
+
     async def list_bank_payment_methods(self, customer_id: str) -> list[PaymentMethod]:
         """The customer's ``us_bank_account`` payment methods, every page."""
         found: list[PaymentMethod] = []

@@ -205,6 +205,10 @@ class FcSession(_StripeShape):
 
 
 class BlockedDetails(_StripeShape):
+    """Why Stripe will not debit the payment method (docs/stripe.md §6): ``reason`` such as
+    ``tokenized_account_number_deactivated`` or ``bank_account_closed``, and the ACH return
+    code behind it, if any (``R02``…)."""
+
     network_code: str | None = None
     reason: str | None = None
 
@@ -227,7 +231,8 @@ class PaymentMethod(_StripeShape):
     id: str
     object: Literal["payment_method"] = "payment_method"
     type: str
-    customer: str | None = None
+    customer: ExpandableId = None
+    customer_account: str | None = None
     created: int | None = None
     us_bank_account: UsBankAccount | None = None
 
@@ -236,11 +241,15 @@ class PaymentMethod(_StripeShape):
         return self.us_bank_account.financial_connections_account if self.us_bank_account else None
 
     @property
-    def blocked_reason(self) -> str | None:
+    def saved(self) -> bool:
+        """Saved to a customer; once detached it never is again (docs/stripe.md §6)."""
+        return self.customer is not None or self.customer_account is not None
+
+    @property
+    def blocked(self) -> BlockedDetails | None:
+        """Stripe's ``us_bank_account.status_details.blocked``: ``None`` unless blocked."""
         details = self.us_bank_account.status_details if self.us_bank_account else None
-        if details is None or details.blocked is None:
-            return None
-        return details.blocked.reason or "blocked"
+        return details.blocked if details else None
 
 
 class SetupError(_StripeShape):

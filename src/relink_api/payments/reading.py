@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from relink_api.accounts.schemas import LinkHealth
 from relink_api.auth import Principal
 from relink_api.db import Connection, Database
 from relink_api.errors import NotFound
@@ -11,6 +10,7 @@ from relink_api.pagination import fetch_page
 from relink_api.payments import repository
 from relink_api.payments.repository import PaymentMethodRow, SetupIntentRow
 from relink_api.payments.schemas import (
+    PaymentMethodBlock,
     PaymentMethodList,
     PaymentMethodRead,
     PaymentMethodSetupRead,
@@ -20,13 +20,6 @@ from relink_api.payments.schemas import (
 )
 from relink_api.payments.service import refresh_setup
 from relink_api.relink import service as relink_service
-
-# Link healths of an account that cannot be debited now, each its own reason.
-_UNUSABLE = {
-    LinkHealth.relink_required: UnusableReason.relink_required,
-    LinkHealth.unrepairable: UnusableReason.unrepairable,
-    LinkHealth.disconnected: UnusableReason.disconnected,
-}
 
 
 async def complete_setup(
@@ -89,12 +82,18 @@ async def _setup_read(conn: Connection, row: SetupIntentRow) -> PaymentMethodSet
     )
 
 
+def _unusable_reason(row: PaymentMethodRow) -> UnusableReason | None:
+    # Detached is final; a block may lift (a relink refreshing a tokenized number).
+    if row.detached_at is not None:
+        return UnusableReason.detached
+    if row.blocked:
+        return UnusableReason.blocked
+    return None
+
+
 def to_read(row: PaymentMethodRow) -> PaymentMethodRead:
-    reason = (
-        UnusableReason.blocked
-        if row.blocked_reason is not None
-        else _UNUSABLE.get(row.account_health)
-    )
+    """The API's view of a stored payment method."""
+    reason = _unusable_reason(row)
     return PaymentMethodRead(
         id=row.id,
         account_id=row.account_id,
@@ -103,6 +102,13 @@ def to_read(row: PaymentMethodRow) -> PaymentMethodRead:
         account_type=row.account_type,
         usable=reason is None,
         unusable_reason=reason,
+        blocked=(
+            PaymentMethodBlock(reason=row.blocked_reason, network_code=row.blocked_network_code)
+            if row.blocked
+            else None
+        ),
+        detached_at=row.detached_at,
+        link_health=row.link_health,
         replaces_payment_method_id=row.replaces_payment_method_id,
         relink_session_id=row.relink_session_id,
         setup_intent_id=row.setup_intent_id,

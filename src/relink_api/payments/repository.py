@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,13 +18,18 @@ _SETUP_COLUMNS = """
     id, relink_session_id, customer_id, account_id, replaces_payment_method_id, status,
     stripe_status, payment_method_id, failure_code, failure_message, created_at, updated_at
 """
-# Usable: Stripe has not blocked it and the account it draws on is not broken.
+# Canceled by relink-api (another SetupIntent of the session succeeded) while Stripe's last
+# word was still an open status: cancel it there too.
+_SUPERSEDED = "status = 'canceled' AND stripe_status <> 'canceled'"
+# Stripe's copy of the payment method, and the link health of the account it draws on:
+# two separate facts (a broken link does not stop a payment method, docs/stripe.md §6).
 _PAYMENT_METHOD_SELECT = """
     SELECT pm.id, pm.customer_id, pm.account_id, pm.setup_intent_id, pm.relink_session_id,
            pm.replaces_payment_method_id, pm.bank_name, pm.last4, pm.account_type,
-           pm.blocked_reason, pm.created_at,
+           pm.blocked, pm.blocked_reason, pm.blocked_network_code, pm.detached_at,
+           pm.created_at,
            relink_link_health(a.status, a.action, a.account_number_expires_at, now())
-               AS account_health
+               AS link_health
     FROM payment_methods pm JOIN accounts a ON a.id = pm.account_id
 """
 
@@ -59,13 +65,32 @@ class PaymentMethodRow:
     bank_name: str | None
     last4: str | None
     account_type: str | None
+    blocked: bool
     blocked_reason: str | None
+    blocked_network_code: str | None
+    detached_at: datetime | None
     created_at: datetime
-    account_health: LinkHealth
+    link_health: LinkHealth
 
     @classmethod
     def from_record(cls, record: asyncpg.Record) -> PaymentMethodRow:
-        return cls(**{**dict(record), "account_health": LinkHealth(record["account_health"])})
+        return cls(**{**dict(record), "link_health": LinkHealth(record["link_health"])})
+
+
+@dataclass(frozen=True, slots=True)
+class StripeCopy:
+    """What a read of Stripe's PaymentMethod says. ``saved``: it has a customer now;
+    ``was_saved``: the caller knows Stripe saved it to one (its SetupIntent named one)."""
+
+    blocked: bool
+    blocked_reason: str | None
+    blocked_network_code: str | None
+    saved: bool
+    bank_name: str | None
+    last4: str | None
+    account_type: str | None
+    snapshot: dict[str, Any]
+    was_saved: bool = False
 
 
 async def insert_setup_intent(
@@ -176,42 +201,78 @@ async def update_setup_intent(
     return SetupIntentRow.from_record(record)
 
 
-async def upsert_payment_method(
-    conn: Connection,
-    *,
-    payment_method_id: str,
-    setup: SetupIntentRow,
-    account_id: str,
-    bank_name: str | None,
-    last4: str | None,
-    account_type: str | None,
-    blocked_reason: str | None,
-    snapshot: dict[str, Any],
+async def insert_payment_method(
+    conn: Connection, *, payment_method_id: str, setup: SetupIntentRow, copy: StripeCopy
 ) -> None:
+    """The payment method a SetupIntent of ours made, if not yet recorded; Stripe's copy is
+    then written by ``record_stripe_copy``."""
     await conn.execute(
         """
         INSERT INTO payment_methods (
             id, customer_id, account_id, setup_intent_id, relink_session_id,
-            replaces_payment_method_id, bank_name, last4, account_type, blocked_reason,
-            snapshot)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-        ON CONFLICT (id) DO UPDATE SET
-            bank_name = EXCLUDED.bank_name, last4 = EXCLUDED.last4,
-            account_type = EXCLUDED.account_type, blocked_reason = EXCLUDED.blocked_reason,
-            snapshot = EXCLUDED.snapshot, updated_at = now()
+            replaces_payment_method_id, snapshot)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (id) DO NOTHING
         """,
         payment_method_id,
         setup.customer_id,
-        account_id,
+        setup.account_id,
         setup.id,
         setup.relink_session_id,
         setup.replaces_payment_method_id,
-        bank_name,
-        last4,
-        account_type,
-        blocked_reason,
-        snapshot,
+        copy.snapshot,
     )
+
+
+async def record_stripe_copy(conn: Connection, *, payment_method_id: str, copy: StripeCopy) -> bool:
+    """Write a read of Stripe's PaymentMethod; ``False`` if relink-api holds no such one.
+
+    Detachment is permanent at Stripe: once seen (no customer now, where it had one) it is
+    kept, whatever a later or reordered read says."""
+    status = await conn.execute(
+        """
+        UPDATE payment_methods SET
+            bank_name = $2, last4 = $3, account_type = $4, blocked = $5, blocked_reason = $6,
+            blocked_network_code = $7,
+            detached_at = CASE
+                WHEN detached_at IS NOT NULL OR $8 THEN detached_at
+                WHEN $9 OR snapshot->>'customer' IS NOT NULL
+                     OR snapshot->>'customer_account' IS NOT NULL THEN now()
+            END,
+            snapshot = $10, updated_at = now()
+        WHERE id = $1
+        """,
+        payment_method_id,
+        copy.bank_name,
+        copy.last4,
+        copy.account_type,
+        copy.blocked,
+        copy.blocked_reason,
+        copy.blocked_network_code,
+        copy.saved,
+        copy.was_saved,
+        copy.snapshot,
+    )
+    return bool(status == "UPDATE 1")
+
+
+async def is_held(conn: Connection, *, payment_method_id: str) -> bool:
+    """Whether relink-api set this payment method up."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM payment_methods WHERE id = $1)", payment_method_id
+    )
+    return found
+
+
+async def ids_on_accounts(conn: Connection, *, account_ids: Sequence[str]) -> list[str]:
+    """Payment methods drawing on these accounts that Stripe may still change (any not
+    detached), in id order."""
+    records = await conn.fetch(
+        "SELECT id FROM payment_methods WHERE account_id = ANY($1::text[]) "
+        "AND detached_at IS NULL ORDER BY id",
+        list(account_ids),
+    )
+    return [record["id"] for record in records]
 
 
 async def newest_from_account(conn: Connection, *, customer_id: str, account_id: str) -> str | None:
@@ -258,5 +319,23 @@ async def list_pending(conn: Connection, window: CreatedWindow) -> list[str]:
     """SetupIntents still pending that were created in the window, oldest first."""
     records = await conn.fetch(
         f"SELECT id FROM setup_intents WHERE status = 'pending' AND {IN_WINDOW}", *window.args()
+    )
+    return [record["id"] for record in records]
+
+
+async def superseded_of_session(conn: Connection, *, relink_session_id: str) -> list[str]:
+    """SetupIntents of the session canceled here that Stripe may still hold open."""
+    records = await conn.fetch(
+        f"SELECT id FROM setup_intents WHERE relink_session_id = $1 AND {_SUPERSEDED} "
+        "ORDER BY created_at",
+        relink_session_id,
+    )
+    return [record["id"] for record in records]
+
+
+async def list_superseded(conn: Connection, window: CreatedWindow) -> list[str]:
+    """SetupIntents canceled here that Stripe may still hold open, created in the window."""
+    records = await conn.fetch(
+        f"SELECT id FROM setup_intents WHERE {_SUPERSEDED} AND {IN_WINDOW}", *window.args()
     )
     return [record["id"] for record in records]

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from relink_api.accounts.schemas import LinkHealth
 from relink_api.web.examples import with_examples
 from relink_api.web.inputs import STORABLE_TEXT
 
@@ -23,14 +24,32 @@ class SetupStatus(StrEnum):
 
 
 class UnusableReason(StrEnum):
-    """Why a payment method cannot be charged now. ``blocked``: Stripe blocked it (for
-    example ``tokenized_account_number_deactivated``); the others are the link health of
-    the account it draws on."""
+    """Why Stripe will not charge the payment method now, from Stripe's PaymentMethod only:
+    ``blocked`` (``us_bank_account.status_details.blocked``; see ``blocked`` for Stripe's
+    reason) or ``detached`` (from its customer, which is permanent). The link health of the
+    account it draws on is a separate fact: a broken link does not stop a payment method."""
 
     blocked = "blocked"
-    relink_required = "relink_required"
-    unrepairable = "unrepairable"
-    disconnected = "disconnected"
+    detached = "detached"
+
+
+class PaymentMethodBlock(BaseModel):
+    """Stripe's ``us_bank_account.status_details.blocked``, as Stripe words it."""
+
+    model_config = with_examples(
+        {"reason": "tokenized_account_number_deactivated", "network_code": None}
+    )
+
+    reason: str | None = Field(
+        description="Stripe's reason: `tokenized_account_number_deactivated` (the bank's "
+        "tokenized account number was deactivated; a relink of the account refreshes it and "
+        "the same payment method works again), `bank_account_closed`, `bank_account_frozen`, "
+        "`bank_account_invalid_details`, `bank_account_restricted`, `bank_account_unusable`, "
+        "`debit_not_authorized`, or a reason Stripe adds later."
+    )
+    network_code: str | None = Field(
+        description="The ACH return code behind the block (`R02`, `R03`, …), if any."
+    )
 
 
 class PaymentMethodSetupCreate(BaseModel):
@@ -97,6 +116,9 @@ PAYMENT_METHOD_EXAMPLE: dict[str, Any] = {
     "account_type": "checking",
     "usable": True,
     "unusable_reason": None,
+    "blocked": None,
+    "detached_at": None,
+    "link_health": "ok",
     "replaces_payment_method_id": "pm_1PZ2oldChecking",
     "relink_session_id": "rls_3f9c2a7d41b8e6f0a2c4d5e6",
     "setup_intent_id": "seti_1PZ3xY2eZvKYlo2C",
@@ -105,7 +127,8 @@ PAYMENT_METHOD_EXAMPLE: dict[str, Any] = {
 
 
 class PaymentMethodRead(BaseModel):
-    """An ACH payment method relink-api set up, and whether it can be charged now."""
+    """An ACH payment method relink-api set up, whether Stripe will charge it now, and the
+    link health of the account it draws on: two separate facts."""
 
     model_config = with_examples(PAYMENT_METHOD_EXAMPLE)
 
@@ -114,8 +137,24 @@ class PaymentMethodRead(BaseModel):
     bank_name: str | None
     last4: str | None
     account_type: str | None
-    usable: bool
-    unusable_reason: UnusableReason | None
+    usable: bool = Field(
+        description="Stripe's word, as last read: neither blocked nor detached. A payment "
+        "method stays usable while its account's link is broken or disconnected."
+    )
+    unusable_reason: UnusableReason | None = Field(
+        description="Why `usable` is false; null when it is true."
+    )
+    blocked: PaymentMethodBlock | None = Field(
+        description="Stripe's block on the payment method; null when it is not blocked."
+    )
+    detached_at: datetime | None = Field(
+        description="When relink-api learnt Stripe had detached it from its customer."
+    )
+    link_health: LinkHealth = Field(
+        description="The link health of the Financial Connections account it draws on, as "
+        "on the account. A link that asks for a relink (`expiring`, `relink_required`) does "
+        "not make the payment method unusable, and relinking that same account keeps it."
+    )
     replaces_payment_method_id: str | None
     relink_session_id: str
     setup_intent_id: str

@@ -4,8 +4,8 @@ When a relink links a *different* account, Stripe does not move the payment meth
 from the old one (docs/stripe.md §6): the customer sets up a new one, through a
 SetupIntent we create (``payments.setup``) and they confirm with the mandate. This module
 holds what the rest of relink-api relies on: which account a completed relink may set one
-up from, and Stripe's copy of a SetupIntent recorded, whether our read or its webhook comes
-first.
+up from, Stripe's copy of a SetupIntent recorded, whether our read or its webhook comes
+first, and a SetupIntent superseded here canceled at Stripe too.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import logging
 from relink_api.accounts import service as accounts_service
 from relink_api.db import Connection, Database
 from relink_api.db.window import CreatedWindow
-from relink_api.errors import ValidationFailed
+from relink_api.errors import ProblemError, ValidationFailed
 from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.errors import StripeInvalidRequest
 from relink_api.gateway.objects import PaymentMethod, SetupIntent
-from relink_api.payments import repository
+from relink_api.payments import repository, usability
 from relink_api.payments.errors import PaymentMethodNotNeeded
 from relink_api.payments.repository import SetupIntentRow
 from relink_api.payments.schemas import SetupStatus
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 _TERMINAL = frozenset({SetupStatus.succeeded, SetupStatus.canceled})
 _REPLACING = frozenset({RelinkOutcome.new_account, RelinkOutcome.relinked})
+# The statuses Stripe lets a SetupIntent be canceled from (docs/stripe.md §6).
+_CANCELABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
 
 
 def setup_status(setup_intent: SetupIntent) -> SetupStatus:
@@ -92,7 +95,11 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
     if row is None:
         return None
     status = setup_status(setup_intent)
-    if row.status in _TERMINAL and status is not row.status:
+    # Canceled here when another of the session's SetupIntents succeeded, and confirmed at
+    # Stripe before our cancel reached it: it made a payment method, and losing that would
+    # be worse than holding two.
+    superseded_then_succeeded = _superseded(row) and status is SetupStatus.succeeded
+    if row.status in _TERMINAL and status is not row.status and not superseded_then_succeeded:
         status, stripe_status = row.status, row.stripe_status
     else:
         stripe_status = setup_intent.status
@@ -120,17 +127,8 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
     )
     method = setup_intent.payment_method
     if status is SetupStatus.succeeded and isinstance(method, PaymentMethod):
-        bank = method.us_bank_account
-        await repository.upsert_payment_method(
-            conn,
-            payment_method_id=method.id,
-            setup=updated,
-            account_id=row.account_id,
-            bank_name=bank.bank_name if bank else None,
-            last4=bank.last4 if bank else None,
-            account_type=bank.account_type if bank else None,
-            blocked_reason=method.blocked_reason,
-            snapshot=method.model_dump(mode="json"),
+        await usability.record_set_up(
+            conn, method, setup=updated, saved_to_customer=setup_intent.customer is not None
         )
         await accounts_service.payment_method_set_up(conn, account_id=row.account_id)
     if updated.status is not row.status:
@@ -138,13 +136,68 @@ async def record_setup_intent(conn: Connection, setup_intent: SetupIntent) -> Se
     return updated
 
 
+def _superseded(row: SetupIntentRow) -> bool:
+    """Canceled here while Stripe's last word was an open status."""
+    return row.status is SetupStatus.canceled and row.stripe_status != "canceled"
+
+
+async def settle_setup_intent(
+    db: Database, gateway: StripeGateway, setup_intent: SetupIntent
+) -> SetupIntentRow | None:
+    """Record Stripe's copy of one of our SetupIntents in its own transaction, then cancel
+    at Stripe any of the session's SetupIntents it superseded here."""
+    async with db.transaction() as conn:
+        recorded = await record_setup_intent(conn, setup_intent)
+    if recorded is not None:
+        await cancel_superseded(db, gateway, relink_session_id=recorded.relink_session_id)
+    return recorded
+
+
 async def refresh_setup(
     db: Database, gateway: StripeGateway, *, setup_intent_id: str
 ) -> SetupIntentRow | None:
     """Read one of our SetupIntents from Stripe and record it (the reconciliation sweep)."""
     setup_intent = await gateway.retrieve_setup_intent(setup_intent_id)
+    return await settle_setup_intent(db, gateway, setup_intent)
+
+
+async def cancel_superseded(
+    db: Database, gateway: StripeGateway, *, relink_session_id: str
+) -> None:
+    """Cancel at Stripe the session's SetupIntents superseded here, so nobody confirms one
+    later. It runs after the commit that superseded them, so a failure loses nothing: each
+    stays marked (canceled here, open at Stripe) and the reconciliation sweep tries again."""
+    async with db.connection() as conn:
+        superseded = await repository.superseded_of_session(
+            conn, relink_session_id=relink_session_id
+        )
+    for setup_intent_id in superseded:
+        try:
+            await cancel_at_stripe(db, gateway, setup_intent_id)
+        except ProblemError as exc:
+            logger.warning(
+                "SetupIntent %s is still open at Stripe; the sweep retries: %s",
+                setup_intent_id,
+                exc.detail,
+            )
+
+
+async def cancel_at_stripe(db: Database, gateway: StripeGateway, setup_intent_id: str) -> bool:
+    """Cancel one SetupIntent superseded here, unless Stripe's copy says it can no longer
+    be: one that succeeded is recorded instead (its payment method is real), one still
+    processing is left for a later try. Whether Stripe now holds it canceled."""
+    current = await gateway.retrieve_setup_intent(setup_intent_id)
+    if current.status in _CANCELABLE:
+        try:
+            current = await gateway.cancel_setup_intent(setup_intent_id)
+        except StripeInvalidRequest:
+            # Confirmed between our read and the cancel: Stripe refuses; keep its copy.
+            current = await gateway.retrieve_setup_intent(setup_intent_id)
     async with db.transaction() as conn:
-        return await record_setup_intent(conn, setup_intent)
+        await record_setup_intent(conn, current)
+    if current.status == "canceled":
+        logger.info("SetupIntent %s superseded here: canceled at Stripe", setup_intent_id)
+    return current.status == "canceled"
 
 
 async def is_ours(db: Database, setup_intent_id: str) -> bool:
@@ -156,3 +209,9 @@ async def pending_setups(db: Database, window: CreatedWindow) -> list[str]:
     """SetupIntents still pending that were created in the window, oldest first."""
     async with db.connection() as conn:
         return await repository.list_pending(conn, window)
+
+
+async def superseded_setups(db: Database, window: CreatedWindow) -> list[str]:
+    """SetupIntents superseded here that Stripe may still hold open, created in the window."""
+    async with db.connection() as conn:
+        return await repository.list_superseded(conn, window)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from relink_api.accounts import service as accounts_service
 from relink_api.auth import Principal
 from relink_api.db import Database
-from relink_api.errors import Conflict, NotFound
+from relink_api.errors import Conflict, NotFound, ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import AccountHolder
 from relink_api.gateway.requests import SetupIntentRequest
@@ -27,7 +27,7 @@ from relink_api.payments.schemas import (
     PaymentMethodSetupCreated,
     SetupStatus,
 )
-from relink_api.payments.service import eligible_account, record_setup_intent, setup_status
+from relink_api.payments.service import eligible_account, settle_setup_intent, setup_status
 from relink_api.relink import service as relink_service
 from relink_api.settings import Settings
 
@@ -142,10 +142,10 @@ class _Setup:
                 stripe_status=setup_intent.status,
             )
         if inserted is None:
-            # A concurrent request won: hand back its SetupIntent; ours is never confirmed.
-            logger.warning(
-                "relink %s: SetupIntent %s lost a race and is unused", row.id, setup_intent.id
-            )
+            # A concurrent request won: hand back its SetupIntent. Ours was never recorded
+            # nor its secret handed out, so nobody can confirm it: cancel it at Stripe
+            # rather than leave it open.
+            await self._cancel_unused(row.id, setup_intent.id)
             async with self.db.connection() as conn:
                 winner = await repository.latest_for_session(
                     conn, relink_session_id=row.id, customer_id=customer_id
@@ -163,6 +163,21 @@ class _Setup:
             replaces or "nothing",
         )
         return self._created(inserted, setup_intent.client_secret)
+
+    async def _cancel_unused(self, session_id: str, setup_intent_id: str) -> None:
+        try:
+            await self.gateway.cancel_setup_intent(setup_intent_id)
+        except ProblemError as exc:
+            logger.warning(
+                "relink %s: SetupIntent %s lost a race, is unused and still open at Stripe: %s",
+                session_id,
+                setup_intent_id,
+                exc.detail,
+            )
+            return
+        logger.warning(
+            "relink %s: SetupIntent %s lost a race; canceled at Stripe", session_id, setup_intent_id
+        )
 
     async def again(self, setup_intent_id: str) -> PaymentMethodSetupCreated:
         """The response to the request that created ``setup_intent_id``, rebuilt."""
@@ -205,8 +220,7 @@ class _Setup:
         if live.status is SetupStatus.succeeded:
             raise _already(live)
         setup_intent = await self.gateway.retrieve_setup_intent(live.id)
-        async with self.db.transaction() as conn:
-            recorded = await record_setup_intent(conn, setup_intent)
+        recorded = await settle_setup_intent(self.db, self.gateway, setup_intent)
         assert recorded is not None
         if recorded.status is SetupStatus.succeeded:
             raise _already(recorded)

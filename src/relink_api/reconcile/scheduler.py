@@ -42,11 +42,13 @@ async def run_periodically(db: Database, gateway: StripeGateway, settings: Setti
         except Exception:
             logger.exception("scheduled sync failed")
             continue
-        if settled.sessions or settled.setups or settled.failed:
+        if settled.sessions or settled.setups or settled.canceled or settled.failed:
             logger.info(
-                "scheduled sync: settled %d relink sessions and %d payment setups, failed %d",
+                "scheduled sync: settled %d relink sessions and %d payment setups, canceled "
+                "%d superseded SetupIntents at Stripe, failed %d",
                 settled.sessions,
                 settled.setups,
+                settled.canceled,
                 settled.failed,
             )
         if summary.checked or summary.stopped:

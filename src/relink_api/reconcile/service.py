@@ -1,5 +1,6 @@
-"""Re-read accounts from Stripe and apply what changed (history source ``sync``), and settle
-relinks and payment setups that were left unfinished."""
+"""Re-read accounts (and the payment methods drawing on them) from Stripe and apply what
+changed (history source ``sync``), and settle relinks and payment setups that were left
+unfinished."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from relink_api.db.window import CreatedWindow
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.payments import service as payments_service
+from relink_api.payments import usability
 from relink_api.payments.schemas import SetupStatus
 from relink_api.relink import service as relink_service
 
@@ -50,6 +52,8 @@ class SyncSummary:
 class SettleSummary:
     sessions: int = 0
     setups: int = 0
+    # SetupIntents superseded here that are now canceled at Stripe too.
+    canceled: int = 0
     failed: int = 0
 
 
@@ -77,6 +81,9 @@ class _Unfinished:
 
 _SESSIONS = _Unfinished("session", relink_service.unfinished_sessions, _settle_session)
 _SETUPS = _Unfinished("SetupIntent", payments_service.pending_setups, _settle_setup)
+_SUPERSEDED = _Unfinished(
+    "superseded SetupIntent", payments_service.superseded_setups, payments_service.cancel_at_stripe
+)
 
 
 async def settle_unfinished(
@@ -93,7 +100,7 @@ async def settle_unfinished(
     and guarded in the database, so this is safe beside the server and other runs. The
     caller paces ``gateway`` (``StripeGateway.paced``) for the whole run."""
     moment = now or datetime.now(tz=UTC)
-    kinds = (_SESSIONS, _SETUPS)
+    kinds = (_SESSIONS, _SETUPS, _SUPERSEDED)
     window = CreatedWindow(
         created_before=moment - settle_after,
         created_after=moment - SETTLE_HORIZON,
@@ -111,7 +118,10 @@ async def settle_unfinished(
                 failed += 1
                 logger.warning("settle: %s %s failed: %s", kind.name, object_id, exc.detail)
     return SettleSummary(
-        sessions=settled[_SESSIONS.name], setups=settled[_SETUPS.name], failed=failed
+        sessions=settled[_SESSIONS.name],
+        setups=settled[_SETUPS.name],
+        canceled=settled[_SUPERSEDED.name],
+        failed=failed,
     )
 
 
@@ -152,6 +162,12 @@ async def sync_accounts(
                 async with db.transaction() as conn:
                     applied = await state.apply(conn, Observation.read_now(fetched, _SYNC))
                 summary.changed += int(applied.changed)
+                # Whether its payment methods can be charged is Stripe's word on each of
+                # them, not the account's: re-read those too.
+                methods = await usability.refresh_payment_methods(
+                    db, gateway, account_ids=[account_id]
+                )
+                summary.failed += len(methods.failed)
             except Exception as exc:
                 # One account's failure (Stripe, or anything unexpected) must not end the
                 # run; its lease is handed back so a later run can try again. A cancelled

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -23,8 +24,15 @@ from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
-from relink_api.gateway.objects import FcAccount, FcAuthorization, SetupIntent, StripeEvent
+from relink_api.gateway.objects import (
+    FcAccount,
+    FcAuthorization,
+    PaymentMethod,
+    SetupIntent,
+    StripeEvent,
+)
 from relink_api.payments import service as payments_service
+from relink_api.payments import usability
 from relink_api.relink import service as relink_service
 
 logger = logging.getLogger(__name__)
@@ -48,13 +56,13 @@ class Plan:
     accounts: list[Observation] = field(default_factory=list)
     # An authorization's own state, and the Stripe time it describes.
     authorization: tuple[FcAuthorization, datetime] | None = None
-    setup_intent: SetupIntent | None = None
+    payment_method: PaymentMethod | None = None
 
     async def apply(self, conn: Connection) -> bool:
         """Apply the plan; whether every account snapshot in it was stale."""
         applied = await state.apply_all(conn, self.accounts)
-        if self.setup_intent is not None:
-            await payments_service.record_setup_intent(conn, self.setup_intent)
+        if self.payment_method is not None:
+            await usability.record_payment_method(conn, self.payment_method)
         if self.authorization is not None:
             authorization, as_of = self.authorization
             await state.record_authorization(conn, authorization, as_of=as_of)
@@ -130,23 +138,53 @@ async def authorization_changed(event: StripeEvent, db: Database, gateway: Strip
     return Plan(True, accounts, (authorization, event.created_at))
 
 
-async def setup_intent_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+_Made = TypeVar("_Made", SetupIntent, PaymentMethod)
+
+
+async def _ours_now(
+    event: StripeEvent,
+    model: type[_Made],
+    is_ours: Callable[[str], Awaitable[bool]],
+    retrieve: Callable[[str], Awaitable[_Made]],
+) -> _Made | None:
+    """The event's object as Stripe has it now; ``None`` for one relink-api did not make.
+
+    Events arrive in any order, so Stripe's current copy is the truth; the payload stands
+    in only when Stripe no longer knows the object."""
     try:
-        payload = SetupIntent.model_validate(event.data.object)
+        payload = model.model_validate(event.data.object)
     except ValidationError as exc:
-        raise MalformedEvent(f"{event.type} must carry a setup_intent.") from exc
-    if not await payments_service.is_ours(db, payload.id):
-        return Plan(False)
-    # Events arrive in any order; Stripe's current copy (payment method expanded) is the
-    # same thing the page's `complete` call records, so both paths agree.
+        raise MalformedEvent(f"{event.type} must carry a {model.__name__}.") from exc
+    if not await is_ours(payload.id):
+        return None
     try:
-        fresh = await gateway.retrieve_setup_intent(payload.id)
+        return await retrieve(payload.id)
     except StripeResourceMissing:
         logger.warning(
             "event %s: %s is gone from Stripe; applying the payload", event.id, payload.id
         )
-        fresh = payload
-    return Plan(True, setup_intent=fresh)
+        return payload
+
+
+async def setup_intent_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+    # Stripe's current copy (payment method expanded) is the same thing the page's
+    # `complete` call records, so both paths agree.
+    ours = partial(payments_service.is_ours, db)
+    fresh = await _ours_now(event, SetupIntent, ours, gateway.retrieve_setup_intent)
+    if fresh is None:
+        return Plan(False)
+    # Recorded (and what it superseded canceled at Stripe, after that commit) before the
+    # event is: idempotent, and a failure answers 5xx so Stripe delivers the event again.
+    await payments_service.settle_setup_intent(db, gateway, fresh)
+    return Plan(True)
+
+
+async def payment_method_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+    # Blocked, unblocked or detached: whether it can be charged is on Stripe's copy
+    # (detachment is final, so no re-read undoes it).
+    held = partial(usability.holds, db)
+    fresh = await _ours_now(event, PaymentMethod, held, gateway.retrieve_payment_method)
+    return Plan(False) if fresh is None else Plan(True, payment_method=fresh)
 
 
 async def session_updated(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
@@ -182,4 +220,7 @@ HANDLERS: dict[str, Handler] = {
     "setup_intent.canceled": setup_intent_changed,
     "setup_intent.requires_action": setup_intent_changed,
     "financial_connections.session.updated": session_updated,
+    "payment_method.updated": payment_method_changed,
+    "payment_method.automatically_updated": payment_method_changed,
+    "payment_method.detached": payment_method_changed,
 }
