@@ -96,7 +96,7 @@ export function statusLine(account) {
     }
     case "relink_required":
       return (CAUSES[account.cause] || "The connection to your bank stopped working.") +
-        " Payments from it are paused until you reconnect.";
+        " Reconnect it to keep this link working.";
     case "unrepairable":
       return (CAUSES[account.cause] || "This connection can't be repaired.") +
         " Link a new account to keep payments working.";

@@ -17,6 +17,7 @@ from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
 from relink_api.gateway.objects import FcAccount, FcSession
+from relink_api.payments import usability as payment_usability
 from relink_api.relink import repository
 from relink_api.relink.classify import Reread, Verdict, classify, classify_accounts
 from relink_api.relink.errors import RelinkSessionPending
@@ -61,6 +62,12 @@ async def complete(
     if verdict.outcome in (RelinkOutcome.relinked, RelinkOutcome.new_account):
         fetched = await _read_accounts(gateway, row, stripe_session, verdict, siblings, fetched)
     completed = await _record(db, row, stripe_session, verdict, fetched)
+    if completed.reactivated_account_ids:
+        # A relink that refreshed an account's tokenized numbers makes Stripe unblock its
+        # payment method: read it now rather than leave it blocked until Stripe's event.
+        await payment_usability.refresh_payment_methods(
+            db, gateway, account_ids=completed.reactivated_account_ids
+        )
     logger.info(
         "relink session %s completed: %s%s",
         completed.id,
