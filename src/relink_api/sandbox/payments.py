@@ -22,6 +22,10 @@ SETUP_FAILURE_MESSAGES = {
 }
 
 
+# More payment methods than one customer has in the sandbox.
+_ALL = 10_000
+
+
 class SetupFailed(StripeApiError):
     """The bank refused a SetupIntent's confirmation: Stripe answers with an error, yet the
     SetupIntent's new state (``requires_payment_method``) stands, so the caller commits it."""
@@ -82,6 +86,22 @@ async def payment_method_view(conn: Connection, payment_method: dict[str, Any]) 
         else {}
     )
     return {**payment_method, "us_bank_account": {**bank, "status_details": status_details}}
+
+
+async def made_from(conn: Connection, account: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payment methods made from an FC account and attached to its holder."""
+    customer = (account.get("account_holder") or {}).get("customer")
+    if not customer:
+        return []
+    attached, _ = await store.list_by_lookup(
+        conn, type="payment_method", lookup=customer, limit=_ALL
+    )
+    return [
+        payment_method
+        for payment_method in attached
+        if (payment_method.get("us_bank_account") or {}).get("financial_connections_account")
+        == account["id"]
+    ]
 
 
 # --- SetupIntents ----------------------------------------------------------------------------
