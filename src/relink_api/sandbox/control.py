@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
 from relink_api.gateway.objects import INACTIVE_CAUSES
-from relink_api.sandbox import demo, store, tokenized, world
+from relink_api.sandbox import demo, payment_method_changes, store, tokenized, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
@@ -147,6 +147,13 @@ async def account_numbers_expire(account_id: str, db: DatabaseDep) -> dict[str, 
     """The account's tokenized numbers expire now; the account needs a relink."""
     async with db.transaction() as conn:
         return await tokenized.expire(conn, account_id)
+
+
+@router.post("/payment-methods/{payment_method_id}/detach")
+async def detach_payment_method(payment_method_id: str, db: DatabaseDep) -> dict[str, Any]:
+    """Detach the payment method from its customer, as the business would at Stripe."""
+    async with db.transaction() as conn:
+        return await payment_method_changes.detach(conn, payment_method_id)
 
 
 @router.post("/accounts/{account_id}/expected-deactivation")
