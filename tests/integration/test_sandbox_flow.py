@@ -23,6 +23,7 @@ ROLES = {
     "unrepairable",
     "expiring",
     "healthy",
+    "tokenized",
 }
 EXPECTED_HEALTH = {
     "relink_required": "relink_required",
@@ -31,6 +32,7 @@ EXPECTED_HEALTH = {
     "unrepairable": "unrepairable",
     "expiring": "expiring",
     "healthy": "ok",
+    "tokenized": "ok",
 }
 BROKEN_TRIO = ("relink_required", "relink_required_savings", "credit_card")
 
@@ -176,7 +178,7 @@ async def test_demo_customer_is_listed_by_the_app_with_each_link_health(
     assert body["customer_id"].startswith("cus_")
     assert set(body["accounts"]) == ROLES
     assert all(account_id.startswith("fca_") for account_id in body["accounts"].values())
-    assert len(set(body["accounts"].values())) == 6
+    assert len(set(body["accounts"].values())) == 7
     assert body["page_url"] == f"{sandbox.base_url}/#token={body['token']}"
     assert "?" not in body["page_url"]
 

@@ -1,7 +1,8 @@
 """PaymentMethods and SetupIntents in the sandbox (docs/sandbox.md, "Stripe REST API" and
 "Control"): listing a customer's payment methods, their blocked status following the FC
-account, expanding a SetupIntent's payment method, metadata, armed setup failures and the
-demo customer's payment methods, all through the official SDK."""
+account's tokenized account number (and only that), expanding a SetupIntent's payment
+method, metadata, armed setup failures and the demo customer's payment methods, all through
+the official SDK."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from relink_api.sandbox import store, world
 from relink_api.sandbox.demo import create_demo_customer
 from tests.sandbox_server import RunningSandbox
 
-PM_ROLES = ("relink_required", "unrepairable", "healthy")
+PM_ROLES = ("relink_required", "unrepairable", "healthy", "tokenized")
 BLOCKED = {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
 MANDATE: Any = {
     "customer_acceptance": {
@@ -84,7 +85,7 @@ async def test_the_demo_customer_has_a_payment_method_per_role(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["customer_id"].startswith("cus_")
-    assert len(body["accounts"]) == 6
+    assert len(body["accounts"]) == 7
     assert set(body["payment_methods"]) == set(PM_ROLES)
 
     for role in PM_ROLES:
@@ -95,8 +96,8 @@ async def test_the_demo_customer_has_a_payment_method_per_role(
         bank = payment_method.us_bank_account
         assert bank is not None
         assert bank.financial_connections_account == body["accounts"][role]
-        expected = {} if role == "healthy" else BLOCKED
-        assert bank.to_dict()["status_details"] == expected, role
+        # Broken links leave their payment methods usable; no TAN is deactivated yet.
+        assert bank.to_dict()["status_details"] == {}, role
 
 
 # --- listing ----------------------------------------------------------------------------------
@@ -124,9 +125,9 @@ async def test_list_is_the_customers_newest_first_with_stripes_envelope(
         other["payment_methods"].values()
     )
     by_id = {pm.id: pm for pm in page.data}
-    blocked = by_id[demo["payment_methods"]["relink_required"]].us_bank_account
-    assert blocked is not None
-    assert blocked.to_dict()["status_details"] == BLOCKED
+    broken_link = by_id[demo["payment_methods"]["relink_required"]].us_bank_account
+    assert broken_link is not None
+    assert broken_link.to_dict()["status_details"] == {}
 
 
 async def test_list_pages_both_ways(sdk: stripe.StripeClient, demo: dict[str, Any]) -> None:
@@ -189,14 +190,16 @@ async def test_list_errors_name_the_param(
         assert caught.value.code == code
 
 
-# --- status_details follows the FC account ------------------------------------------------------
+# --- status_details follows the FC account's tokenized number ------------------------------------
 
 
-async def test_blocked_status_follows_deactivation_and_reactivation(
+async def test_blocked_status_follows_a_tans_deactivation_and_reactivation(
     sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
 ) -> None:
-    account_id = demo["accounts"]["healthy"]
-    created = await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    account_id = demo["accounts"]["tokenized"]
+    created = await create_setup_intent(
+        sdk, demo, role="tokenized", confirm=True, mandate_data=MANDATE
+    )
     assert created.status == "succeeded"
     assert isinstance(created.payment_method, str)
     payment_method_id = created.payment_method
@@ -226,7 +229,24 @@ async def test_blocked_status_follows_deactivation_and_reactivation(
     assert await status_details() == [{}, {}, {}]
 
 
-async def test_a_disconnected_accounts_payment_method_is_blocked(
+async def test_a_broken_link_without_a_tan_leaves_its_payment_method_usable(
+    sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
+) -> None:
+    account_id = demo["accounts"]["healthy"]
+    created = await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+    assert isinstance(created.payment_method, str)
+
+    response = await sandbox.client.post(f"/sandbox/control/accounts/{account_id}/deactivate")
+    assert response.status_code == 200, response.text
+
+    for payment_method_id in (created.payment_method, demo["payment_methods"]["healthy"]):
+        payment_method = await sdk.v1.payment_methods.retrieve_async(payment_method_id)
+        assert payment_method.us_bank_account is not None
+        assert payment_method.us_bank_account.to_dict()["status_details"] == {}
+    assert await events(sandbox, "payment_method.automatically_updated", created.id) == []
+
+
+async def test_a_disconnected_accounts_payment_method_stays_usable(
     sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
 ) -> None:
     async with sandbox.app.state.database.transaction() as conn:
@@ -239,7 +259,7 @@ async def test_a_disconnected_accounts_payment_method_is_blocked(
     payment_method = await sdk.v1.payment_methods.retrieve_async(demo["payment_methods"]["healthy"])
 
     assert payment_method.us_bank_account is not None
-    assert payment_method.us_bank_account.to_dict()["status_details"] == BLOCKED
+    assert payment_method.us_bank_account.to_dict()["status_details"] == {}
 
 
 # --- SetupIntents -------------------------------------------------------------------------------
@@ -437,10 +457,10 @@ async def test_arming_again_replaces_the_armed_failure(
 async def test_a_failed_setups_error_shows_its_payment_method_as_it_is_now(
     sandbox: RunningSandbox, sdk: stripe.StripeClient, demo: dict[str, Any]
 ) -> None:
-    account_id = demo["accounts"]["healthy"]
+    account_id = demo["accounts"]["tokenized"]
     await arm_failure(sandbox, account_id)
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        await create_setup_intent(sdk, demo, confirm=True, mandate_data=MANDATE)
+        await create_setup_intent(sdk, demo, role="tokenized", confirm=True, mandate_data=MANDATE)
     failed_id = caught.value.json_body["error"]["setup_intent"]["id"]  # type: ignore[index]
     response = await sandbox.client.post(f"/sandbox/control/accounts/{account_id}/deactivate")
     assert response.status_code == 200, response.text

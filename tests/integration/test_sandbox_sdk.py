@@ -32,6 +32,7 @@ ROLES = (
     "unrepairable",
     "expiring",
     "healthy",
+    "tokenized",
 )
 DAY = 86_400
 
@@ -317,7 +318,7 @@ async def test_raw_sdk_list_pages_newest_first_with_starting_after(
         assert pages < 10, "has_more never became false"
         starting_after = page.data[-1].id
 
-    assert pages == 3
+    assert pages == 4
     assert len(seen) == len(set(seen)), "an account appeared on two pages"
     # The demo accounts were created in role order: newest first is the reverse.
     assert seen == [demo["accounts"][role] for role in reversed(ROLES)]

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.db import Connection
-from relink_api.sandbox import store, world
+from relink_api.sandbox import store, tokenized, world
 from relink_api.sandbox.wire import StripeApiError, invalid
 
 
@@ -161,7 +161,8 @@ async def play(conn: Connection, session: dict[str, Any], body: Choice) -> dict[
             return await _finish(
                 conn, session, status="failed", accounts=[], relink_result=failed("no_account")
             )
-    await world.repair_authorization(conn, authorization_id)
+    # A new authorization at the bank: broken links repaired, tokenized numbers reissued.
+    await tokenized.relink(conn, authorization_id)
     fresh = await store.get(conn, linked["id"], type="account")
     assert fresh is not None
     return await _finish(

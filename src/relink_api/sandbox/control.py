@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
 from relink_api.gateway.objects import INACTIVE_CAUSES
-from relink_api.sandbox import demo, store, world
+from relink_api.sandbox import demo, payment_method_changes, store, tokenized, world
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
@@ -54,6 +54,12 @@ class ExpectedDeactivation(BaseModel):
     date: date
 
 
+class ExpirySoon(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Soon: within the 30 days in which Stripe's hosted relink counts a TAN as expiring.
+    days: int = Field(default=7, ge=1, le=30)
+
+
 class SetupFailure(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(default="bank_account_unusable", pattern="^[a-z][a-z_]{0,63}$")
@@ -85,11 +91,15 @@ async def create_demo_customer(
     return {**created, "token": token, "page_url": f"{base}/#token={token}"}
 
 
+# A broken link takes its tokenized account numbers with it, and a reactivation brings new
+# ones: each change of numbers is announced (``tokenized``).
+
+
 @router.post("/accounts/{account_id}/deactivate")
 async def deactivate_account(
     account_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
-    async with db.transaction() as conn:
+    async with db.transaction() as conn, tokenized.announced(conn, [account_id]):
         return await world.deactivate_account(
             conn, account_id, cause=change.cause, action=change.action
         )
@@ -97,7 +107,7 @@ async def deactivate_account(
 
 @router.post("/accounts/{account_id}/reactivate")
 async def reactivate_account(account_id: str, db: DatabaseDep) -> dict[str, Any]:
-    async with db.transaction() as conn:
+    async with db.transaction() as conn, tokenized.reactivating(conn, [account_id]):
         return await world.reactivate_account(conn, account_id)
 
 
@@ -106,17 +116,44 @@ async def deactivate_authorization(
     authorization_id: str, db: DatabaseDep, change: DeactivationBody
 ) -> dict[str, Any]:
     async with db.transaction() as conn:
-        account_ids = await world.deactivate_authorization(
-            conn, authorization_id, cause=change.cause, action=change.action
-        )
+        on_it = await tokenized.connected_accounts(conn, authorization_id)
+        async with tokenized.announced(conn, on_it):
+            account_ids = await world.deactivate_authorization(
+                conn, authorization_id, cause=change.cause, action=change.action
+            )
     return {"authorization": authorization_id, "accounts": account_ids}
 
 
 @router.post("/authorizations/{authorization_id}/reactivate")
 async def reactivate_authorization(authorization_id: str, db: DatabaseDep) -> dict[str, Any]:
     async with db.transaction() as conn:
-        account_ids = await world.reactivate_authorization(conn, authorization_id)
+        on_it = await tokenized.connected_accounts(conn, authorization_id)
+        async with tokenized.reactivating(conn, on_it):
+            account_ids = await world.reactivate_authorization(conn, authorization_id)
     return {"authorization": authorization_id, "accounts": account_ids}
+
+
+@router.post("/accounts/{account_id}/account-numbers/expire-soon")
+async def account_numbers_expire_soon(
+    account_id: str, db: DatabaseDep, body: ExpirySoon | None = None
+) -> dict[str, Any]:
+    """The account's tokenized numbers expire in ``days`` days."""
+    async with db.transaction() as conn:
+        return await tokenized.warn_expiry(conn, account_id, days=(body or ExpirySoon()).days)
+
+
+@router.post("/accounts/{account_id}/account-numbers/expire")
+async def account_numbers_expire(account_id: str, db: DatabaseDep) -> dict[str, Any]:
+    """The account's tokenized numbers expire now; the account needs a relink."""
+    async with db.transaction() as conn:
+        return await tokenized.expire(conn, account_id)
+
+
+@router.post("/payment-methods/{payment_method_id}/detach")
+async def detach_payment_method(payment_method_id: str, db: DatabaseDep) -> dict[str, Any]:
+    """Detach the payment method from its customer, as the business would at Stripe."""
+    async with db.transaction() as conn:
+        return await payment_method_changes.detach(conn, payment_method_id)
 
 
 @router.post("/accounts/{account_id}/expected-deactivation")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relink_api.db import Connection
-from relink_api.sandbox import payments, store, world
+from relink_api.sandbox import account_numbers, payments, store, world
 from relink_api.sandbox.wire import new_id
 
 DAY = 86_400
@@ -31,6 +31,7 @@ _AUTHORIZATIONS = {
     "closed": "fcinst_SandboxBank",
     "expiring": "fcinst_RiversideCU",
     "healthy": "fcinst_RiversideCU",
+    "tokenized": account_numbers.INSTITUTION_ID,
 }
 # By role, the name the demo's callers know each account by.
 _ACCOUNTS = {
@@ -42,10 +43,12 @@ _ACCOUNTS = {
     "unrepairable": _DemoAccount("closed", "Old Checking", "checking", _CLOSED),
     "expiring": _DemoAccount("expiring", "Joint Checking", "checking", expiring=True),
     "healthy": _DemoAccount("healthy", "Rainy Day Savings", "savings"),
+    # Healthy, with a tokenized account number: the sandbox's controls make it expire.
+    "tokenized": _DemoAccount("tokenized", "Premier Checking", "checking"),
 }
-# Payment methods the business set up while these links still worked; the broken ones now
-# read as blocked.
-_PAYMENT_METHOD_ROLES = ("relink_required", "unrepairable", "healthy")
+# Payment methods the business set up while these links still worked. They stay usable
+# while the links are broken: only a deactivated tokenized number blocks one.
+_PAYMENT_METHOD_ROLES = ("relink_required", "unrepairable", "healthy", "tokenized")
 
 
 def _make_account(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from relink_api.db import Connection
-from relink_api.sandbox import store, world
+from relink_api.sandbox import account_numbers, store, world
 from relink_api.sandbox.wire import StripeApiError, client_secret_for, invalid, missing, new_id
 
 SETUP_FAILURE_MESSAGES = {
@@ -20,6 +20,10 @@ SETUP_FAILURE_MESSAGES = {
     "bank_account_declined": "The bank account provided was declined by the bank.",
     "bank_account_restricted": "The bank account provided is restricted and cannot be used.",
 }
+
+
+# More payment methods than one customer has in the sandbox.
+_ALL = 10_000
 
 
 class SetupFailed(StripeApiError):
@@ -68,20 +72,36 @@ async def save_payment_method(conn: Connection, payment_method: dict[str, Any]) 
 
 
 async def payment_method_view(conn: Connection, payment_method: dict[str, Any]) -> dict[str, Any]:
-    """A PaymentMethod as Stripe shows it now: blocked while the FC account behind it is
-    inactive or disconnected, since its tokenized account number is then deactivated."""
+    """A PaymentMethod as Stripe shows it now: blocked only while the FC account behind it
+    has a deactivated tokenized account number. A broken or disconnected link alone leaves
+    it usable (docs/stripe.md §6)."""
     bank = payment_method.get("us_bank_account")
     if not isinstance(bank, dict):
         return dict(payment_method)
     account_id = bank.get("financial_connections_account")
     account = await store.get(conn, account_id, type="account") if account_id else None
-    broken = account is not None and account["status"] in ("inactive", "disconnected")
     status_details = (
         {"blocked": {"network_code": None, "reason": "tokenized_account_number_deactivated"}}
-        if broken
+        if account is not None and account_numbers.deactivated(account.get("account_numbers"))
         else {}
     )
     return {**payment_method, "us_bank_account": {**bank, "status_details": status_details}}
+
+
+async def made_from(conn: Connection, account: dict[str, Any]) -> list[dict[str, Any]]:
+    """The payment methods made from an FC account and attached to its holder."""
+    customer = (account.get("account_holder") or {}).get("customer")
+    if not customer:
+        return []
+    attached, _ = await store.list_by_lookup(
+        conn, type="payment_method", lookup=customer, limit=_ALL
+    )
+    return [
+        payment_method
+        for payment_method in attached
+        if (payment_method.get("us_bank_account") or {}).get("financial_connections_account")
+        == account["id"]
+    ]
 
 
 # --- SetupIntents ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from relink_api.db import Connection
-from relink_api.sandbox import store
+from relink_api.sandbox import account_numbers, store
 from relink_api.sandbox.wire import invalid, missing, new_id
 from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 
@@ -28,6 +28,7 @@ STRIPE_NAMES = {
 INSTITUTIONS = {
     "fcinst_SandboxBank": "Sandbox Bank",
     "fcinst_RiversideCU": "Riverside Credit Union",
+    account_numbers.INSTITUTION_ID: account_numbers.INSTITUTION_NAME,
 }
 
 
@@ -58,7 +59,9 @@ def make_account(
         "id": new_id("fca"),
         "object": "financial_connections.account",
         "account_holder": holder(customer_id),
-        "account_numbers": [],
+        "account_numbers": account_numbers.issue(
+            institution_id, subcategory, active=status == "active"
+        ),
         "authorization": authorization_id,
         "balance": None,
         "balance_refresh": None,

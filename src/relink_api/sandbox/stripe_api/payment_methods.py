@@ -1,4 +1,4 @@
-"""PaymentMethods: retrieving one, listing a customer's."""
+"""PaymentMethods: retrieving one, listing a customer's, updating one, detaching one."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from relink_api.db import Connection
-from relink_api.sandbox import payments, store
-from relink_api.sandbox.stripe_api.params import expand, page_limit, read_params, required
+from relink_api.sandbox import payment_method_changes, payments, store
+from relink_api.sandbox.stripe_api.idempotency import idempotent
+from relink_api.sandbox.stripe_api.params import (
+    expand,
+    metadata,
+    page_limit,
+    read_params,
+    required,
+)
 from relink_api.sandbox.stripe_api.responses import list_page, list_response, retrieve
 from relink_api.sandbox.wire import invalid, missing
 from relink_api.web.deps import DatabaseDep
@@ -22,6 +29,16 @@ LIST_PARAMS = {
     "limit": True,
     "starting_after": True,
     "ending_before": True,
+    "expand": True,
+}
+UPDATE_PARAMS: dict[str, Any] = {
+    "billing_details": {
+        "address": dict.fromkeys(payment_method_changes.ADDRESS_FIELDS, True),
+        "email": True,
+        "name": True,
+        "phone": True,
+    },
+    "metadata": True,
     "expand": True,
 }
 
@@ -63,3 +80,53 @@ async def list_payment_methods(request: Request, db: DatabaseDep) -> JSONRespons
         )
         data = [await payments.payment_method_view(conn, item) for item in page]
     return list_response(request, data, has_more=has_more, url="/v1/payment_methods")
+
+
+def _billing_details(raw: Any) -> dict[str, Any] | None:
+    """``billing_details``: strings, and an ``address`` hash of strings ("" unsets one)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise invalid("billing_details must be a hash.", param="billing_details")
+    for key, value in raw.items():
+        address = (
+            key == "address"
+            and isinstance(value, dict)
+            and all(isinstance(item, str) for item in value.values())
+        )
+        if not (isinstance(value, str) or address):
+            raise invalid(f"Invalid billing_details[{key}].", param=f"billing_details[{key}]")
+    return raw
+
+
+@router.post("/v1/payment_methods/{payment_method_id}")
+async def update_payment_method(
+    payment_method_id: str, request: Request, db: DatabaseDep
+) -> JSONResponse:
+    params = await read_params(request, UPDATE_PARAMS)
+    expand(params)
+    billing_details = _billing_details(params.get("billing_details"))
+    raw_metadata = params.get("metadata")
+    # Validated as Stripe's metadata; an empty value unsets its key, so the raw hash goes on.
+    metadata(raw_metadata)
+    given = raw_metadata if isinstance(raw_metadata, dict) else None
+
+    async def build(conn: Connection) -> dict[str, Any]:
+        return await payment_method_changes.update(
+            conn, payment_method_id, billing_details=billing_details, metadata=given
+        )
+
+    return await idempotent(request, db, params, build)
+
+
+@router.post("/v1/payment_methods/{payment_method_id}/detach")
+async def detach_payment_method(
+    payment_method_id: str, request: Request, db: DatabaseDep
+) -> JSONResponse:
+    params = await read_params(request, {"expand": True})
+    expand(params)
+
+    async def build(conn: Connection) -> dict[str, Any]:
+        return await payment_method_changes.detach(conn, payment_method_id)
+
+    return await idempotent(request, db, params, build)
