@@ -4,7 +4,7 @@ production migrations."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from relink_api.db import Connection
@@ -234,16 +234,41 @@ async def pending_count(conn: Connection) -> int:
     )
 
 
-async def idempotent_response(conn: Connection, key: str) -> tuple[int, dict[str, Any], str] | None:
+async def hold_idempotency_key(conn: Connection, key: str) -> bool:
+    """Hold ``key`` until this transaction ends; ``False`` when another request holds it."""
+    held: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_xact_lock(hashtext('relink-sandbox-idempotency'), hashtext($1))",
+        key,
+    )
+    return held
+
+
+async def idempotent_response(
+    conn: Connection, key: str, *, lifetime: timedelta
+) -> tuple[int, dict[str, Any], str] | None:
+    """The response first given for ``key``, unless it is older than ``lifetime``."""
     record = await conn.fetchrow(
-        "SELECT status, body, fingerprint FROM sandbox.idempotency WHERE key = $1", key
+        "SELECT status, body, fingerprint FROM sandbox.idempotency "
+        "WHERE key = $1 AND created_at > now() - $2::interval",
+        key,
+        lifetime,
     )
     return (record["status"], record["body"], record["fingerprint"]) if record else None
 
 
 async def store_idempotent_response(
-    conn: Connection, key: str, status: int, body: dict[str, Any], fingerprint: str
+    conn: Connection,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+    fingerprint: str,
+    *,
+    lifetime: timedelta,
 ) -> None:
+    """Keep the response for ``key``, in place of an expired one, and prune expired keys."""
+    await conn.execute(
+        "DELETE FROM sandbox.idempotency WHERE created_at <= now() - $1::interval", lifetime
+    )
     await conn.execute(
         "INSERT INTO sandbox.idempotency (key, status, body, fingerprint) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",
