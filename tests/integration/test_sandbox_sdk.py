@@ -268,7 +268,10 @@ async def test_retrieve_authorization_through_the_gateway(
     healthy_id = (await sandbox_account(sdk, accounts["healthy"]))["authorization"]
     healthy = await gateway.retrieve_authorization(healthy_id)
     assert healthy.status == "active"
-    assert healthy.status_details is None
+    # Always an object, empty when there is nothing to report (docs/stripe.md §3).
+    assert (await sdk.v1.financial_connections.authorizations.retrieve_async(healthy_id)).to_dict()[
+        "status_details"
+    ] == {}
 
     raw = await sdk.v1.financial_connections.authorizations.retrieve_async(broken_id)
     assert isinstance(raw, stripe.financial_connections.Authorization)

@@ -166,6 +166,35 @@ async def accounts_on_authorization(
     return [record["data"] for record in records]
 
 
+async def expiring(conn: Connection, *, type: str, by: int) -> list[dict[str, Any]]:
+    """Active accounts or authorizations whose expected deactivation date is at or before
+    ``by`` (unix seconds), locked for the change to come."""
+    records = await conn.fetch(
+        """
+        SELECT data FROM sandbox.objects
+        WHERE type = $1 AND data->>'status' = 'active'
+          AND (data #>> '{status_details,active,expected_deactivation_date}')::bigint <= $2
+        ORDER BY id FOR UPDATE SKIP LOCKED
+        """,
+        type,
+        by,
+    )
+    return [record["data"] for record in records]
+
+
+async def claim(conn: Connection, obj: dict[str, Any], *, type: str) -> bool:
+    """Store ``obj`` unless one with its id exists; whether this call stored it. A marker
+    that something happened once (a notice sent), safe against a concurrent claim."""
+    claimed = await conn.fetchval(
+        "INSERT INTO sandbox.objects (id, type, data) VALUES ($1, $2, $3) "
+        "ON CONFLICT (id) DO NOTHING RETURNING id",
+        obj["id"],
+        type,
+        obj,
+    )
+    return claimed is not None
+
+
 async def count(conn: Connection, *, type: str) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM sandbox.objects WHERE type = $1", type))
 
