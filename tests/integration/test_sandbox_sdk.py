@@ -121,7 +121,8 @@ async def test_account_scope_session_through_the_gateway(
     # Account scope sets no filter and no limit: the bank shows the whole authorization.
     extra = session.model_extra or {}
     assert (extra["filters"] or {}).get("account_subcategories") is None
-    assert extra["limits"] == {"accounts": None}
+    # `limits.accounts` is never null in Stripe's Session: no limit is no `limits`.
+    assert extra["limits"] is None
 
     again = await gateway.retrieve_session(session.id)
     assert again.id == session.id
@@ -268,7 +269,10 @@ async def test_retrieve_authorization_through_the_gateway(
     healthy_id = (await sandbox_account(sdk, accounts["healthy"]))["authorization"]
     healthy = await gateway.retrieve_authorization(healthy_id)
     assert healthy.status == "active"
-    assert healthy.status_details is None
+    # Always an object, empty when there is nothing to report (docs/stripe.md §3).
+    assert (await sdk.v1.financial_connections.authorizations.retrieve_async(healthy_id)).to_dict()[
+        "status_details"
+    ] == {}
 
     raw = await sdk.v1.financial_connections.authorizations.retrieve_async(broken_id)
     assert isinstance(raw, stripe.financial_connections.Authorization)

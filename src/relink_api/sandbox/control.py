@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
 from relink_api.gateway.objects import INACTIVE_CAUSES
-from relink_api.sandbox import demo, payment_method_changes, store, tokenized, world
+from relink_api.sandbox import (
+    deactivations,
+    demo,
+    payment_method_changes,
+    store,
+    tokenized,
+    world,
+)
 from relink_api.sandbox.outbox import Outbox
 from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
@@ -164,9 +171,41 @@ async def expected_deactivation(
     if moment <= datetime.now(tz=UTC):
         raise invalid("The expected deactivation date must be in the future.", param="date")
     async with db.transaction() as conn:
-        return await world.set_expected_deactivation(
+        return await deactivations.set_expected_deactivation(
             conn, account_id, expected=int(moment.timestamp())
         )
+
+
+class ClockAdvance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(ge=1, le=3650)
+
+
+@router.post("/clock/advance")
+async def advance_clock(body: ClockAdvance, db: DatabaseDep) -> dict[str, Any]:
+    """Move the sandbox's clock: deactivation notices and deactivations come due."""
+    async with db.transaction() as conn:
+        return await deactivations.advance_clock(conn, days=body.days)
+
+
+class EndpointVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_version: str
+
+
+@router.get("/webhook-endpoint")
+async def webhook_endpoint(request: Request, db: DatabaseDep) -> dict[str, Any]:
+    async with db.connection() as conn:
+        return await _outbox(request).endpoint(conn)
+
+
+@router.post("/webhook-endpoint")
+async def set_webhook_endpoint_version(
+    request: Request, body: EndpointVersion, db: DatabaseDep
+) -> dict[str, Any]:
+    """Render the events delivered from now on at another API version."""
+    async with db.transaction() as conn:
+        return await _outbox(request).set_api_version(conn, body.api_version)
 
 
 @router.post("/accounts/{account_id}/fail-next-setup")

@@ -30,7 +30,12 @@ async def start_sandbox(
             demo = (await create_demo_customer(conn))["customer_id"]
     base = settings.public_base_url or ""
     secret = settings.stripe_webhook_secrets[0].get_secret_value()
-    outbox = Outbox(database, url=f"{base}/v1/webhooks/stripe", secret=secret)
+    outbox = Outbox(
+        database,
+        url=f"{base}/v1/webhooks/stripe",
+        secret=secret,
+        api_version=settings.stripe_api_version,
+    )
     stack.push_async_callback(outbox.aclose)
     app.state.sandbox_outbox = outbox
     run_in_background(stack, outbox.run(), name="sandbox-webhooks")

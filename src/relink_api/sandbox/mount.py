@@ -17,7 +17,7 @@ from relink_api.sandbox.stripe_api import (
     setup_intents,
     unknown,
 )
-from relink_api.sandbox.stripe_api.auth import secret_key
+from relink_api.sandbox.stripe_api.auth import known_version, secret_key
 from relink_api.sandbox.wire import StripeApiError, error_response
 
 ASSETS = Path(__file__).parent / "assets"
@@ -43,8 +43,13 @@ def mount_sandbox(app: FastAPI) -> None:
 
     app.add_exception_handler(StripeApiError, on_stripe_error)
     for router in STRIPE_ROUTERS:
-        # The secret key before anything else, as Stripe checks it, unknown URLs included.
-        app.include_router(router, prefix=STRIPE_PREFIX, dependencies=[Depends(secret_key)])
+        # The secret key before anything else, then the version, as Stripe checks them,
+        # unknown URLs included.
+        app.include_router(
+            router,
+            prefix=STRIPE_PREFIX,
+            dependencies=[Depends(secret_key), Depends(known_version)],
+        )
     app.include_router(bank.router)
     app.include_router(control.router)
     app.include_router(hosted.router)

@@ -1,4 +1,5 @@
-"""Webhook delivery, as Stripe does it: signed, in order, retried until answered 2xx."""
+"""Webhook delivery, as Stripe does it: signed, in order, retried until answered 2xx, each
+event rendered at the webhook endpoint's API version."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
-from relink_api.db import Database
-from relink_api.sandbox import store
+from relink_api.db import Connection, Database
+from relink_api.sandbox import deactivations, store, versions
+from relink_api.sandbox.wire import invalid
 from relink_api.webhooks.signature import sign
 
 logger = logging.getLogger(__name__)
@@ -20,25 +23,56 @@ _BATCH = 20
 _LEASE = timedelta(seconds=30)
 _IDLE_SECONDS = 0.25
 _MAX_BACKOFF_SECONDS = 60
+_ENDPOINT = "we_sandbox"
 
 
 class Outbox:
     """Delivers queued sandbox events to the app's own webhook endpoint."""
 
-    def __init__(self, db: Database, *, url: str, secret: str) -> None:
+    def __init__(self, db: Database, *, url: str, secret: str, api_version: str) -> None:
         self._db = db
         self._url = url
         self._secret = secret
+        # The endpoint's version until the control sets another (kept in the sandbox).
+        self._api_version = api_version
         self._client = httpx.AsyncClient(timeout=10)
         self._lock = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def endpoint(self, conn: Connection) -> dict[str, Any]:
+        """The webhook endpoint events go to, as Stripe shows a ``webhook_endpoint``."""
+        stored = await store.get(conn, _ENDPOINT, type="webhook_endpoint")
+        return {
+            "id": _ENDPOINT,
+            "object": "webhook_endpoint",
+            "api_version": (stored or {}).get("api_version", self._api_version),
+            "enabled_events": ["*"],
+            "livemode": False,
+            "status": "enabled",
+            "url": self._url,
+        }
+
+    async def set_api_version(self, conn: Connection, version: str) -> dict[str, Any]:
+        """Render the events delivered from now on at ``version``, which Stripe must know."""
+        if version not in versions.KNOWN:
+            raise invalid(f"Invalid Stripe API version: {version}", param="api_version")
+        await store.put(
+            conn,
+            {"id": _ENDPOINT, "object": "webhook_endpoint", "api_version": version},
+            type="webhook_endpoint",
+        )
+        return await self.endpoint(conn)
+
     async def deliver_due(self) -> int:
-        """Send every due event once; returns how many were accepted."""
+        """Send what has come due on the sandbox's clock, then every due event once;
+        returns how many were accepted."""
         # One round at a time in this process; other replicas are kept out by the lease.
         async with self._lock:
+            async with self._db.transaction() as conn:
+                await deactivations.send_due(conn)
+                version = (await self.endpoint(conn))["api_version"]
             delivered = 0
             while True:
                 async with self._db.transaction() as conn:
@@ -48,9 +82,8 @@ class Outbox:
                 if not batch:
                     return delivered
                 for event in batch:
-                    delivered += int(
-                        await self._send(event["id"], event["payload"], event["attempts"])
-                    )
+                    payload = {**versions.render(event["payload"], version), "api_version": version}
+                    delivered += int(await self._send(event["id"], payload, event["attempts"]))
 
     async def _send(self, event_id: str, payload: dict[str, object], attempts: int) -> bool:
         body = json.dumps(payload, separators=(",", ":")).encode()

@@ -4,7 +4,7 @@ production migrations."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from relink_api.db import Connection
@@ -166,6 +166,35 @@ async def accounts_on_authorization(
     return [record["data"] for record in records]
 
 
+async def expiring(conn: Connection, *, type: str, by: int) -> list[dict[str, Any]]:
+    """Active accounts or authorizations whose expected deactivation date is at or before
+    ``by`` (unix seconds), locked for the change to come."""
+    records = await conn.fetch(
+        """
+        SELECT data FROM sandbox.objects
+        WHERE type = $1 AND data->>'status' = 'active'
+          AND (data #>> '{status_details,active,expected_deactivation_date}')::bigint <= $2
+        ORDER BY id FOR UPDATE SKIP LOCKED
+        """,
+        type,
+        by,
+    )
+    return [record["data"] for record in records]
+
+
+async def claim(conn: Connection, obj: dict[str, Any], *, type: str) -> bool:
+    """Store ``obj`` unless one with its id exists; whether this call stored it. A marker
+    that something happened once (a notice sent), safe against a concurrent claim."""
+    claimed = await conn.fetchval(
+        "INSERT INTO sandbox.objects (id, type, data) VALUES ($1, $2, $3) "
+        "ON CONFLICT (id) DO NOTHING RETURNING id",
+        obj["id"],
+        type,
+        obj,
+    )
+    return claimed is not None
+
+
 async def count(conn: Connection, *, type: str) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM sandbox.objects WHERE type = $1", type))
 
@@ -234,16 +263,41 @@ async def pending_count(conn: Connection) -> int:
     )
 
 
-async def idempotent_response(conn: Connection, key: str) -> tuple[int, dict[str, Any], str] | None:
+async def hold_idempotency_key(conn: Connection, key: str) -> bool:
+    """Hold ``key`` until this transaction ends; ``False`` when another request holds it."""
+    held: bool = await conn.fetchval(
+        "SELECT pg_try_advisory_xact_lock(hashtext('relink-sandbox-idempotency'), hashtext($1))",
+        key,
+    )
+    return held
+
+
+async def idempotent_response(
+    conn: Connection, key: str, *, lifetime: timedelta
+) -> tuple[int, dict[str, Any], str] | None:
+    """The response first given for ``key``, unless it is older than ``lifetime``."""
     record = await conn.fetchrow(
-        "SELECT status, body, fingerprint FROM sandbox.idempotency WHERE key = $1", key
+        "SELECT status, body, fingerprint FROM sandbox.idempotency "
+        "WHERE key = $1 AND created_at > now() - $2::interval",
+        key,
+        lifetime,
     )
     return (record["status"], record["body"], record["fingerprint"]) if record else None
 
 
 async def store_idempotent_response(
-    conn: Connection, key: str, status: int, body: dict[str, Any], fingerprint: str
+    conn: Connection,
+    key: str,
+    status: int,
+    body: dict[str, Any],
+    fingerprint: str,
+    *,
+    lifetime: timedelta,
 ) -> None:
+    """Keep the response for ``key``, in place of an expired one, and prune expired keys."""
+    await conn.execute(
+        "DELETE FROM sandbox.idempotency WHERE created_at <= now() - $1::interval", lifetime
+    )
     await conn.execute(
         "INSERT INTO sandbox.idempotency (key, status, body, fingerprint) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING",

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from relink_api.settings import DEFAULT_STRIPE_API_VERSION
+from relink_api.sandbox import versions
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _ALPHABET = string.ascii_letters + string.digits
@@ -77,8 +77,9 @@ def invalid(
 
 
 def error_response(exc: StripeApiError, *, stripe_version: str | None) -> JSONResponse:
+    """The error in Stripe's envelope; ``stripe_version`` is the request's header."""
     rid = request_id()
-    headers = {"Request-Id": rid, "Stripe-Version": stripe_version or DEFAULT_STRIPE_API_VERSION}
+    headers = {"Request-Id": rid, "Stripe-Version": versions.answered_at(stripe_version)}
     return JSONResponse(exc.body(rid), status_code=exc.status, headers=headers)
 
 

@@ -122,17 +122,19 @@ def make_authorization(*, customer_id: str | None, institution_id: str) -> dict[
         "institution_name": INSTITUTIONS[institution_id],
         "livemode": False,
         "status": "active",
-        "status_details": None,
+        "status_details": {},
     }
 
 
 def make_event(type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """An event about ``obj`` as it is now; ``api_version`` is the version it is rendered
+    at, which delivery sets to the webhook endpoint's."""
     return {
         "id": new_id("evt"),
         "object": "event",
         "api_version": DEFAULT_STRIPE_API_VERSION,
         "created": now(),
-        "data": {"object": obj},
+        "data": {"object": api_view(obj)},
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},
@@ -149,8 +151,16 @@ async def save_account(conn: Connection, account: dict[str, Any]) -> None:
     await store.put(conn, account, type="account", lookup=customer)
 
 
+def expected_date(obj: dict[str, Any]) -> int | None:
+    """An account's or authorization's expected deactivation date, if it has one."""
+    active = (obj.get("status_details") or {}).get("active") or {}
+    date = active.get("expected_deactivation_date")
+    return int(date) if date is not None else None
+
+
 async def refresh_authorization(conn: Connection, authorization_id: str) -> None:
-    """An authorization is as healthy as its accounts: inactive while any is."""
+    """An authorization is as healthy as its accounts: inactive while any is, expiring at the
+    earliest date of its accounts. Stripe announces a date set or changed, as for accounts."""
     authorization = await store.get(conn, authorization_id, type="authorization", for_update=True)
     if authorization is None:
         return
@@ -160,6 +170,7 @@ async def refresh_authorization(conn: Connection, authorization_id: str) -> None
         if account["status"] != "disconnected"
     ]
     inactive = [account for account in accounts if account["status"] == "inactive"]
+    previous = expected_date(authorization)
     if inactive:
         repairable = any(
             account["status_details"]["inactive"]["action"] == "relink_required"
@@ -170,18 +181,22 @@ async def refresh_authorization(conn: Connection, authorization_id: str) -> None
             "inactive": {"action": "relink_required" if repairable else "none"}
         }
     else:
-        expected = [
-            account["status_details"]["active"]["expected_deactivation_date"]
-            for account in accounts
-            if account.get("status_details") and account["status_details"].get("active")
-        ]
+        dates = [date for date in map(expected_date, accounts) if date is not None]
         authorization["status"] = "active"
+        # Always an object: empty when there is nothing to report (docs/stripe.md §3).
         authorization["status_details"] = (
-            {"active": {"action": "relink_required", "expected_deactivation_date": min(expected)}}
-            if expected
-            else None
+            {"active": {"action": "relink_required", "expected_deactivation_date": min(dates)}}
+            if dates
+            else {}
         )
     await store.put(conn, authorization, type="authorization")
+    expected = expected_date(authorization)
+    if expected is not None and expected != previous:
+        await emit(
+            conn,
+            "financial_connections.authorization.expected_deactivation_date_updated",
+            authorization,
+        )
 
 
 async def record_email(
@@ -251,25 +266,6 @@ async def reactivate_account(conn: Connection, account_id: str) -> dict[str, Any
     await _save_with_numbers(conn, account, "transactable")
     if changed:
         await emit(conn, "financial_connections.account.reactivated", account)
-    await refresh_authorization(conn, account["authorization"])
-    return account
-
-
-async def set_expected_deactivation(
-    conn: Connection, account_id: str, *, expected: int
-) -> dict[str, Any]:
-    account = await load(conn, account_id, type="account")
-    if account["status"] != "active":
-        raise invalid(f"{account_id} is not active; only active accounts expire.", param="id")
-    had_date = bool(account.get("status_details") and account["status_details"].get("active"))
-    set_status(account, "active", expected=expected)
-    await save_account(conn, account)
-    event_type = (
-        "financial_connections.account.expected_deactivation_date_updated"
-        if had_date
-        else "financial_connections.account.upcoming_deactivation"
-    )
-    await emit(conn, event_type, account)
     await refresh_authorization(conn, account["authorization"])
     return account
 

@@ -2,6 +2,7 @@
 
 One module per resource (``sessions``, ``accounts``, ``setup_intents``, ``payment_methods``,
 and ``unknown`` for every other URL), and the HTTP helpers they share: ``auth`` (the secret
-key), ``params`` (Stripe's parameters), ``idempotency`` (Stripe's ``Idempotency-Key``
-replay) and ``responses``. What the objects do lives beside the world, not here.
+key, then the API version), ``params`` (Stripe's parameters), ``idempotency`` (Stripe's
+``Idempotency-Key`` replay) and ``responses`` (rendered at the request's API version). What
+the objects do lives beside the world, not here.
 """

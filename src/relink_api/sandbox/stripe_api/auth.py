@@ -1,4 +1,5 @@
-"""Stripe's API keys: the sandbox's secret key is the only credential its REST API takes."""
+"""What Stripe checks of every request before the endpoint: the API key (the sandbox's
+secret key is the only credential its REST API takes), then the ``Stripe-Version``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hmac
 
 from fastapi import Request
 
+from relink_api.sandbox import versions
 from relink_api.sandbox.wire import StripeApiError
 from relink_api.web.deps import SettingsDep
 
@@ -33,3 +35,11 @@ async def secret_key(request: Request, settings: SettingsDep) -> None:
     if not expected or not hmac.compare_digest(key.encode(), expected.encode()):
         masked = key[:8] + "*" * 4 + key[-4:] if len(key) > 12 else "****"
         raise StripeApiError(401, f"Invalid API Key provided: {masked}")
+
+
+async def known_version(request: Request) -> None:
+    """A ``Stripe-Version`` Stripe has released (or previewed); none means the account's
+    default. Any other is refused before the endpoint runs, as Stripe refuses it."""
+    version = request.headers.get("stripe-version")
+    if version and version not in versions.KNOWN:
+        raise StripeApiError(400, f"Invalid Stripe API version: {version}")

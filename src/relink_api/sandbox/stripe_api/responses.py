@@ -9,24 +9,34 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from relink_api.db import Connection, Database
-from relink_api.sandbox import store, world
+from relink_api.sandbox import store, versions, world
 from relink_api.sandbox.stripe_api.params import retrieve_params
 from relink_api.sandbox.wire import missing, request_id
-from relink_api.settings import DEFAULT_STRIPE_API_VERSION
 
 # How a retrieved object is shown: (connection, stored object, expand) → the API's view.
 Render = Callable[[Connection, dict[str, Any], list[str]], Awaitable[dict[str, Any]]]
 
 
+def answered_at(request: Request) -> str:
+    """The API version the request is answered at (its ``Stripe-Version``, checked on the
+    way in, or the account's default)."""
+    return versions.answered_at(request.headers.get("stripe-version"))
+
+
 def respond(
-    request: Request, body: dict[str, Any], status: int = 200, rid: str | None = None
+    request: Request,
+    body: dict[str, Any],
+    status: int = 200,
+    rid: str | None = None,
+    *,
+    replay: bool = False,
 ) -> JSONResponse:
-    """``body`` with the ``Request-Id`` and ``Stripe-Version`` headers Stripe sends."""
-    headers = {
-        "Request-Id": rid or request_id(),
-        "Stripe-Version": request.headers.get("stripe-version") or DEFAULT_STRIPE_API_VERSION,
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
+    """``body`` rendered at the request's API version (a replay goes out exactly as it was
+    first answered), with the ``Request-Id`` and ``Stripe-Version`` headers Stripe sends."""
+    version = answered_at(request)
+    headers = {"Request-Id": rid or request_id(), "Stripe-Version": version}
+    content = body if replay else versions.render(body, version)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 async def _as_stored(conn: Connection, found: dict[str, Any], expand: list[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 PERMISSIONS = {"balances", "ownership", "payment_method", "transactions"}
 SUBCATEGORIES = {"checking", "savings", "mortgage", "line_of_credit", "credit_card"}
+PAYMENT_METHOD_SUPPORT = ("all", "at_least_one", "none")
 SESSION_PARAMS: dict[str, Any] = {
     "account_holder": ACCOUNT_HOLDER,
     "expand": True,
@@ -55,7 +56,7 @@ class _Checked:
     """What the checks of a new session found."""
 
     limit: int | None
-    subcategories: list[str] | None
+    filters: dict[str, Any]
     ui_mode: str
     delivery: str | None
     email_to: str | None
@@ -96,8 +97,8 @@ async def _check_holder(conn: Connection, holder: Any) -> None:
             raise missing("customer", customer_id, param="account_holder[customer]")
 
 
-def _subcategories(params: dict[str, Any]) -> list[str] | None:
-    subcategories = (params.get("filters") or {}).get("account_subcategories")
+def _subcategories(filters: dict[str, Any]) -> list[str] | None:
+    subcategories = filters.get("account_subcategories")
     if subcategories is None:
         return None
     param = "filters[account_subcategories]"
@@ -106,6 +107,30 @@ def _subcategories(params: dict[str, Any]) -> list[str] | None:
         if value not in SUBCATEGORIES:
             raise invalid(f"Invalid {param}[{index}]: {value}", param=f"{param}[{index}]")
     return values
+
+
+def _filters(params: dict[str, Any]) -> dict[str, Any]:
+    """The session's ``filters`` as Stripe echoes them: each one given, ``country`` US by
+    default (docs/stripe.md §1)."""
+    filters = params.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise invalid("filters must be a hash.", param="filters")
+    for name in ("country", "institution"):
+        if not isinstance(filters.get(name, ""), str):
+            raise invalid(f"filters[{name}] must be a string.", param=f"filters[{name}]")
+    support = filters.get("require_payment_method_support")
+    if support is not None and support not in PAYMENT_METHOD_SUPPORT:
+        raise invalid(
+            "Invalid filters[require_payment_method_support]: must be one of "
+            + ", ".join(PAYMENT_METHOD_SUPPORT),
+            param="filters[require_payment_method_support]",
+        )
+    return {
+        "account_subcategories": _subcategories(filters),
+        "country": filters.get("country") or "US",
+        "institution": filters.get("institution") or None,
+        "require_payment_method_support": support,
+    }
 
 
 def _account_limit(params: dict[str, Any]) -> int | None:
@@ -124,7 +149,7 @@ async def _validate_session(conn: Connection, params: dict[str, Any]) -> _Checke
     _check_permissions(params)
     holder = params.get("account_holder")
     await _check_holder(conn, holder)
-    subcategories = _subcategories(params)
+    filters = _filters(params)
     limit = _account_limit(params)
     ui_mode = params.get("ui_mode", "modal")
     if ui_mode not in ("modal", "hosted"):
@@ -143,7 +168,7 @@ async def _validate_session(conn: Connection, params: dict[str, Any]) -> _Checke
     if delivery == "email":
         assert authorization is not None
         email_to = await _email_recipient(conn, holder, authorization)
-    return _Checked(limit, subcategories, ui_mode, delivery, email_to, authorization)
+    return _Checked(limit, filters, ui_mode, delivery, email_to, authorization)
 
 
 def _validate_hosted(params: dict[str, Any], ui_mode: str) -> str:
@@ -284,14 +309,10 @@ async def create_session(request: Request, db: DatabaseDep, settings: SettingsDe
             },
             "bank_account_token": None,
             "client_secret": client_secret_for(session_id),
-            "filters": {
-                "account_subcategories": checked.subcategories,
-                "country": (params.get("filters") or {}).get("country", "US"),
-                "institution": (params.get("filters") or {}).get("institution"),
-                "require_payment_method_support": None,
-            },
+            "filters": checked.filters,
             "hosted": hosted,
-            "limits": {"accounts": checked.limit},
+            # `accounts` is never null: a session without a limit has no `limits`.
+            "limits": {"accounts": checked.limit} if checked.limit is not None else None,
             "livemode": False,
             "manual_entry": {"mode": (params.get("manual_entry") or {}).get("mode", "automatic")},
             "permissions": params["permissions"],
