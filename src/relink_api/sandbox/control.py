@@ -112,6 +112,12 @@ async def deactivate_account(
         )
 
 
+@router.post("/accounts/{account_id}/disconnect")
+async def disconnect_account(account_id: str, db: DatabaseDep) -> dict[str, Any]:
+    async with db.transaction() as conn, tokenized.announced(conn, [account_id]):
+        return await world.disconnect_account(conn, account_id)
+
+
 @router.post("/accounts/{account_id}/reactivate")
 async def reactivate_account(account_id: str, db: DatabaseDep) -> dict[str, Any]:
     async with db.transaction() as conn, tokenized.reactivating(conn, [account_id]):

@@ -127,6 +127,7 @@ def make_setup_intent(
         "last_setup_error": None,
         "livemode": False,
         "mandate": None,
+        "cancellation_reason": None,
         "metadata": metadata,
         "payment_method": payment_method_id,
         "payment_method_types": ["us_bank_account"],
@@ -213,6 +214,28 @@ def _require_mandate(setup_intent: dict[str, Any], mandate_data: Any) -> None:
     setup_intent.pop("_mandate_accepted", None)
 
 
+# Stripe cancels a SetupIntent only before it has done anything (docs/stripe.md §6).
+CANCELLABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+CANCELLATION_REASONS = frozenset({"abandoned", "duplicate", "requested_by_customer"})
+
+
+async def cancel_setup_intent(
+    conn: Connection, setup_intent: dict[str, Any], reason: str | None
+) -> dict[str, Any]:
+    """``canceled``, with ``setup_intent.canceled`` sent; refused once it has moved on."""
+    if setup_intent["status"] not in CANCELLABLE:
+        raise invalid(
+            "You cannot cancel this SetupIntent because it has a status of "
+            f"{setup_intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
+    setup_intent["status"] = "canceled"
+    setup_intent["cancellation_reason"] = reason
+    await save_setup_intent(conn, setup_intent)
+    await world.emit(conn, "setup_intent.canceled", await render_setup_intent(conn, setup_intent))
+    return setup_intent
+
+
 async def confirm_setup_intent(
     conn: Connection,
     setup_intent: dict[str, Any],
@@ -224,9 +247,10 @@ async def confirm_setup_intent(
     ``setup_intent.succeeded`` sent), or, when the control API armed a failure for the FC
     account, ``requires_payment_method`` with ``last_setup_error`` and
     ``setup_intent.setup_failed`` sent. Callers answer with ``confirmation_answer``."""
-    if setup_intent["status"] == "succeeded":
+    if setup_intent["status"] in ("succeeded", "canceled"):
         raise invalid(
-            "This SetupIntent has already succeeded.", code="setup_intent_unexpected_state"
+            f"This SetupIntent has already {setup_intent['status']}.",
+            code="setup_intent_unexpected_state",
         )
     if payment_method_id is not None:
         await _use_payment_method(conn, setup_intent, payment_method_id)

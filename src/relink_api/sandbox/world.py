@@ -244,6 +244,18 @@ async def _save_with_numbers(conn: Connection, account: dict[str, Any], numbers:
     await save_account(conn, account)
 
 
+async def disconnect_account(conn: Connection, account_id: str) -> dict[str, Any]:
+    """As Stripe's ``POST /v1/financial_connections/accounts/{id}/disconnect``: for good.
+    Its payment methods keep working unless its numbers were tokenized (docs/stripe.md §6)."""
+    account = await load(conn, account_id, type="account")
+    if account["status"] != "disconnected":
+        set_status(account, "disconnected")
+        await _save_with_numbers(conn, account, "deactivated")
+        await emit(conn, "financial_connections.account.disconnected", account)
+        await refresh_authorization(conn, account["authorization"])
+    return account
+
+
 async def deactivate_account(
     conn: Connection, account_id: str, *, cause: str, action: str
 ) -> dict[str, Any]:

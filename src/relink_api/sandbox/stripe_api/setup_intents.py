@@ -48,6 +48,7 @@ CREATE_PARAMS: dict[str, Any] = {
     "description": True,
     "expand": True,
 }
+CANCEL_PARAMS: dict[str, Any] = {"cancellation_reason": True, "expand": True}
 CONFIRM_PARAMS: dict[str, Any] = {
     "mandate_data": MANDATE_DATA,
     "payment_method": True,
@@ -151,6 +152,26 @@ async def confirm_setup_intent(
         )
 
     return await _answer(request, db, params, confirm)
+
+
+@router.post("/v1/setup_intents/{setup_intent_id}/cancel")
+async def cancel_setup_intent(
+    setup_intent_id: str, request: Request, db: DatabaseDep
+) -> JSONResponse:
+    params = await read_params(request, CANCEL_PARAMS)
+    reason = params.get("cancellation_reason")
+    if reason is not None and reason not in payments.CANCELLATION_REASONS:
+        raise invalid(
+            "Invalid cancellation_reason: must be one of "
+            + ", ".join(sorted(payments.CANCELLATION_REASONS)),
+            param="cancellation_reason",
+        )
+
+    async def cancel(conn: Connection) -> dict[str, Any]:
+        setup_intent = await world.load(conn, setup_intent_id, type="setup_intent")
+        return await payments.cancel_setup_intent(conn, setup_intent, reason)
+
+    return await _answer(request, db, params, cancel)
 
 
 @router.get("/v1/setup_intents/{setup_intent_id}")
