@@ -10,6 +10,7 @@
 import { refreshAccounts } from "./accounts.js";
 import { api, ApiProblem, sessionPath, withoutClientSecret } from "./api.js";
 import { announce, showProblem, tryAgain } from "./panel.js";
+import { refreshPaymentMethods } from "./payment-methods.js";
 import { showOutcome } from "./relink-outcome.js";
 import { setBusy, state, ui } from "./state.js";
 import { stripeFor, thrownMessage } from "./stripe.js";
@@ -58,7 +59,8 @@ export async function startRelink(account, scope) {
       sessionPath(sessionId, "/complete"),
       withoutClientSecret(result),
     );
-    await refreshAccounts();
+    // A relink can unblock a payment method (its bank's account number reissued).
+    await Promise.all([refreshAccounts(), refreshPaymentMethods()]);
     setBusy(false);
     showOutcome(outcome, account, scope, (next) => startRelink(account, next));
   } catch (error) {
