@@ -63,7 +63,7 @@ async def test_an_unknown_cancellation_reason_is_refused_by_name(
     with pytest.raises(stripe.InvalidRequestError) as caught:
         await sdk.v1.setup_intents.cancel_async(
             created.id,
-            {"cancellation_reason": "bored"},  # type: ignore[typeddict-item]
+            {"cancellation_reason": "bored"},
         )
     assert caught.value.param == "cancellation_reason"
 
