@@ -178,7 +178,9 @@ async def test_an_authorization_with_a_new_status_is_stored_and_read_as_unknown(
         status = await conn.fetchval("SELECT status FROM authorizations WHERE id = 'fcauth_1'")
     assert status == NEW_STATUS
     assert any(
-        "fcauth_1" in record.getMessage() and NEW_STATUS in record.getMessage()
+        "fcauth_1" in record.getMessage()
+        and NEW_STATUS in record.getMessage()
+        and document["id"] in record.getMessage()
         for record in caplog.records
         if record.levelno >= logging.WARNING
     ), caplog.text

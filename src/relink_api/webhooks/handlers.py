@@ -54,8 +54,8 @@ class Plan:
 
     handled: bool
     accounts: list[Observation] = field(default_factory=list)
-    # An authorization's own state, and the Stripe time it describes.
-    authorization: tuple[FcAuthorization, datetime] | None = None
+    # An authorization's own state, the Stripe time it describes and the event saying so.
+    authorization: tuple[FcAuthorization, datetime, str] | None = None
     payment_method: PaymentMethod | None = None
 
     async def apply(self, conn: Connection) -> bool:
@@ -64,8 +64,8 @@ class Plan:
         if self.payment_method is not None:
             await usability.record_payment_method(conn, self.payment_method)
         if self.authorization is not None:
-            authorization, as_of = self.authorization
-            await state.record_authorization(conn, authorization, as_of=as_of)
+            authorization, as_of, event_id = self.authorization
+            await state.record_authorization(conn, authorization, as_of=as_of, event_id=event_id)
         return bool(applied) and all(result.stale for result in applied.values())
 
 
@@ -135,7 +135,7 @@ async def authorization_changed(event: StripeEvent, db: Database, gateway: Strip
         if read is not None
         for account, raw in [read]
     ]
-    return Plan(True, accounts, (authorization, event.created_at))
+    return Plan(True, accounts, (authorization, event.created_at, event.id))
 
 
 _Made = TypeVar("_Made", SetupIntent, PaymentMethod)
