@@ -2,6 +2,7 @@
 
 import { ApiProblem } from "./api.js";
 import { appendAll, el } from "./dom.js";
+import { logProblem, problemWords } from "./problem-words.js";
 import { findAccount, ui } from "./state.js";
 import { accountName, bankName } from "./wording.js";
 
@@ -101,12 +102,23 @@ export function showRetryPanel(tone, heading, happened, next, retry) {
   showPanel(tone, heading, [el("p", { text: happened }), nextStep(next)], [retry]);
 }
 
-/** A problem panel with the error's own detail; a 401 says the sign-in has ended. */
+/**
+ * A problem panel in the customer's words: an API problem by its type (its developer detail
+ * goes to the console), a message the page wrote itself as it is. A 401 ends the sign-in.
+ */
 export function showProblem(heading, error, retry, options) {
-  let detail = error instanceof ApiProblem ? error.detail : "Something unexpected went wrong.";
+  const problem = error instanceof ApiProblem ? error.problem : null;
+  let detail = "Something unexpected went wrong.";
+  if (problem) {
+    logProblem(problem);
+    detail = problemWords(problem);
+  } else if (error instanceof ApiProblem) {
+    detail = error.detail;
+  }
   if (error instanceof ApiProblem && error.status === 401) {
     heading = "Your sign-in has ended";
-    detail = detail + " Open this page again from your app.";
+    detail = "For your security, the link you used works for a short time only. " +
+      "Open this page again from your app.";
     retry = null;
   }
   showPanel(

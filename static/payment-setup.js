@@ -272,17 +272,22 @@ function showSetupResult(setup, recorded, stripeError) {
       showSetupDone(setup, recorded);
       return;
     case "failed": {
+      // Stripe's message says what to do next ("Please try a different bank account."):
+      // the page's own next step is only for a failure Stripe did not word.
       const message =
-        (recorded.failure && recorded.failure.message) ||
-        (stripeError && stripeError.message) ||
-        "Your bank didn't accept the account for payments.";
+        (recorded.failure && recorded.failure.message) || (stripeError && stripeError.message);
       showPanel(
         "problem",
         "We couldn't set up payments from " + spokenName(account),
         [
-          el("p", { className: "problem-detail", text: message }),
+          el("p", {
+            className: "problem-detail",
+            text: message || "Your bank didn't accept the account for payments.",
+          }),
           el("p", { text: "Nothing was charged, and no payment method was saved." }),
-          nextStep("Next step: try again. You'll be asked to accept the authorization again."),
+          message
+            ? null
+            : nextStep("Next step: try again. You'll be asked to accept the authorization again."),
         ],
         [retry],
       );
@@ -303,8 +308,9 @@ function showSetupResult(setup, recorded, stripeError) {
       ];
       if (stripeError && stripeError.message) {
         paragraphs.unshift(el("p", { className: "problem-detail", text: stripeError.message }));
+      } else {
+        paragraphs.push(nextStep("Next step: try again."));
       }
-      paragraphs.push(nextStep("Next step: try again."));
       showPanel("warning", "Setting up payments didn't finish", paragraphs, [retry]);
     }
   }
