@@ -8,6 +8,8 @@ import {
   accountName,
   bankName,
   GROUPS,
+  paysFrom,
+  sharedLoginLine,
   spokenName,
   statusLine,
   summaryLine,
@@ -58,17 +60,42 @@ function accountButton(account, { data, label, spoken, secondary, run }) {
       disabled: state.busy,
       onclick: run,
     },
-    [label, hidden(spoken + spokenName(account))],
+    [label, hidden(typeof spoken === "string" ? spoken + spokenName(account) : spoken.text)],
   );
 }
 
+/** The account linked in place of a closed one that payments now come from, if any. */
+function replacementOf(account) {
+  if (account.link_health !== "unrepairable") return null;
+  return (
+    state.accounts.find(
+      (other) =>
+        other.replaces_account_id === account.id &&
+        state.paymentMethods.some((method) => method.account_id === other.id && method.usable),
+    ) || null
+  );
+}
+
+/** The group an account is shown in: its link health, or "replaced". */
+function shownHealth(account) {
+  return replacementOf(account) ? "replaced" : account.link_health;
+}
+
+function accountText(account, status) {
+  return el("div", { className: "account__text" }, [
+    el("p", { className: "account__bank", text: bankName(account) }),
+    el("p", { className: "account__name" }, accountName(account)),
+    el("p", { className: "account__status" }, status),
+  ]);
+}
+
 function renderAccount(account, group) {
-  const item = el("li", { className: "account account--" + account.link_health }, [
-    el("div", { className: "account__text" }, [
-      el("p", { className: "account__bank", text: bankName(account) }),
-      el("p", { className: "account__name" }, accountName(account)),
-      el("p", { className: "account__status", text: statusLine(account) }),
-    ]),
+  const replacement = replacementOf(account);
+  const status = replacement
+    ? ["Replaced by "].concat(accountName(replacement), [". Nothing to do here."])
+    : [statusLine(account)];
+  const item = el("li", { className: "account account--" + shownHealth(account) }, [
+    accountText(account, status),
   ]);
   if (group.reconnect) {
     item.append(
@@ -80,7 +107,7 @@ function renderAccount(account, group) {
       }),
     );
   }
-  if (account.link_health === "unrepairable" && account.authorization_id) {
+  if (!replacement && account.link_health === "unrepairable" && account.authorization_id) {
     // The account itself is gone (closed, say), but the customer may still link another
     // account at the same bank through the same login, then set up payments from it.
     item.append(
@@ -107,6 +134,49 @@ function renderAccount(account, group) {
   return item;
 }
 
+/** One card for accounts that share a bank sign-in: one relink repairs them all. */
+function renderLogin(accounts) {
+  // The relink starts from an account payments can come from: the one most worth naming.
+  const lead = accounts.find(paysFrom) || accounts[0];
+  const bank = bankName(lead);
+  const names = accounts.map(spokenName);
+  const list = names.slice(0, -1).join(", ") + " and " + names[names.length - 1];
+  return el("li", { className: "account account--login account--" + lead.link_health }, [
+    el("div", { className: "account__text" }, [
+      el("p", { className: "account__bank", text: bank }),
+      el("p", {
+        className: "account__name",
+        text: "Reconnecting " + bank + " fixes " + accounts.length + " accounts",
+      }),
+      el(
+        "ul",
+        { className: "account__members" },
+        accounts.map((account) => el("li", {}, accountName(account))),
+      ),
+      el("p", { className: "account__status", text: sharedLoginLine(accounts) }),
+    ]),
+    accountButton(lead, {
+      data: "data-reconnect",
+      label: "Reconnect",
+      spoken: { text: " " + bank + ": " + list },
+      run: () => actions.relink(lead, "account"),
+    }),
+  ]);
+}
+
+/** The cards of a group: accounts a relink repairs together share one card. */
+function renderCards(members, group) {
+  if (!group.reconnect) return members.map((account) => renderAccount(account, group));
+  const logins = new Map();
+  for (const account of members) {
+    const key = account.authorization_id || account.id;
+    logins.set(key, (logins.get(key) || []).concat([account]));
+  }
+  return Array.from(logins.values(), (accounts) =>
+    accounts.length === 1 ? renderAccount(accounts[0], group) : renderLogin(accounts),
+  );
+}
+
 /** By bank, then by name: the order a person scans in. */
 function byBankThenName(a, b) {
   return (
@@ -117,13 +187,15 @@ function byBankThenName(a, b) {
 
 export function renderAccounts() {
   const sections = [];
-  let attention = 0;
+  let tasks = 0;
   for (const group of GROUPS) {
     const members = state.accounts
-      .filter((account) => account.link_health === group.health)
+      .filter((account) => shownHealth(account) === group.health)
       .sort(byBankThenName);
     if (!members.length) continue;
-    if (group.reconnect) attention += members.length;
+    const cards = renderCards(members, group);
+    // The summary counts what asks for an action: the cards with a button.
+    tasks += cards.filter((card) => card.querySelector("button")).length;
     const headingId = "group-" + group.health;
     sections.push(
       el("section", { className: "group group--" + group.health, "aria-labelledby": headingId }, [
@@ -131,18 +203,14 @@ export function renderAccounts() {
           group.title,
           el("span", { className: "group__count", text: " (" + members.length + ")" }),
         ]),
-        el(
-          "ul",
-          { className: "accounts", role: "list" },
-          members.map((account) => renderAccount(account, group)),
-        ),
+        el("ul", { className: "accounts", role: "list" }, cards),
       ]),
     );
   }
   if (!state.accounts.length) {
     sections.push(el("p", { text: "You have no linked bank accounts yet." }));
   }
-  ui.summary.textContent = summaryLine(state.accounts.length, attention);
+  ui.summary.textContent = summaryLine(state.accounts.length, tasks);
   ui.accounts.replaceChildren(...sections);
   ui.accounts.removeAttribute("aria-busy");
 }

@@ -1,5 +1,6 @@
 /* The payment methods relink-api set up for the customer, listed below the accounts. */
 
+import { renderAccounts } from "./accounts.js";
 import { api } from "./api.js";
 import { el } from "./dom.js";
 import { state, ui } from "./state.js";
@@ -9,6 +10,8 @@ async function loadPaymentMethods() {
   const list = await api("GET", "/v1/payment-methods?limit=100");
   state.paymentMethods = (list && list.data) || [];
   renderPaymentMethods();
+  // A usable payment method from a replacement turns a closed account's task into "Replaced".
+  if (state.accounts.length) renderAccounts();
 }
 
 export async function refreshPaymentMethods() {

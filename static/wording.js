@@ -1,12 +1,14 @@
 /* How the page words accounts, payment methods and dates. */
 
 import { el, hidden } from "./dom.js";
+import { findAccount } from "./state.js";
 
 // Link health → how the page groups and words it, in the order the groups are shown.
 export const GROUPS = [
   { health: "relink_required", title: "Needs reconnecting", reconnect: true },
   { health: "expiring", title: "Will stop working soon", reconnect: true },
   { health: "unrepairable", title: "Can't be reconnected — link a new account" },
+  { health: "replaced", title: "Replaced by a new account" },
   { health: "disconnected", title: "Disconnected" },
   { health: "unknown", title: "Being checked" },
   { health: "ok", title: "Working" },
@@ -63,9 +65,17 @@ export function bankName(account) {
   return (account && account.institution_name) || "your bank";
 }
 
-/** "Sandbox Bank ••••4321"; a screen reader hears "Sandbox Bank ending in 4321". */
+/** A payment method by the account it draws on, named as the account list names it; by
+ * its bank when that account is not in the list. */
 export function paymentMethodName(method) {
-  return maskedName(method.bank_name || "Bank account", "••••", method.last4);
+  const account = findAccount(method.account_id);
+  if (account) return accountName(account);
+  return maskedName(method.bank_name || "Bank account", "••", method.last4);
+}
+
+/** Whether payments can come from the account: Stripe never debits a credit card by ACH. */
+export function paysFrom(account) {
+  return account.subcategory !== "credit_card";
 }
 
 function formatDate(value) {
@@ -99,7 +109,9 @@ export function statusLine(account) {
         " Reconnect it to keep this link working.";
     case "unrepairable":
       return (CAUSES[account.cause] || "This connection can't be repaired.") +
-        " Link a new account to keep payments working.";
+        (paysFrom(account)
+          ? " Link a new account to keep payments working."
+          : " Link another account if you want one connected.");
     case "disconnected":
       return "This account was disconnected. Link it again to use it.";
     case "unknown":
@@ -111,13 +123,22 @@ export function statusLine(account) {
   }
 }
 
-/** The summary above the list, given how many accounts there are and need reconnecting. */
-export function summaryLine(total, attention) {
+/** The line of a card that reconnects several accounts through one bank sign-in. */
+export function sharedLoginLine(accounts) {
+  const lead = accounts[0];
+  const cause = lead.link_health === "expiring" ? statusLine(lead).split(". ")[0] + "." : (
+    CAUSES[lead.cause] || "The connection to your bank stopped working."
+  );
+  return cause + " One sign-in reconnects all of them.";
+}
+
+/** The summary above the list: `total` accounts, `tasks` cards that ask for an action. */
+export function summaryLine(total, tasks) {
   if (!total) return "";
-  if (attention === 0) return "All your bank connections that can be repaired are working.";
-  return attention === 1
-    ? "One account needs your attention. Reconnecting takes about a minute."
-    : attention + " accounts need your attention. Reconnecting takes about a minute.";
+  if (tasks === 0) return "Nothing needs your attention: every account that can work does.";
+  return tasks === 1
+    ? "One item below needs your attention."
+    : tasks + " items below need your attention.";
 }
 
 /** Why a payment method can't be charged, in Stripe's terms, worded for the customer. */

@@ -64,7 +64,12 @@ async def start_relink(page: Page, button: Locator) -> dict[str, Any]:
 
 
 def reconnect_button(page: Page, account: dict[str, Any]) -> Locator:
-    return page.get_by_role("button", name=f"Reconnect {label(account)}", exact=True)
+    """The button that reconnects ``account``: its own, or its bank sign-in's, whose name
+    lists every account it repairs ("Reconnect Sandbox Bank: A ending in 1 and B …")."""
+    name = re.escape(label(account))
+    return page.get_by_role(
+        "button", name=re.compile(rf"^Reconnect (.*: )?(.*, )?{name}(,| and |$)")
+    )
 
 
 async def bank_dialog(page: Page) -> Locator:
