@@ -1,0 +1,120 @@
+"""The relink page over one visit: its buttons work after any relink, a reload keeps the
+sign-in until the token expires, and links that break or heal on the server show by themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.async_api import Locator, Page, Request, expect
+
+from tests.e2e.conftest import PAGE_TIMEOUT_MS, Demo, Sandbox, Screenshot
+from tests.e2e.test_relink_page import (
+    bank_dialog,
+    group,
+    open_page,
+    outcome,
+    reconnect_button,
+    settled,
+    sign_in,
+    start_relink,
+)
+
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
+# How soon a change made on the server must show on the open page.
+LIVE_MS = 5_000
+
+
+@pytest.fixture
+async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
+    """The demo customer's accounts by role, as the API has them before the test."""
+    by_id = await sandbox.accounts(demo)
+    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
+
+
+def replace_button(page: Page, account: dict[str, Any]) -> Locator:
+    return page.get_by_role(
+        "button", name=f"Link another account at {account['institution_name']}"
+    )
+
+
+def expired_copy(token: str) -> str:
+    """`token` with its `exp` an hour ago (its signature no longer matches: the page only
+    reads `exp`, and must not send it)."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] = int(time.time()) - 3600
+    encoded = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{encoded}.{signature}"
+
+
+async def stored(page: Page) -> dict[str, Any]:
+    """What the page keeps in the browser: both storages and its cookies."""
+    kept: dict[str, Any] = await page.evaluate(
+        """() => ({
+          session: Object.fromEntries(Object.keys(sessionStorage)
+            .map((key) => [key, sessionStorage.getItem(key)])),
+          local: Object.keys(localStorage).length,
+          cookie: document.cookie,
+        })"""
+    )
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Every button works again once an action ends
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_closed_account_is_replaced_after_a_relink_in_the_same_visit(
+    page: Page,
+    sandbox: Sandbox,
+    demo: Demo,
+    accounts: dict[str, dict[str, Any]],
+    screenshot: Screenshot,
+) -> None:
+    closed = accounts["unrepairable"]
+    await open_page(page, demo)
+
+    await start_relink(page, reconnect_button(page, accounts["relink_required"]))
+    dialog = await sign_in(page)
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    panel = await outcome(page, "Reconnected")
+    await panel.get_by_role("button", name="Back to accounts").click()
+
+    button = replace_button(page, closed)
+    await expect(button).to_be_enabled()
+    await screenshot(page, "after-relink")
+    session = await start_relink(page, button)
+    assert session["scope"] == "institution"
+    assert session["account_id"] == closed["id"]
+    dialog = await sign_in(page)
+    await dialog.get_by_role("button", name="Link a different account", exact=True).click()
+    await settled(page)
+
+    recorded = await sandbox.session(demo, session["id"])
+    assert recorded["outcome"] == "new_account", recorded
+    assert recorded["next_step"] == "set_up_payment_method"
+
+
+async def test_every_card_button_works_after_a_cancelled_relink(
+    page: Page, demo: Demo, accounts: dict[str, dict[str, Any]]
+) -> None:
+    await open_page(page, demo)
+    await start_relink(page, reconnect_button(page, accounts["relink_required"]))
+    dialog = await bank_dialog(page)
+    await dialog.get_by_role("button", name="Close", exact=True).click()
+    await outcome(page, "Reconnecting was cancelled")
+
+    cards = page.locator("#accounts button")
+    assert await cards.count() >= 3
+    for index in range(await cards.count()):
+        await expect(cards.nth(index)).to_be_enabled()
+    session = await start_relink(page, replace_button(page, accounts["unrepairable"]))
+    assert session["account_id"] == accounts["unrepairable"]["id"]
+    await expect(await bank_dialog(page)).to_have_accessible_name(re.compile(r"^Sign in to "))
