@@ -118,3 +118,72 @@ async def test_every_card_button_works_after_a_cancelled_relink(
     session = await start_relink(page, replace_button(page, accounts["unrepairable"]))
     assert session["account_id"] == accounts["unrepairable"]["id"]
     await expect(await bank_dialog(page)).to_have_accessible_name(re.compile(r"^Sign in to "))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A reload keeps the sign-in until the token expires
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_reload_keeps_the_sign_in_for_the_tab_only(
+    page: Page, demo: Demo, accounts: dict[str, dict[str, Any]], screenshot: Screenshot
+) -> None:
+    await open_page(page, demo)
+    await page.reload()
+    await expect(page.locator("#accounts")).not_to_have_attribute("aria-busy", "true")
+    await expect(reconnect_button(page, accounts["relink_required"])).to_be_enabled()
+    await expect(page.locator("#outcome")).to_be_hidden()
+    assert "token" not in page.url
+    await screenshot(page)
+
+    # Kept in this tab's sessionStorage, and nowhere else the browser would send or keep it.
+    kept = await stored(page)
+    assert list(kept["session"].values()) == [demo.token]
+    assert kept["local"] == 0
+    assert kept["cookie"] == ""
+    assert demo.token not in await page.content()
+
+    # Another tab (a new session) is not signed in by it.
+    other = await page.context.new_page()
+    await other.goto(page.url)
+    await expect(other.locator("#outcome-heading")).to_have_text("This page needs a sign-in link")
+    await other.close()
+
+
+async def test_an_expired_sign_in_says_so_and_is_not_sent(
+    page: Page, sandbox: Sandbox, demo: Demo, screenshot: Screenshot
+) -> None:
+    await open_page(page, demo)
+    expired = expired_copy(demo.token)
+    await page.evaluate(
+        """([token, expired]) => {
+          for (const key of Object.keys(sessionStorage)) {
+            if (sessionStorage.getItem(key) === token) sessionStorage.setItem(key, expired);
+          }
+        }""",
+        [demo.token, expired],
+    )
+    sent: list[Request] = []
+    page.on("request", lambda request: sent.append(request) if "/v1/" in request.url else None)
+
+    await page.reload()
+    panel = await outcome(page, "Your sign-in link has expired")
+    await expect(panel).to_contain_text("Open the link again from the app or email")
+    await expect(panel.get_by_role("button")).to_have_count(0)
+    await expect(page.locator("#accounts button")).to_have_count(0)
+    await screenshot(page)
+    assert not [request for request in sent if "/v1/accounts" in request.url]
+    assert expired not in json.dumps(await stored(page))
+
+    # Reloading again still says why; a link with an expired token says the same at once.
+    await page.reload()
+    await outcome(page, "Your sign-in link has expired")
+    await page.goto("about:blank")
+    await page.goto(f"{sandbox.base_url}/#token={expired}")
+    await outcome(page, "Your sign-in link has expired")
+    assert "token" not in page.url
+    assert not [request for request in sent if "/v1/accounts" in request.url]
+
+    # A new link signs in again.
+    await page.goto("about:blank")
+    await open_page(page, demo)
