@@ -10,6 +10,7 @@
 
 import { loadAccounts, setAccountActions } from "./accounts.js";
 import { api } from "./api.js";
+import { startAutoRefresh } from "./auto-refresh.js";
 import { buildSkeleton, clearAccounts, showSandboxNote } from "./layout.js";
 import { showProblem, tryAgain } from "./panel.js";
 import { refreshPaymentMethods } from "./payment-methods.js";
@@ -65,6 +66,7 @@ async function boot() {
     return;
   }
   await refreshPaymentMethods();
+  startAutoRefresh();
 }
 
 // A new link opened in the same tab only changes the fragment: sign in with its token.

@@ -38,9 +38,7 @@ async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
 
 
 def replace_button(page: Page, account: dict[str, Any]) -> Locator:
-    return page.get_by_role(
-        "button", name=f"Link another account at {account['institution_name']}"
-    )
+    return page.get_by_role("button", name=f"Link another account at {account['institution_name']}")
 
 
 def expired_copy(token: str) -> str:
@@ -187,3 +185,65 @@ async def test_an_expired_sign_in_says_so_and_is_not_sent(
     # A new link signs in again.
     await page.goto("about:blank")
     await open_page(page, demo)
+
+
+async def test_a_sign_in_that_expires_while_open_says_so(page: Page, demo: Demo) -> None:
+    await page.clock.install()
+    await open_page(page, demo)
+    await page.clock.fast_forward("13:00:00")  # the demo's token lasts 12 hours
+    panel = await outcome(page, "Your sign-in link has expired")
+    await expect(panel).to_contain_text("Open the link again")
+    await expect(page.locator("#accounts button")).to_have_count(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Links that break or heal on the server show without a reload
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_a_link_that_breaks_and_heals_shows_without_reload(
+    page: Page,
+    sandbox: Sandbox,
+    demo: Demo,
+    accounts: dict[str, dict[str, Any]],
+    screenshot: Screenshot,
+) -> None:
+    healthy = accounts["healthy"]
+    await open_page(page, demo)
+    await expect(group(page, re.compile(r"^Working"))).to_contain_text(healthy["display_name"])
+    loads: list[str] = []
+    page.on("load", lambda _page: loads.append(page.url))
+
+    await sandbox.control(
+        f"accounts/{healthy['id']}/deactivate",
+        {"cause": "access_expired", "action": "relink_required"},
+    )
+    await sandbox.control("outbox/flush")
+    broken = group(page, re.compile(r"^Needs reconnecting"))
+    await expect(broken).to_contain_text(healthy["display_name"], timeout=LIVE_MS)
+    await expect(reconnect_button(page, healthy)).to_be_enabled()
+    await screenshot(page, "broken")
+
+    await sandbox.control(f"accounts/{healthy['id']}/reactivate")
+    await sandbox.control("outbox/flush")
+    assert (await sandbox.accounts(demo))[healthy["id"]]["link_health"] == "ok"
+    await expect(reconnect_button(page, healthy)).to_have_count(0, timeout=LIVE_MS)
+    await expect(group(page, re.compile(r"^Working"))).to_contain_text(healthy["display_name"])
+    await screenshot(page, "healed")
+    assert loads == []
+
+
+async def test_the_list_keeps_focus_when_it_redraws(
+    page: Page, sandbox: Sandbox, demo: Demo, accounts: dict[str, dict[str, Any]]
+) -> None:
+    target = accounts["relink_required"]
+    await open_page(page, demo)
+    await reconnect_button(page, target).focus()
+
+    await sandbox.control(
+        f"accounts/{accounts['healthy']['id']}/deactivate",
+        {"cause": "access_expired", "action": "relink_required"},
+    )
+    await sandbox.control("outbox/flush")
+    await expect(reconnect_button(page, accounts["healthy"])).to_be_visible(timeout=LIVE_MS)
+    await expect(reconnect_button(page, target)).to_be_focused()
