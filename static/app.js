@@ -3,19 +3,21 @@
  * broken links with Stripe.js. This entry module wires the flows together and starts the page.
  *
  * Configuration comes from GET /v1/config (publishable key, Stripe.js URL); the bearer token
- * from an embedding app or the URL fragment (settings.js). Client secrets never leave the
+ * from an embedding app, the URL fragment, or this tab's storage after a reload (settings.js).
+ * Once loaded, the list keeps itself current (auto-refresh.js). Client secrets never leave the
  * flows that hand them to Stripe.js (relink.js, payment-setup.js).
  */
 
 import { loadAccounts, setAccountActions } from "./accounts.js";
 import { api } from "./api.js";
-import { el } from "./dom.js";
+import { startAutoRefresh } from "./auto-refresh.js";
 import { buildSkeleton, clearAccounts, showSandboxNote } from "./layout.js";
-import { showPanel, showProblem, tryAgain } from "./panel.js";
+import { showProblem, tryAgain } from "./panel.js";
 import { refreshPaymentMethods } from "./payment-methods.js";
 import { showSetupForm } from "./payment-setup.js";
 import { startRelink } from "./relink.js";
-import { readSettings, takeTokenFromFragment } from "./settings.js";
+import { readSettings, takeTokenFromFragment, useLinkToken } from "./settings.js";
+import { showNeedsSignIn, showSignInExpired } from "./sign-in.js";
 import { state, ui } from "./state.js";
 import { loadStripeScript } from "./stripe.js";
 
@@ -24,20 +26,12 @@ setAccountActions({ relink: startRelink, setUp: showSetupForm });
 async function start() {
   readSettings();
   buildSkeleton();
+  if (state.signInExpired) {
+    showSignInExpired();
+    return;
+  }
   if (!state.token) {
-    clearAccounts();
-    showPanel(
-      "problem",
-      "This page needs a sign-in link",
-      [
-        el("p", {
-          text:
-            "Open it again from your app: the link it gives you signs you in for a short time.",
-        }),
-      ],
-      [],
-      { final: true },
-    );
+    showNeedsSignIn();
     return;
   }
   await boot();
@@ -72,13 +66,18 @@ async function boot() {
     return;
   }
   await refreshPaymentMethods();
+  startAutoRefresh();
 }
 
 // A new link opened in the same tab only changes the fragment: sign in with its token.
 window.addEventListener("hashchange", () => {
   const token = takeTokenFromFragment();
   if (!token || !ui.accounts || state.busy) return;
-  state.token = token;
+  useLinkToken(token);
+  if (state.signInExpired) {
+    showSignInExpired();
+    return;
+  }
   // Possibly another customer: forget what this visit knew.
   state.setups = {};
   state.paymentMethods = [];

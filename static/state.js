@@ -13,6 +13,7 @@ export const state = {
   // Kept in memory only; the API does not say which relink an account came from.
   setups: {},
   busy: false,
+  signInExpired: false, // the token's own expiry passed (settings.js)
 };
 
 // The page's regions (summary, status, outcome, accounts, paymentMethods), set by layout.js.
@@ -22,15 +23,19 @@ export function findAccount(id) {
   return state.accounts.find((account) => account.id === id) || null;
 }
 
-/** While one action runs, the others' buttons are disabled. */
+// Every control in these regions is an action, and follows one rule: disabled while another
+// action runs, enabled otherwise. Cards drawn while busy start disabled (accounts.js), so
+// ending busy must enable every control, not a list of the kinds known today.
+const ACTION_REGIONS = ["accounts", "outcome", "paymentMethods"];
+const CONTROLS = "button, input, select, textarea";
+
+/** While one action runs, every other action's control is disabled; then all are enabled. */
 export function setBusy(busy) {
   state.busy = busy;
-  ui.accounts
-    .querySelectorAll("button[data-reconnect], button[data-set-up]")
-    .forEach((button) => {
-      button.disabled = busy;
+  for (const name of ACTION_REGIONS) {
+    if (!ui[name]) continue;
+    ui[name].querySelectorAll(CONTROLS).forEach((control) => {
+      control.disabled = busy;
     });
-  ui.outcome.querySelectorAll("button, input").forEach((control) => {
-    control.disabled = busy;
-  });
+  }
 }
