@@ -8,7 +8,7 @@
  */
 
 import { refreshAccounts } from "./accounts.js";
-import { api, ApiProblem, sessionPath, withoutClientSecret } from "./api.js";
+import { api, ApiProblem, isProblem, sessionPath, withoutClientSecret } from "./api.js";
 import { announce, showProblem, tryAgain } from "./panel.js";
 import { refreshPaymentMethods } from "./payment-methods.js";
 import { showOutcome } from "./relink-outcome.js";
@@ -54,11 +54,7 @@ export async function startRelink(account, scope) {
     created = null;
     launchError = result && result.error ? result.error : null;
     announce("Checking the result with the bank…");
-    const outcome = await api(
-      "POST",
-      sessionPath(sessionId, "/complete"),
-      withoutClientSecret(result),
-    );
+    const outcome = await completeWhenFinished(sessionId, withoutClientSecret(result), launchError);
     // A relink can unblock a payment method (its bank's account number reissued).
     await Promise.all([refreshAccounts(), refreshPaymentMethods()]);
     setBusy(false);
@@ -78,5 +74,24 @@ export async function startRelink(account, scope) {
       showProblem("We couldn't check the result", error, retry);
     }
     await refreshAccounts();
+  }
+}
+
+// Stripe can still be finishing the session when the bank window closes: a pending answer is
+// asked again a few times before it is shown. Not when the window never opened (launchError),
+// which leaves the session open for good and has its own message.
+const PENDING_RETRY_DELAYS_MS = [1000, 2000, 3000];
+
+async function completeWhenFinished(sessionId, hint, launchError) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api("POST", sessionPath(sessionId, "/complete"), hint);
+    } catch (error) {
+      const wait = PENDING_RETRY_DELAYS_MS[attempt];
+      if (launchError || wait === undefined || !isProblem(error, "relink-session-pending")) {
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 }
