@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -49,7 +49,7 @@ PAGE_TIMEOUT_MS = 10_000
 AXE = REPO / "tests" / "e2e" / "axe"
 AXE_SCRIPT = AXE / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-MOBILE = {"width": 375, "height": 812}
+MOBILE = ViewportSize(width=375, height=812)
 
 
 class Screenshot(Protocol):
