@@ -75,6 +75,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Retries are exercised in their own test; elsewhere one attempt keeps tests fast.
         "stripe_max_network_retries": 0,
         "return_url_allowlist": ["https://app.example.com", "exampleapp://"],
+        "business_name": "Example Shop",
         # Rate limits (issue 11): tests drive one customer, one admin key and one address
         # far harder than a person would; the limits' own tests set theirs.
         **UNLIMITED,

@@ -172,11 +172,15 @@ class Settings(BaseSettings):
         description="Exact origins (https://app.example.com) or app schemes (myapp://).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    business_name: str = Field(
-        default="this business",
+    # No placeholder: the mandate is a legal text, and "this business" authorizes no one.
+    # Payment setup refuses to start without it (relink_api.payments.setup); the sandbox
+    # names its demo shop.
+    business_name: str | None = Field(
+        default=None,
         min_length=1,
         max_length=100,
-        description="Who the ACH mandate authorizes to debit the customer's account.",
+        description="Who the ACH mandate authorizes to debit the customer's account; "
+        "payment setup needs it.",
     )
     public_base_url: str | None = Field(
         default=None,

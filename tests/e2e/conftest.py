@@ -6,6 +6,10 @@ sandbox Stripe, exactly as a person running the README's command (``scripts/run`
 Chromium is the system's ``/usr/bin/chromium``; no browser is ever downloaded, and a missing
 one fails the run.
 
+Every ``screenshot`` is also an accessibility check: axe-core, installed from the npm registry
+by its lock in ``tests/e2e/axe`` (``scripts/install dev``), runs on the page at that state at both
+sizes and fails the test on any WCAG 2 A/AA violation.
+
 Playwright's async API runs on the suite's one (session-scoped) event loop, so these tests
 sit alongside the async integration tests in the same pytest run.
 """
@@ -26,7 +30,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -42,10 +46,15 @@ CHROMIUM_ARGS = [
 READY_TIMEOUT_SECONDS = 60.0
 # Anything slower than this in a local browser is a bug worth failing on.
 PAGE_TIMEOUT_MS = 10_000
+AXE = REPO / "tests" / "e2e" / "axe"
+AXE_SCRIPT = AXE / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+MOBILE = ViewportSize(width=375, height=812)
 
 
 class Screenshot(Protocol):
-    """Save a page's full screen; ``step`` names one of several shots in a test."""
+    """Check a page with axe-core and save its full screen at its own size and at a phone's;
+    ``step`` names one of several shots in a test."""
 
     def __call__(self, tab: Page, step: str | None = None) -> Awaitable[Path]: ...
 
@@ -246,15 +255,62 @@ async def demo(sandbox: Sandbox) -> Demo:
     return await sandbox.demo_customer()
 
 
+def _axe_script() -> Path:
+    """axe-core's browser script, as tests/e2e/axe/package-lock.json pins it."""
+    if not AXE_SCRIPT.is_file():
+        # Not a skip: the accessibility check is part of every screenshot.
+        pytest.fail(f"{AXE_SCRIPT} is missing: run `scripts/install dev` (npm ci in {AXE}).")
+    stamp = AXE / "node_modules" / ".installed-from-lock"
+    if not stamp.is_file() or stamp.read_bytes() != (AXE / "package-lock.json").read_bytes():
+        pytest.fail(f"{AXE}/node_modules is not installed from its lock: run `scripts/install dev`")
+    return AXE_SCRIPT
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        lines.extend(
+            f"    {' '.join(node['target'])}: {node['html'][:160]}" for node in violation["nodes"]
+        )
+    return "\n".join(lines)
+
+
+async def _check_accessibility(tab: Page, where: str) -> None:
+    """Run axe-core on ``tab`` as it is now; fail with every WCAG 2 A/AA violation it finds."""
+    if not await tab.evaluate("typeof window.axe === 'object'"):
+        # Evaluated, not added as a <script>: the pages' CSP (rightly) blocks inline scripts,
+        # and DevTools evaluation is outside it.
+        await tab.evaluate(f"() => {{\n{_axe_script().read_text()}\n}}")
+    results = await tab.evaluate(
+        "tags => axe.run(document, "
+        "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        AXE_TAGS,
+    )
+    violations: list[dict[str, Any]] = results["violations"]
+    if violations:
+        pytest.fail(f"axe-core: WCAG 2 A/AA violations on {where}:\n{_describe(violations)}")
+
+
 @pytest.fixture
 def screenshot(request: pytest.FixtureRequest) -> Screenshot:
-    """Save a page's full screen as test-artifacts/e2e/<test>[-<step>].png (git-ignored)."""
+    """Check the page with axe-core and save it as test-artifacts/e2e/<test>[-<step>].png at its
+    size and <test>[-<step>]-375.png at 375x812 (git-ignored)."""
 
     async def save(tab: Page, step: str | None = None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         name = f"{request.node.name}-{step}" if step else request.node.name
         path = ARTIFACTS / f"{name}.png"
+        size = tab.viewport_size
+        await _check_accessibility(tab, f"{name} at {size}")
         await tab.screenshot(path=path, full_page=True)
+        if size is not None and size != MOBILE:
+            await tab.set_viewport_size(MOBILE)
+            try:
+                await _check_accessibility(tab, f"{name} at {MOBILE}")
+                await tab.screenshot(path=ARTIFACTS / f"{name}-375.png", full_page=True)
+            finally:
+                await tab.set_viewport_size(size)
         return path
 
     return save

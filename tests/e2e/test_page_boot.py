@@ -18,17 +18,12 @@ JAVASCRIPT_TYPES = ("text/javascript", "application/javascript")
 expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
-def _page_message(message: ConsoleMessage) -> bool:
-    """Not Chromium's own ask for /favicon.ico (the page has no icon; that 404 is not its)."""
-    return urlsplit(message.location.get("url") or "").path != "/favicon.ico"
-
-
 async def test_the_page_boots_from_its_modules_with_a_clean_console(page: Page, demo: Demo) -> None:
     problems: list[str] = []
     scripts: dict[str, Response] = {}
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type in ("error", "warning") and _page_message(message):
+        if message.type in ("error", "warning"):
             problems.append(f"console {message.type}: {message.text} {message.location}")
 
     def on_response(response: Response) -> None:

@@ -150,7 +150,7 @@ async def test_creates_the_setup_intent_stripe_prescribes(
     assert body["replaces_payment_method_id"] == "pm_old_newest"
     assert body["status"] == "pending"
     assert body["publishable_key"] == "pk_test_relink123"
-    assert "authorize this business to debit" in body["mandate_text"]
+    assert "authorize Example Shop to debit" in body["mandate_text"]
     sent = dict(parse_qsl(created.calls.last.request.content.decode()))
     assert sent == {
         "customer": "cus_A",

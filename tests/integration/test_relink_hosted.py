@@ -591,7 +591,7 @@ async def test_the_return_page_asks_for_a_payment_method_when_another_account_st
 
     assert page.status_code == 200, page.text
     assert 'data-outcome="relinked"' in page.text
-    assert "set up payments from the new account" in page.text
+    assert "Payments from the new account still need to be set up" in page.text
     assert "Everything is working again" not in page.text
 
 

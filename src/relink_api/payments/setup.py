@@ -49,6 +49,15 @@ _LIVE = frozenset({SetupStatus.pending, SetupStatus.succeeded})
 
 
 def mandate_text(settings: Settings) -> str:
+    """The ACH mandate the customer accepts, naming the business (RELINK_BUSINESS_NAME).
+
+    Without a name there is no mandate to show: a 500 that names the setting, before
+    anything is asked of Stripe."""
+    if settings.business_name is None:
+        raise ProblemError(
+            "Payment setup needs RELINK_BUSINESS_NAME: the ACH mandate the customer accepts "
+            "names the business that debits the account."
+        )
     return _MANDATE.format(business=settings.business_name)
 
 
@@ -65,6 +74,7 @@ async def start_setup(
     """Create the SetupIntent for the account a relink linked in place of another (or hand
     back the one already waiting for the customer). A repeat of an idempotency key gets
     the first SetupIntent back, even once it has succeeded."""
+    mandate_text(settings)  # refuses before any SetupIntent exists when it cannot be shown
     setup = _Setup(db, gateway, settings, principal)
     return await idempotency.create_once(
         db,

@@ -16,6 +16,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from relink_api.accounts import service as accounts_service
+from relink_api.accounts.models import AccountRow
+from relink_api.db import Database
 from relink_api.errors import NotFound, ProblemError
 from relink_api.ratelimit import service as ratelimit
 from relink_api.redirects import is_allowed_return_url
@@ -23,7 +26,7 @@ from relink_api.relink import service
 from relink_api.relink.creation import RETURN_PATH
 from relink_api.relink.errors import RelinkSessionPending
 from relink_api.relink.models import RelinkSessionRow
-from relink_api.relink.schemas import FailureReason, NextStep, RelinkOutcome
+from relink_api.relink.schemas import Delivery, FailureReason, NextStep, RelinkOutcome
 from relink_api.web.deps import DatabaseDep, SettingsDep, StripeDep, client_address
 from relink_api.web.pages import PAGE_HEADERS
 
@@ -31,36 +34,110 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
+# What happened, per outcome; what to do next depends on where the customer came from.
 _MESSAGES: dict[tuple[RelinkOutcome | None, FailureReason | None], tuple[str, str]] = {
     (RelinkOutcome.relinked, None): (
         "Your bank account is reconnected",
-        "Everything is working again. You can close this page.",
+        "Everything is working again.",
     ),
     (RelinkOutcome.new_account, None): (
         "You linked a different account",
-        "One more step: set up payments from the new account in the app.",
+        "Payments from the new account still need to be set up.",
     ),
     (RelinkOutcome.failed, FailureReason.no_account): (
         "The account was not linked",
-        "You signed in to your bank, but the account we needed was not chosen. "
-        "Go back to the app to try another way.",
+        "You signed in to your bank, but the account we needed was not chosen.",
     ),
     (RelinkOutcome.failed, FailureReason.no_authorization): (
         "We could not reconnect to your bank",
-        "Signing in to your bank did not finish. Go back to the app to try again.",
+        "Signing in to your bank did not finish.",
     ),
     (RelinkOutcome.failed, FailureReason.other): (
         "Something went wrong",
-        "The bank connection did not finish. Go back to the app to try again.",
+        "The bank connection did not finish.",
     ),
     (RelinkOutcome.cancelled, None): (
         "Nothing was changed",
-        "You closed the bank connection before finishing. Go back to the app to try again.",
+        "You closed the bank connection before finishing.",
     ),
 }
+# An app that sent the customer here is still open behind this page; an email has no app
+# behind it, and its link is used up once the bank connection ends.
+_NEXT_IN_APP = {
+    RelinkOutcome.relinked: "You can close this page.",
+    RelinkOutcome.new_account: "Go back to the app to set them up.",
+}
+_NEXT_FROM_EMAIL = {
+    RelinkOutcome.relinked: "You can close this tab.",
+    RelinkOutcome.new_account: "You can close this tab.",
+}
+_RETRY_IN_APP = "Go back to the app to try again."
+_RETRY_FROM_EMAIL = (
+    "You can close this tab. To try again you need a new link: this one has been used."
+)
 
 
-def _page(title: str, body: str, *, status_code: int, outcome: str | None = None) -> HTMLResponse:
+def _came_from_app(row: RelinkSessionRow) -> bool:
+    return row.delivery is not Delivery.email and row.return_url is not None
+
+
+def _words(row: RelinkSessionRow) -> tuple[str, str]:
+    """The page's title and what it says, for the session's outcome and where it came from."""
+    outcome = row.outcome
+    if row.next_step is NextStep.set_up_payment_method and outcome is not RelinkOutcome.failed:
+        # Another account stood in for one that cannot come back: it is not done yet.
+        outcome = RelinkOutcome.new_account
+    key = (outcome, row.failure_reason if outcome is RelinkOutcome.failed else None)
+    if key not in _MESSAGES:
+        outcome, key = RelinkOutcome.failed, (RelinkOutcome.failed, FailureReason.other)
+    title, said = _MESSAGES[key]
+    in_app = _came_from_app(row)
+    done = _NEXT_IN_APP if in_app else _NEXT_FROM_EMAIL
+    retry = _RETRY_IN_APP if in_app else _RETRY_FROM_EMAIL
+    return title, f"{said} {done.get(outcome, retry) if outcome else retry}"
+
+
+def _account_item(account: AccountRow) -> str:
+    """A list item such as Everyday Checking ••6789 at Sandbox Bank, which a screen reader
+    hears as "Everyday Checking ending in 6789 at Sandbox Bank"."""
+    name = html.escape(account.display_name or "Bank account")
+    if account.last4:
+        name += (
+            ' <span aria-hidden="true">••</span>'
+            f'<span class="visually-hidden">ending in </span>{html.escape(account.last4)}'
+        )
+    if account.institution_name:
+        name += f" at {html.escape(account.institution_name)}"
+    return f"<li>{name}</li>"
+
+
+async def _reactivated(db: Database, row: RelinkSessionRow) -> str:
+    """The list of the session's accounts that work again, as HTML (names are escaped)."""
+    if row.outcome is not RelinkOutcome.relinked or not row.reactivated_account_ids:
+        return ""
+    found = [await accounts_service.find(db, account_id=id) for id in row.reactivated_account_ids]
+    items = [
+        _account_item(account)
+        for account in found
+        if account is not None and account.customer_id == row.customer_id
+    ]
+    if not items:
+        return ""
+    return (
+        '<p id="reactivated-label">These accounts work again:</p>\n'
+        '      <ul class="outcome__accounts" aria-labelledby="reactivated-label"'
+        f' data-testid="return-accounts">{"".join(items)}</ul>'
+    )
+
+
+def _page(
+    title: str,
+    body: str,
+    *,
+    status_code: int,
+    outcome: str | None = None,
+    accounts: str = "",
+) -> HTMLResponse:
     data = f' data-outcome="{html.escape(outcome)}"' if outcome else ""
     document = f"""<!doctype html>
 <html lang="en">
@@ -75,6 +152,7 @@ def _page(title: str, body: str, *, status_code: int, outcome: str | None = None
     <main id="main">
       <h1 data-testid="return-title"{data}>{html.escape(title)}</h1>
       <p data-testid="return-detail">{html.escape(body)}</p>
+      {accounts}
     </main>
   </body>
 </html>
@@ -159,12 +237,11 @@ async def relink_return(
             status_code=303,
             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
         )
-    if row.next_step is NextStep.set_up_payment_method and row.outcome is not RelinkOutcome.failed:
-        # Another account stood in for one that cannot come back: it is not done yet.
-        title, body = _MESSAGES[(RelinkOutcome.new_account, None)]
-    else:
-        title, body = _MESSAGES.get(
-            (row.outcome, row.failure_reason),
-            _MESSAGES[(RelinkOutcome.failed, FailureReason.other)],
-        )
-    return _page(title, body, status_code=200, outcome=row.outcome.value if row.outcome else None)
+    title, body = _words(row)
+    return _page(
+        title,
+        body,
+        status_code=200,
+        outcome=row.outcome.value if row.outcome else None,
+        accounts=await _reactivated(db, row),
+    )

@@ -15,6 +15,8 @@ from relink_api.auth import admin_key_digest, generate_admin_key
 from relink_api.settings import SANDBOX_KEY_PREFIX, ConfigurationError, Settings
 
 SECRETS_FILE = "sandbox-secrets.json"
+# Who the demo's ACH mandate authorizes to debit, unless RELINK_BUSINESS_NAME says otherwise.
+SANDBOX_BUSINESS_NAME = "Sandbox Demo Shop"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -116,6 +118,8 @@ def sandbox_settings(settings: Settings, *, host: str, port: int) -> Settings:
         "host": host,
         "port": port,
     }
+    if settings.business_name is None:
+        update["business_name"] = SANDBOX_BUSINESS_NAME
     if not settings.auth_configured:
         update["auth_jwt_secret"] = SecretStr(values["jwt_secret"])
     if settings.admin_api_key_sha256 is None:
