@@ -129,7 +129,8 @@ export function sharedLoginLine(accounts) {
   const cause = lead.link_health === "expiring" ? statusLine(lead).split(". ")[0] + "." : (
     CAUSES[lead.cause] || "The connection to your bank stopped working."
   );
-  return cause + " One sign-in reconnects all of them.";
+  // The causes speak of one account; this card speaks of several.
+  return cause.replace("this account", "these accounts") + " One sign-in reconnects all of them.";
 }
 
 /** The summary above the list: `total` accounts, `tasks` cards that ask for an action. */

@@ -314,3 +314,19 @@ def screenshot(request: pytest.FixtureRequest) -> Screenshot:
         return path
 
     return save
+
+
+@pytest.fixture
+async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
+    """The demo customer's accounts by role, as the API has them before the test."""
+    by_id = await sandbox.accounts(demo)
+    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
+
+
+@pytest.fixture
+def console(page: Page) -> list[str]:
+    """Everything the page writes to the console, and its uncaught errors."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    return messages

@@ -10,7 +10,6 @@ import re
 import time
 from typing import Any
 
-import pytest
 from playwright.async_api import Locator, Page, Request, expect
 
 from tests.e2e.conftest import PAGE_TIMEOUT_MS, Demo, Sandbox, Screenshot
@@ -28,13 +27,6 @@ from tests.e2e.test_relink_page import (
 expect.set_options(timeout=PAGE_TIMEOUT_MS)
 # How soon a change made on the server must show on the open page.
 LIVE_MS = 5_000
-
-
-@pytest.fixture
-async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
-    """The demo customer's accounts by role, as the API has them before the test."""
-    by_id = await sandbox.accounts(demo)
-    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
 
 
 def replace_button(page: Page, account: dict[str, Any]) -> Locator:

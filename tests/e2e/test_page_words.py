@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from playwright.async_api import Locator, Page, Route, expect
 
 from tests.e2e.conftest import PAGE_TIMEOUT_MS, Demo, Sandbox, Screenshot
@@ -26,21 +25,6 @@ from tests.e2e.test_relink_page import (
 )
 
 expect.set_options(timeout=PAGE_TIMEOUT_MS)
-
-
-@pytest.fixture
-async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
-    """The demo customer's accounts by role, as the API has them before the test."""
-    by_id = await sandbox.accounts(demo)
-    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
-
-
-@pytest.fixture
-def console(page: Page) -> list[str]:
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-    return messages
 
 
 def cards(page: Page) -> Locator:
@@ -119,6 +103,10 @@ async def test_one_card_and_one_button_per_bank_sign_in(
     await expect(needs.locator("ul.accounts > li")).to_have_count(1)
     bank = broken[0]["institution_name"]
     await expect(needs).to_contain_text(f"Reconnecting {bank} fixes 3 accounts")
+    # One card speaks of all its accounts, not of "this account".
+    await expect(needs).to_contain_text(
+        "Your bank's permission to share these accounts has expired."
+    )
     for account in broken:
         await expect(needs).to_contain_text(shown(account))
     [button] = await needs.get_by_role("button").all()

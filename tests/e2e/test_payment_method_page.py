@@ -40,22 +40,6 @@ expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 @pytest.fixture
-async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
-    """The demo customer's accounts by role, as the API has them before the test."""
-    by_id = await sandbox.accounts(demo)
-    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
-
-
-@pytest.fixture
-def console(page: Page) -> list[str]:
-    """Everything the page writes to the console, and its uncaught errors."""
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-    return messages
-
-
-@pytest.fixture
 def requests(page: Page) -> list[Request]:
     """Every request the page makes, in order."""
     made: list[Request] = []

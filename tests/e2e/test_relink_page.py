@@ -139,22 +139,6 @@ async def no_horizontal_scroll(page: Page) -> bool:
     return fits
 
 
-@pytest.fixture
-async def accounts(sandbox: Sandbox, demo: Demo) -> dict[str, dict[str, Any]]:
-    """The demo customer's accounts by role, as the API has them before the test."""
-    by_id = await sandbox.accounts(demo)
-    return {role: by_id[account_id] for role, account_id in demo.accounts.items()}
-
-
-@pytest.fixture
-def console(page: Page) -> list[str]:
-    """Everything the page writes to the console, and its uncaught errors."""
-    messages: list[str] = []
-    page.on("console", lambda message: messages.append(message.text))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
-    return messages
-
-
 def no_page_errors(console: list[str]) -> None:
     """No uncaught error, and nothing the page's Content-Security-Policy had to block."""
     assert not [line for line in console if line.startswith("pageerror")], console
