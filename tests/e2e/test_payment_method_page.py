@@ -100,6 +100,9 @@ async def continue_to_mandate(
 async def show_mandate(page: Page, setup: dict[str, Any], new_account: dict[str, Any]) -> None:
     mandate = await outcome(page, f"Authorize payments from {spoken(new_account)}")
     await expect(mandate).to_contain_text(setup["mandate_text"])
+    # A legal text names the business (the sandbox's demo shop), never a placeholder.
+    assert "Sandbox Demo Shop" in setup["mandate_text"]
+    await expect(mandate).not_to_contain_text("this business")
     await expect(mandate).to_contain_text(BILLING_NAME)
     accept = mandate.get_by_role("button", name="Accept", exact=True)
     await expect(accept).to_be_enabled()
