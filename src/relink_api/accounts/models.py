@@ -43,7 +43,7 @@ class ReportedState:
     category: str | None
     subcategory: str | None
     # Stripe's status as it sent it: a value newer than this code is kept as it is (the
-    # API shows it through ``AccountStatus.of``).
+    # API shows it as ``AccountStatus``, where it reads ``unknown``).
     status: str
     action: str | None
     cause: str | None

@@ -162,7 +162,7 @@ async def get_authorization(
         id=authorization.id,
         institution_id=authorization.institution,
         institution_name=authorization.institution_name,
-        status=AccountStatus.of(authorization.status),
+        status=AccountStatus(authorization.status),
         action=recorded.action,
         expected_deactivation_at=recorded.expected_deactivation_at,
         account_ids=[row.id for row in accounts],
