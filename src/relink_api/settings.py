@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relink_api.edge.cors import normalize_origins
 from relink_api.edge.proxy import normalize_proxy_entries
+from relink_api.outbound.settings import OutboundSettings
+from relink_api.prompts.settings import PromptSettings
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
 
 # The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
@@ -46,8 +48,9 @@ def _entries(setting: str, value: object, normalize: Callable[[list[str]], list[
         raise ConfigurationError(f"{setting}: {exc}") from None
 
 
-class Settings(BaseSettings):
-    """relink-api configuration. Secrets are ``SecretStr`` so they never print by accident."""
+class Settings(OutboundSettings, PromptSettings, BaseSettings):
+    """relink-api configuration; secrets are ``SecretStr`` so they never print by accident.
+    The outbound and reminder knobs are declared with their features."""
 
     model_config = SettingsConfigDict(
         env_prefix="RELINK_",
