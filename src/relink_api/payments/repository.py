@@ -203,10 +203,10 @@ async def update_setup_intent(
 
 async def insert_payment_method(
     conn: Connection, *, payment_method_id: str, setup: SetupIntentRow, copy: StripeCopy
-) -> None:
-    """The payment method a SetupIntent of ours made, if not yet recorded; Stripe's copy is
-    then written by ``record_stripe_copy``."""
-    await conn.execute(
+) -> bool:
+    """The payment method a SetupIntent of ours made, if not yet recorded (``False``: it
+    was); Stripe's copy is then written by ``record_stripe_copy``."""
+    status = await conn.execute(
         """
         INSERT INTO payment_methods (
             id, customer_id, account_id, setup_intent_id, relink_session_id,
@@ -222,15 +222,20 @@ async def insert_payment_method(
         setup.replaces_payment_method_id,
         copy.snapshot,
     )
+    return bool(status == "INSERT 0 1")
 
 
-async def record_stripe_copy(conn: Connection, *, payment_method_id: str, copy: StripeCopy) -> bool:
-    """Write a read of Stripe's PaymentMethod; ``False`` if relink-api holds no such one.
+async def record_stripe_copy(
+    conn: Connection, *, payment_method_id: str, copy: StripeCopy
+) -> bool | None:
+    """Write a read of Stripe's PaymentMethod; return whether it was blocked before, or
+    ``None`` if relink-api holds no such one.
 
     Detachment is permanent at Stripe: once seen (no customer now, where it had one) it is
     kept, whatever a later or reordered read says."""
-    status = await conn.execute(
+    was_blocked: bool | None = await conn.fetchval(
         """
+        WITH before AS (SELECT id, blocked FROM payment_methods WHERE id = $1 FOR UPDATE)
         UPDATE payment_methods SET
             bank_name = $2, last4 = $3, account_type = $4, blocked = $5, blocked_reason = $6,
             blocked_network_code = $7,
@@ -240,7 +245,9 @@ async def record_stripe_copy(conn: Connection, *, payment_method_id: str, copy: 
                      OR snapshot->>'customer_account' IS NOT NULL THEN now()
             END,
             snapshot = $10, updated_at = now()
-        WHERE id = $1
+        FROM before
+        WHERE payment_methods.id = before.id
+        RETURNING before.blocked
         """,
         payment_method_id,
         copy.bank_name,
@@ -253,7 +260,7 @@ async def record_stripe_copy(conn: Connection, *, payment_method_id: str, copy: 
         copy.was_saved,
         copy.snapshot,
     )
-    return bool(status == "UPDATE 1")
+    return was_blocked
 
 
 async def is_held(conn: Connection, *, payment_method_id: str) -> bool:
@@ -284,6 +291,13 @@ async def newest_from_account(conn: Connection, *, customer_id: str, account_id:
         account_id,
     )
     return found
+
+
+async def find_payment_method(conn: Connection, *, payment_method_id: str) -> PaymentMethodRow:
+    """A payment method relink-api holds, whoever its customer (for events about it)."""
+    record = await conn.fetchrow(_PAYMENT_METHOD_SELECT + " WHERE pm.id = $1", payment_method_id)
+    assert record is not None
+    return PaymentMethodRow.from_record(record)
 
 
 async def get_payment_method(

@@ -19,7 +19,8 @@ from relink_api.db import Connection, Database
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import PaymentMethod
-from relink_api.payments import repository
+from relink_api.outbound.event_types import OutboundEventType
+from relink_api.payments import events, repository
 from relink_api.payments.repository import SetupIntentRow, StripeCopy
 
 logger = logging.getLogger(__name__)
@@ -56,25 +57,38 @@ async def record_set_up(
     transaction. ``saved_to_customer``: the SetupIntent named a customer, so a copy without
     one means it was detached already."""
     copy = _copy(method, was_saved=saved_to_customer)
-    await repository.insert_payment_method(
+    inserted = await repository.insert_payment_method(
         conn, payment_method_id=method.id, setup=setup, copy=copy
     )
-    await repository.record_stripe_copy(conn, payment_method_id=method.id, copy=copy)
+    was_blocked = await repository.record_stripe_copy(conn, payment_method_id=method.id, copy=copy)
+    if inserted:
+        await events.announce(conn, OutboundEventType.payment_method_replaced, method.id)
+    await _announce_if_blocked(conn, method, was_blocked=was_blocked)
 
 
 async def record_payment_method(conn: Connection, method: PaymentMethod) -> bool:
     """Record Stripe's copy of a payment method we hold, inside the caller's transaction;
     ``False`` for one relink-api did not set up (nothing is written)."""
-    recorded = await repository.record_stripe_copy(
+    was_blocked = await repository.record_stripe_copy(
         conn, payment_method_id=method.id, copy=_copy(method)
     )
-    if recorded:
-        logger.info(
-            "payment method %s: %s",
-            method.id,
-            f"blocked ({method.blocked.reason})" if method.blocked else "not blocked",
-        )
-    return recorded
+    if was_blocked is None:
+        return False
+    logger.info(
+        "payment method %s: %s",
+        method.id,
+        f"blocked ({method.blocked.reason})" if method.blocked else "not blocked",
+    )
+    await _announce_if_blocked(conn, method, was_blocked=was_blocked)
+    return True
+
+
+async def _announce_if_blocked(
+    conn: Connection, method: PaymentMethod, *, was_blocked: bool | None
+) -> None:
+    # Once per block: a re-read of a method still blocked says nothing new.
+    if method.blocked is not None and was_blocked is False:
+        await events.announce(conn, OutboundEventType.payment_method_blocked, method.id)
 
 
 async def holds(db: Database, payment_method_id: str) -> bool:

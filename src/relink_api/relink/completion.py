@@ -18,6 +18,7 @@ from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
 from relink_api.gateway.objects import FcAccount, FcSession
 from relink_api.payments import usability as payment_usability
+from relink_api.relink import events as relink_events
 from relink_api.relink import repository
 from relink_api.relink.classify import Reread, Verdict, classify, classify_accounts
 from relink_api.relink.errors import RelinkSessionPending
@@ -241,7 +242,7 @@ async def _record(
         health_now = {
             account_id: result.after.link_health for account_id, result in applied.items()
         }
-        return await repository.complete(
+        completed = await repository.complete(
             conn,
             session_id=row.id,
             outcome=verdict.outcome,
@@ -251,6 +252,8 @@ async def _record(
             reactivated_account_ids=_reactivated(row, health_now),
             stripe_status=stripe_session.status,
         )
+        await relink_events.announce_completed(conn, completed)
+        return completed
 
 
 def _reactivated(row: RelinkSessionRow, health_now: dict[str, LinkHealth]) -> list[str]:
