@@ -33,6 +33,7 @@ from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.web.event_catalogue import document_events, tidy_event_operations
 from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.problems import Problem, install_problem_handlers
@@ -104,6 +105,11 @@ OPENAPI_TAGS = [
         "`X-Admin-Key`).",
     },
     {"name": "webhooks", "description": "Stripe's signed event deliveries."},
+    {
+        "name": "events",
+        "description": "What relink-api sends to the host application's endpoints, signed "
+        "per Standard Webhooks (docs/events.md).",
+    },
     {"name": "page", "description": "What the bundled page and apps read before starting."},
     {"name": "probes", "description": "Liveness and readiness for load balancers."},
 ]
@@ -183,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         mount_sandbox(app)
     mount_page(app)
+    document_events(app)
     _register_problem_schema(app, body_limits)
     return app
 
@@ -200,6 +207,7 @@ def _register_problem_schema(app: FastAPI, body_limits: BodyLimits) -> None:
             schemas.update(problem.pop("$defs", {}))
             schemas["Problem"] = problem
             restore_model_examples(schemas)
+            tidy_event_operations(schema)
             document_body_limits(schema, body_limits)
             app.openapi_schema = schema
         return app.openapi_schema

@@ -11,6 +11,7 @@ import httpx
 import respx
 
 from relink_api.db import Database
+from relink_api.web.event_catalogue import validate_event
 from tests.conftest import Seed
 from tests.factories import payment_method, setup_intent
 from tests.integration.test_payment_method_usability import PM_URL, blocked, set_up
@@ -33,6 +34,8 @@ async def outbox(db: Database, type: str) -> list[dict[str, Any]]:
         )
     for row in rows:
         assert row["payload"]["type"] == type
+        # What is sent is what the OpenAPI document's `webhooks` describe.
+        validate_event(row["payload"])
         assert row["account_id"] == row["payload"]["data"]["account_id"]
         assert row["customer_id"] == row["payload"]["data"]["customer_id"]
     return [dict(row["payload"]) for row in rows]
