@@ -51,8 +51,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         # Shared address space (100.64.0.0/10), documentation ranges and the like.
         ("non-public", not address.is_global),
     )
