@@ -24,6 +24,8 @@ from relink_api.edge.request_context import RequestContextMiddleware
 from relink_api.edge.unexpected import UnexpectedErrorMiddleware
 from relink_api.gateway.client import StripeGateway
 from relink_api.logs import protect_third_party_loggers
+from relink_api.outbound.router import router as outbound_router
+from relink_api.outbound.worker import delivery_loops
 from relink_api.page import mount_page
 from relink_api.page import router as page_router
 from relink_api.payments.router import router as payments_router
@@ -83,6 +85,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             run_in_background(
                 stack, run_periodically(database, gateway, settings), name="scheduled-sync"
             )
+        # --- Loops that work through the database's queues (`relink-api worker` runs the
+        # same ones): outbound deliveries.
+        loops = [*delivery_loops(database, settings, settings.outbound_workers)]
+        for name, loop in loops:
+            run_in_background(stack, loop, name=name)
         yield
 
 
@@ -182,6 +189,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(relink_return_router)
     app.include_router(admin_router)
+    app.include_router(outbound_router)
     app.include_router(webhooks_router)
     app.include_router(page_router)
     if settings.sandbox:

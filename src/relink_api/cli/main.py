@@ -10,6 +10,7 @@ from relink_api.cli.database import migrate, prune_events
 from relink_api.cli.openapi import openapi
 from relink_api.cli.sandbox import sandbox
 from relink_api.cli.serve import serve
+from relink_api.cli.worker import worker
 
 
 @click.group()
@@ -20,6 +21,7 @@ def main() -> None:
 
 for command in (
     serve,
+    worker,
     migrate,
     token,
     admin_key,

@@ -45,7 +45,12 @@ CREATE TABLE outbound_deliveries (
     status           text NOT NULL DEFAULT 'pending'
                      CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts         integer NOT NULL DEFAULT 0,
+    -- When a pending delivery is due. A worker that claims it pushes this past its send
+    -- timeout (a lease): a worker that dies mid-send leaves it due again afterwards.
     next_attempt_at  timestamptz,
+    -- The first attempt since it was queued or redelivered: retries stop
+    -- RELINK_OUTBOUND_RETRY_HOURS after it.
+    retrying_since   timestamptz,
     delivered_at     timestamptz,
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL DEFAULT now(),

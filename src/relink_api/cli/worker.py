@@ -1,0 +1,57 @@
+"""``relink-api worker``: the queue workers (outbound deliveries) as a process of their own,
+beside or instead of the ones inside each server, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import click
+
+from relink_api.cli.config import load_settings
+from relink_api.cli.resources import Resources, run
+
+logger = logging.getLogger(__name__)
+
+
+async def _work_until_stopped(opened: Resources, deliveries: int) -> None:
+    from relink_api.outbound.worker import delivery_loops
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    # Everything a worker process runs; more queues join this list.
+    loops = [*delivery_loops(opened.database, opened.settings, deliveries)]
+    tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in loops]
+    logger.info("relink-api worker: %d outbound delivery loop(s) running", deliveries)
+    try:
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopped:
+                task.result()  # a loop only ends by raising: stop the process with it
+    finally:
+        for task in [*tasks, stopped]:
+            task.cancel()
+        for task in [*tasks, stopped]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    logger.info("relink-api worker stopped")
+
+
+@click.command()
+@click.option(
+    "--deliveries",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Outbound delivery loops in this process (default RELINK_OUTBOUND_WORKERS, at least 1).",
+)
+def worker(deliveries: int | None) -> None:
+    """Deliver outbound events to the host application's endpoints until SIGTERM/SIGINT
+    (migrations run at start-up, as for `serve`)."""
+    settings = load_settings()
+    count = deliveries or max(1, settings.outbound_workers)
+    run(settings, lambda opened: _work_until_stopped(opened, count))
