@@ -17,7 +17,9 @@ FEATURES = {
     "accounts",
     "admin",
     "idempotency",
+    "outbound",
     "payments",
+    "prompts",
     "ratelimit",
     "reconcile",
     "relink",
@@ -102,7 +104,12 @@ def _where(module: Module, line: int) -> str:
 
 def _repository_feature(imported: str) -> str | None:
     parts = imported.split(".")
-    if len(parts) >= 3 and parts[0] == "relink_api" and parts[2] == "repository":
+    # A feature may split its SQL by table (outbound's endpoint_repository, …).
+    if (
+        len(parts) >= 3
+        and parts[0] == "relink_api"
+        and (parts[2] == "repository" or parts[2].endswith("_repository"))
+    ):
         return parts[1] if parts[1] in FEATURES else None
     return None
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from relink_api.auth import ADMIN_KEY_HEADER, authenticate_admin, mint_token
+from relink_api.auth import mint_token
 from relink_api.gateway.objects import INACTIVE_CAUSES
 from relink_api.sandbox import (
     deactivations,
@@ -19,29 +19,10 @@ from relink_api.sandbox import (
     tokenized,
     world,
 )
+from relink_api.sandbox.access import local_or_operator
 from relink_api.sandbox.outbox import Outbox
-from relink_api.sandbox.setup import is_loopback
 from relink_api.sandbox.wire import invalid, new_id
 from relink_api.web.deps import DatabaseDep, SettingsDep
-
-
-async def local_or_operator(request: Request, settings: SettingsDep) -> None:
-    """Callers on this machine, or anyone with the sandbox's admin key.
-
-    These routes act for every customer (mint their tokens, list every emailed relink URL,
-    break their accounts); a sandbox that was allowed off loopback must not hand that to
-    whoever reaches its port. Once the server believes a proxy's X-Forwarded-For
-    (RELINK_FORWARDED_ALLOW_IPS), the client address is a header's word, which anyone the
-    proxy list lets through could set to 127.0.0.1: then every caller needs the key."""
-    client = request.client
-    if not settings.forwarded_allow_ips and client is not None and is_loopback(client.host):
-        return
-    authenticate_admin(
-        settings,
-        key=request.headers.get(ADMIN_KEY_HEADER),
-        authorization_header=request.headers.get("authorization"),
-    )
-
 
 router = APIRouter(
     prefix="/sandbox/control",

@@ -13,7 +13,7 @@ from relink_api.db import Database
 from relink_api.sandbox import store
 from relink_api.sandbox.demo import create_demo_customer
 from relink_api.sandbox.outbox import Outbox
-from relink_api.sandbox.receiver import Receiver
+from relink_api.sandbox.receiver import RECEIVER_PATH, register_receiver
 from relink_api.sandbox.setup import is_loopback, sandbox_admin_key, secrets_path
 from relink_api.settings import Settings
 
@@ -39,7 +39,7 @@ async def start_sandbox(
     )
     stack.push_async_callback(outbox.aclose)
     app.state.sandbox_outbox = outbox
-    app.state.sandbox_receiver = Receiver()
+    app.state.sandbox_receiver = await register_receiver(database, settings)
     run_in_background(stack, outbox.run(), name="sandbox-webhooks")
     if not is_loopback(settings.host):
         # Off loopback the log may be read by others (a container's log, a shared terminal):
@@ -67,5 +67,7 @@ async def start_sandbox(
         f"  Demo customer {demo}. Open the relink page:\n\n"
         f"    {base}/#token={token}\n\n"
         f"{operator}"
+        f"  Events for your application are delivered, signed, to a receiver that verifies\n"
+        f"  them: {base}{RECEIVER_PATH} (docs/events.md)\n\n"
         f"  Sandbox controls and the Stripe.js stand-in: see docs/sandbox.md ({base}/sandbox/…)\n\n"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from relink_api.sandbox import bank, control, hosted, receiver
+from relink_api.sandbox import bank, control, hosted, receiver_page
 from relink_api.sandbox.stripe_api import (
     accounts,
     payment_methods,
@@ -53,7 +53,7 @@ def mount_sandbox(app: FastAPI) -> None:
     app.include_router(bank.router)
     app.include_router(control.router)
     app.include_router(hosted.router)
-    app.include_router(receiver.router)
+    app.include_router(receiver_page.router)
 
     for name, path in STAND_IN.items():
         app.add_api_route(
