@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
 from relink_api.accounts import state
 from relink_api.accounts.models import Source
@@ -17,7 +18,7 @@ from relink_api.db import Database
 from relink_api.gateway.objects import FcAccount
 from relink_api.settings import Settings
 from tests.conftest import make_settings
-from tests.factories import fc_account
+from tests.factories import fc_account, fc_session
 
 SYNC = Read(Source.sync)
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -78,10 +79,17 @@ RELINK = {
 
 async def test_a_state_change_that_rolls_back_emits_nothing(db: Database) -> None:
     raw = fc_account(**BROKEN)
-    with pytest.raises(RuntimeError):
+
+    async def apply_then_fail() -> None:
         async with db.transaction() as conn:
             await state.apply(conn, Observation(FcAccount.model_validate(raw), raw, T0, SYNC))
+            # Written in the caller's transaction, so its rollback takes them along.
+            assert await conn.fetchval("SELECT count(*) FROM outbound_events") == 1
+            assert await conn.fetchval("SELECT count(*) FROM link_breaks") == 1
             raise RuntimeError("the caller fails after applying")
+
+    with pytest.raises(RuntimeError):
+        await apply_then_fail()
 
     assert await events(db) == []
     assert await episodes(db) == []
@@ -150,9 +158,12 @@ async def test_expiring_then_broken_then_relinked_is_one_episode_and_one_recover
     expiring = {"action": "relink_required", "cause": "access_expired"}
     await observe(db, "fca_checking", T0)
     await observe(
-        db, "fca_checking", T0 + timedelta(hours=1),
-        expected_deactivation_date=int(expected.timestamp()), **expiring,
-    )  # fmt: skip
+        db,
+        "fca_checking",
+        T0 + timedelta(hours=1),
+        expected_deactivation_date=int(expected.timestamp()),
+        **expiring,
+    )
     await observe(db, "fca_checking", expected, **BROKEN)
     relinked = expected + timedelta(hours=5)
     await observe(db, "fca_checking", relinked, RelinkRead("rls_1", "cus_A"))
@@ -175,9 +186,13 @@ async def test_expiring_then_broken_then_relinked_is_one_episode_and_one_recover
 async def test_unrepairable_ends_the_episode_and_disconnected_emits_nothing(db: Database) -> None:
     await observe(db, "fca_checking", T0, **BROKEN)
     await observe(
-        db, "fca_checking", T0 + timedelta(hours=1),
-        status="inactive", action="none", cause="account_closed",
-    )  # fmt: skip
+        db,
+        "fca_checking",
+        T0 + timedelta(hours=1),
+        status="inactive",
+        action="none",
+        cause="account_closed",
+    )
     await observe(db, "fca_other", T0, **BROKEN)
     await observe(db, "fca_other", T0 + timedelta(hours=1), status="disconnected")
 
@@ -201,11 +216,36 @@ async def test_an_account_linked_in_place_of_a_broken_one_ends_its_episode(db: D
     await relink_session(db, "rls_1", "fca_checking")
     replaced = T0 + timedelta(days=1)
     await observe(
-        db, "fca_new", replaced,
+        db,
+        "fca_new",
+        replaced,
         RelinkRead("rls_1", "cus_A", replaces_account_id="fca_checking"),
-    )  # fmt: skip
+    )
 
     # The broken account stays inactive: no recovery is announced for it.
     assert [event["type"] for event in await events(db)] == ["account.relink_required"]
     [episode] = await episodes(db)
     assert (episode["closed_at"], episode["closed_reason"]) == (replaced, "new_account")
+
+
+async def test_a_relink_the_customer_starts_is_recorded_once_on_the_open_episode(
+    db: Database, client: httpx.AsyncClient, stripe_mock: respx.MockRouter, auth_a: dict[str, str]
+) -> None:
+    await observe(db, "fca_checking", T0, **BROKEN)
+    stripe_mock.post("/v1/financial_connections/sessions").mock(
+        side_effect=[
+            httpx.Response(200, json=fc_session("fcsess_1")),
+            httpx.Response(200, json=fc_session("fcsess_2")),
+        ]
+    )
+
+    first = await client.post(
+        "/v1/relink-sessions", json={"account_id": "fca_checking"}, headers=auth_a
+    )
+    second = await client.post(
+        "/v1/relink-sessions", json={"account_id": "fca_checking"}, headers=auth_a
+    )
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    [episode] = await episodes(db)
+    assert episode["relink_started_at"] == datetime.fromisoformat(first.json()["created_at"])
