@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from relink_api.accounts.state import Read, RelinkRead
+from relink_api.accounts.state import Origin, Read, RelinkRead
 from relink_api.auth import admin_key_digest
 from relink_api.db import Database
 from relink_api.gateway.client import StripeGateway
@@ -89,7 +89,7 @@ async def simulate_month(db: Database, gateway: StripeGateway, settings: Setting
             "'account.expiring', 'account.recovered'], 'whsec_dGVzdA==')"
         )
     expected = day(30, 10)
-    script = {
+    script: dict[datetime, list[tuple[str, Origin, dict[str, Any]]]] = {
         day(0): [("fca_a", SYNC, BROKEN)],
         day(0, 10): [
             (

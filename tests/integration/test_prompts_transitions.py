@@ -66,7 +66,11 @@ async def episodes(db: Database) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-BROKEN = {"status": "inactive", "action": "relink_required", "cause": "access_expired"}
+BROKEN: dict[str, Any] = {
+    "status": "inactive",
+    "action": "relink_required",
+    "cause": "access_expired",
+}
 RELINK = {
     "page_path": "/",
     "hosted_relink_request": {
@@ -155,7 +159,7 @@ async def test_expiring_then_broken_then_relinked_is_one_episode_and_one_recover
     db: Database,
 ) -> None:
     expected = T0 + timedelta(days=20)
-    expiring = {"action": "relink_required", "cause": "access_expired"}
+    expiring: dict[str, Any] = {"action": "relink_required", "cause": "access_expired"}
     await observe(db, "fca_checking", T0)
     await observe(
         db,

@@ -35,19 +35,25 @@ class Episode:
         return cls(**{**dict(record), "kind": Schedule(record["kind"])})
 
 
-async def broke(
-    conn: Connection,
-    *,
-    account_id: str,
-    customer_id: str | None,
-    cause: str | None,
-    broken_at: datetime,
-    at: datetime,
-    event_id: str,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A move of an account's link health, and the event it emitted (as of ``at``)."""
+
+    account_id: str
+    customer_id: str | None
+    cause: str | None
+    at: datetime
+    event_id: str
+
+    def params(self) -> tuple[Any, ...]:
+        """Parameters $1 … $5 of the statements below, in this order."""
+        return self.account_id, self.customer_id, self.cause, self.at, self.event_id
+
+
+async def broke(conn: Connection, transition: Transition, *, broken_at: datetime) -> None:
     """The account's link broke: its expiring episode becomes a break, or a break opens (an
-    open break is kept); the transition event ``event_id`` is recorded as its prompt. One
-    statement: the account row is locked by the caller, so nothing races it."""
+    open break is kept); the transition's event is recorded as its prompt. One statement:
+    the caller holds the account's row lock, so nothing races it."""
     await conn.execute(
         """
         WITH current AS (
@@ -56,15 +62,15 @@ async def broke(
             FOR UPDATE
         ), converted AS (
             UPDATE link_breaks b
-            SET kind = 'broken', cause = $3, broken_at = $4, covered_through = $5,
-                next_reminder_at = $5, planned = false
+            SET kind = 'broken', cause = $3, broken_at = $6, covered_through = $4,
+                next_reminder_at = $4, planned = false
             FROM current c
             WHERE b.id = c.id AND c.kind = 'expiring'
             RETURNING b.id
         ), opened AS (
             INSERT INTO link_breaks (account_id, customer_id, kind, cause, opened_at, broken_at,
                                      covered_through, next_reminder_at)
-            SELECT $1, $2, 'broken', $3, $4, $4, $5, $5
+            SELECT $1, $2, 'broken', $3, $6, $6, $4, $4
             WHERE NOT EXISTS (SELECT 1 FROM current)
             RETURNING id
         ), episode AS (
@@ -73,30 +79,19 @@ async def broke(
             UNION ALL SELECT id FROM current WHERE kind = 'broken'
         )
         INSERT INTO link_break_prompts (break_id, event_id, schedule, sent_at)
-        SELECT id, $6, 'broken', $5 FROM episode
+        SELECT id, $5, 'broken', $4 FROM episode
         """,
-        account_id,
-        customer_id,
-        cause,
+        *transition.params(),
         broken_at,
-        at,
-        event_id,
     )
 
 
 async def expiring(
-    conn: Connection,
-    *,
-    account_id: str,
-    customer_id: str | None,
-    cause: str | None,
-    expected_at: datetime | None,
-    at: datetime,
-    event_id: str,
+    conn: Connection, transition: Transition, *, expected_at: datetime | None
 ) -> None:
     """The account's link is expiring: its open expiring episode is kept (with the new
-    expected date), else one opens; ``event_id`` is recorded as its prompt. An open break
-    must have been closed first."""
+    expected date), else one opens; the transition's event is recorded as its prompt. An
+    open break must have been closed first."""
     await conn.execute(
         """
         WITH current AS (
@@ -104,25 +99,21 @@ async def expiring(
             WHERE account_id = $1 AND closed_at IS NULL AND kind = 'expiring'
             FOR UPDATE
         ), kept AS (
-            UPDATE link_breaks b SET expected_at = $4
+            UPDATE link_breaks b SET expected_at = $6
             FROM current c WHERE b.id = c.id
             RETURNING b.id
         ), opened AS (
             INSERT INTO link_breaks (account_id, customer_id, kind, cause, opened_at, expected_at,
                                      covered_through, next_reminder_at)
-            SELECT $1, $2, 'expiring', $3, $5, $4, $5, $5
+            SELECT $1, $2, 'expiring', $3, $4, $6, $4, $4
             WHERE NOT EXISTS (SELECT 1 FROM current)
             RETURNING id
         )
         INSERT INTO link_break_prompts (break_id, event_id, schedule, sent_at)
-        SELECT id, $6, 'expiring', $5 FROM (SELECT id FROM kept UNION ALL SELECT id FROM opened) e
+        SELECT id, $5, 'expiring', $4 FROM (SELECT id FROM kept UNION ALL SELECT id FROM opened) e
         """,
-        account_id,
-        customer_id,
-        cause,
+        *transition.params(),
         expected_at,
-        at,
-        event_id,
     )
 
 

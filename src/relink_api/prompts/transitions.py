@@ -56,56 +56,50 @@ async def on_applied(conn: Connection, result: AppliedSnapshot, relink: RelinkRe
     health = after.link_health
     if health is previous or (previous is None and health is LinkHealth.ok):
         return
+    # Working again: through the relink session that read it, or on its own (the bank).
+    repaired: repository.CloseReason = "relinked" if relink is not None else "recovered"
     match health:
         case LinkHealth.relink_required:
-            event_id = await _emit(conn, OutboundEventType.account_relink_required, after, previous)
-            await repository.broke(
-                conn,
-                account_id=after.id,
-                customer_id=after.customer_id,
-                cause=after.cause,
-                broken_at=after.inactive_since or after.state_as_of,
-                at=after.state_as_of,
-                event_id=event_id,
-            )
+            broke = await _prompt(conn, OutboundEventType.account_relink_required, after, previous)
+            await repository.broke(conn, broke, broken_at=after.inactive_since or after.state_as_of)
         case LinkHealth.expiring:
-            await repository.close_open(
-                conn,
-                account_id=after.id,
-                at=after.state_as_of,
-                reason="relinked" if relink is not None else "recovered",
-                only_kind=Schedule.broken,
-            )
-            event_id = await _emit(conn, OutboundEventType.account_expiring, after, previous)
-            await repository.expiring(
-                conn,
-                account_id=after.id,
-                customer_id=after.customer_id,
-                cause=after.cause,
-                expected_at=after.expected_deactivation_at or after.account_number_expires_at,
-                at=after.state_as_of,
-                event_id=event_id,
-            )
+            await _close(conn, after, repaired, only_kind=Schedule.broken)
+            expiring = await _prompt(conn, OutboundEventType.account_expiring, after, previous)
+            expected_at = after.expected_deactivation_at or after.account_number_expires_at
+            await repository.expiring(conn, expiring, expected_at=expected_at)
         case LinkHealth.unrepairable:
-            await repository.close_open(
-                conn, account_id=after.id, at=after.state_as_of, reason="unrepairable"
-            )
+            await _close(conn, after, "unrepairable")
             await _emit(conn, OutboundEventType.account_unrepairable, after, previous)
         case LinkHealth.disconnected:
-            await repository.close_open(
-                conn, account_id=after.id, at=after.state_as_of, reason="disconnected"
-            )
+            await _close(conn, after, "disconnected")
         case LinkHealth.ok:
-            closed = await repository.close_open(
-                conn,
-                account_id=after.id,
-                at=after.state_as_of,
-                reason="relinked" if relink is not None else "recovered",
-            )
+            closed = await _close(conn, after, repaired)
             if closed or previous in _NOT_WORKING:
                 await _emit(conn, OutboundEventType.account_recovered, after, previous)
         case LinkHealth.unknown:
             pass
+
+
+async def _close(
+    conn: Connection,
+    after: AccountRow,
+    reason: repository.CloseReason,
+    *,
+    only_kind: Schedule | None = None,
+) -> bool:
+    return await repository.close_open(
+        conn, account_id=after.id, at=after.state_as_of, reason=reason, only_kind=only_kind
+    )
+
+
+async def _prompt(
+    conn: Connection, type: OutboundEventType, after: AccountRow, previous: LinkHealth | None
+) -> repository.Transition:
+    """Emit the transition's event: the first prompt of the episode it opens."""
+    event_id = await _emit(conn, type, after, previous)
+    return repository.Transition(
+        after.id, after.customer_id, after.cause, after.state_as_of, event_id
+    )
 
 
 async def _emit(
