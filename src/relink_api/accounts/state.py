@@ -22,6 +22,7 @@ from relink_api.accounts.repository import Confirmation
 from relink_api.accounts.schemas import AccountStatus
 from relink_api.db import Connection
 from relink_api.gateway.objects import KNOWN_STATUSES, FcAccount, FcAuthorization, from_unix
+from relink_api.prompts import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,8 @@ async def _recorded(conn: Connection, origin: Origin, result: AppliedSnapshot) -
             event_id=origin.event_id if isinstance(origin, Notice) else None,
             relink_session_id=origin.session_id if isinstance(origin, RelinkRead) else None,
         )
+    # Account events and link episodes (the prompts feature), in this same transaction.
+    await transitions.on_applied(conn, result, origin if isinstance(origin, RelinkRead) else None)
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from relink_api.accounts.health_filter import HealthFilter, parse_health
 from relink_api.admin import service
@@ -50,6 +50,9 @@ _ADMIN_UNAUTHORIZED: dict[int, tuple[str, str, str]] = {
         "Too many failed admin API key attempts from this address; retry in 6 seconds.",
     ),
 }
+
+# A funnel reaches back half a year at most: older breaks say little about today's prompts.
+MAX_FUNNEL_WEEKS = 26
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[STRICT_QUERY])
 
@@ -98,14 +101,28 @@ async def list_accounts(
     "/summary",
     response_model=AdminSummary,
     operation_id="adminGetSummary",
-    summary="Count accounts by link health, cause and upcoming deactivation",
+    summary="Count accounts by link health, cause and upcoming deactivation, and the repair funnel",
     description="Link health across every customer, for dashboards and alerts: the total, "
-    "counts by health and by cause, and expiring accounts by the week they are expected to "
-    "stop working (this week and the seven after it, Mondays in UTC).",
-    responses=problem_responses(401, 422, 429, 500, 503, examples=_ADMIN_UNAUTHORIZED),
+    "counts by health and by cause, expiring accounts by the week they are expected to "
+    "stop working (this week and the seven after it, Mondays in UTC), and the repair "
+    "funnel: links broken in the last `weeks` weeks, per week and cause, with how many "
+    "customers were prompted, started a relink, were repaired (by outcome) or are still "
+    "broken, and the median time from break to repair (docs/prompts.md).",
+    responses=problem_responses(400, 401, 422, 429, 500, 503, examples=_ADMIN_UNAUTHORIZED),
 )
-async def get_summary(operator: AdminDep, db: DatabaseDep) -> AdminSummary:
-    return await service.summarize(db)
+async def get_summary(
+    operator: AdminDep,
+    db: DatabaseDep,
+    weeks: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_FUNNEL_WEEKS,
+            description="How many weeks of breaks the funnel counts, this one included.",
+        ),
+    ] = service.FUNNEL_WEEKS,
+) -> AdminSummary:
+    return await service.summarize(db, weeks=weeks)
 
 
 _EMAIL_PROBLEM_EXAMPLES = {

@@ -71,6 +71,59 @@ class WeeklyDeactivations(BaseModel):
     count: int = Field(ge=0)
 
 
+class RepairOutcomes(BaseModel):
+    """How repaired breaks came back."""
+
+    relinked: int = Field(ge=0, description="A relink session repaired the account itself.")
+    new_account: int = Field(
+        ge=0,
+        description="The customer linked another account in place of it (the broken one "
+        "stays inactive).",
+    )
+    recovered: int = Field(ge=0, description="It came back without a relink (the bank did).")
+
+
+class EndedOutcomes(BaseModel):
+    """Breaks that ended without a repair."""
+
+    unrepairable: int = Field(ge=0, description="Stripe said nothing can repair it.")
+    disconnected: int = Field(ge=0)
+
+
+class FunnelRow(BaseModel):
+    """The links that broke in one week with one cause, and what became of them."""
+
+    week_start: date = Field(description="The Monday (UTC) of the week the links broke in.")
+    cause: str | None = Field(description="Stripe's cause at the break; null if it gave none.")
+    broken: int = Field(ge=1, description="Links that broke (an expiring one when it broke).")
+    prompted: int = Field(
+        ge=0, description="Of those, prompted: an event of theirs delivered, or an email sent."
+    )
+    prompted_by_event: int = Field(
+        ge=0, description="An account event of theirs was delivered to an endpoint."
+    )
+    prompted_by_email: int = Field(ge=0, description="Stripe was asked to email a relink.")
+    relink_started: int = Field(
+        ge=0, description="The customer started a relink (or one repaired or replaced it)."
+    )
+    repaired: RepairOutcomes
+    ended: EndedOutcomes
+    still_broken: int = Field(ge=0, description="Not repaired nor ended yet.")
+    median_hours_to_repair: float | None = Field(
+        description="Median hours from the break to its repair; null if none was repaired."
+    )
+
+
+class RepairFunnel(BaseModel):
+    """Does prompting repair links? Breaks by week and cause, followed to their end."""
+
+    since: date = Field(description="The Monday (UTC) the first week counted begins on.")
+    weeks: int = Field(ge=1)
+    rows: list[FunnelRow] = Field(
+        description="Weeks with breaks, oldest first; most frequent cause first in a week."
+    )
+
+
 class AdminSummary(BaseModel):
     """Link health across every customer, for dashboards and alerts."""
 
@@ -103,6 +156,25 @@ class AdminSummary(BaseModel):
                 {"week_start": "2027-01-04", "count": 1},
                 {"week_start": "2027-01-11", "count": 0},
             ],
+            "funnel": {
+                "since": "2026-10-05",
+                "weeks": 8,
+                "rows": [
+                    {
+                        "week_start": "2026-11-16",
+                        "cause": "access_expired",
+                        "broken": 20,
+                        "prompted": 18,
+                        "prompted_by_event": 18,
+                        "prompted_by_email": 6,
+                        "relink_started": 13,
+                        "repaired": {"relinked": 10, "new_account": 2, "recovered": 1},
+                        "ended": {"unrepairable": 1, "disconnected": 0},
+                        "still_broken": 6,
+                        "median_hours_to_repair": 30.5,
+                    }
+                ],
+            },
             "as_of": "2026-11-26T12:00:00Z",
         }
     )
@@ -117,6 +189,10 @@ class AdminSummary(BaseModel):
         description="Expiring accounts by the week they are expected to stop working (the "
         "expected deactivation date, or the tokenized account number's expiry when that is "
         "what makes them expiring): this week and the seven after it, empty weeks included."
+    )
+    funnel: RepairFunnel = Field(
+        description="Links broken in the last `weeks` weeks, per week and cause: how many "
+        "were prompted, started a relink, were repaired (and how), and how fast."
     )
     as_of: datetime = Field(description="The moment the counts describe.")
 

@@ -18,7 +18,11 @@ from relink_api.admin.schemas import (
     AdminRelinkEmailCreated,
     AdminSummary,
     CauseCount,
+    EndedOutcomes,
+    FunnelRow,
     HealthCounts,
+    RepairFunnel,
+    RepairOutcomes,
     WeeklyDeactivations,
 )
 from relink_api.auth import Operator, Principal
@@ -27,6 +31,7 @@ from relink_api.errors import NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
+from relink_api.prompts import service as prompts_service
 from relink_api.relink import creation as relink_creation
 from relink_api.relink import service as relink_service
 from relink_api.relink.create_schemas import CreatedSession, RelinkSessionCreateHosted
@@ -36,6 +41,18 @@ from relink_api.settings import Settings
 logger = logging.getLogger(__name__)
 
 UPCOMING_WEEKS = 8
+FUNNEL_WEEKS = 8
+_FUNNEL_COUNTS = (
+    "week_start",
+    "cause",
+    "broken",
+    "prompted",
+    "prompted_by_event",
+    "prompted_by_email",
+    "relink_started",
+    "still_broken",
+    "median_hours_to_repair",
+)
 _HEALTH_ORDER = {health: index for index, health in enumerate(LinkHealth)}
 
 
@@ -62,9 +79,12 @@ async def list_accounts(
     )
 
 
-async def summarize(db: Database) -> AdminSummary:
-    """Accounts by link health and cause, and expiring accounts by week, as of now."""
-    as_of = datetime.now(UTC)
+async def summarize(
+    db: Database, *, weeks: int = FUNNEL_WEEKS, as_of: datetime | None = None
+) -> AdminSummary:
+    """Accounts by link health and cause, expiring accounts by week, and the repair funnel
+    of the last ``weeks`` weeks, as of ``as_of`` (now)."""
+    as_of = as_of or datetime.now(UTC)
     counts = await accounts_service.count_accounts(db, at=as_of, weeks=UPCOMING_WEEKS)
     groups = counts.by_health_and_cause
     by_health = dict.fromkeys(LinkHealth, 0)
@@ -85,7 +105,30 @@ async def summarize(db: Database) -> AdminSummary:
             WeeklyDeactivations(week_start=week.week_start, count=week.count)
             for week in counts.deactivations_by_week
         ],
+        funnel=await _funnel(db, as_of=as_of, weeks=weeks),
         as_of=as_of,
+    )
+
+
+async def _funnel(db: Database, *, as_of: datetime, weeks: int) -> RepairFunnel:
+    groups = await prompts_service.funnel(db, now=as_of, weeks=weeks)
+    return RepairFunnel(
+        since=prompts_service.funnel_start(as_of, weeks),
+        weeks=weeks,
+        rows=[
+            FunnelRow(
+                **{name: getattr(group, name) for name in _FUNNEL_COUNTS},
+                repaired=RepairOutcomes(
+                    relinked=group.relinked,
+                    new_account=group.new_account,
+                    recovered=group.recovered,
+                ),
+                ended=EndedOutcomes(
+                    unrepairable=group.unrepairable, disconnected=group.disconnected
+                ),
+            )
+            for group in groups
+        ],
     )
 
 

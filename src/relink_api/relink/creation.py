@@ -20,6 +20,7 @@ from relink_api.gateway.errors import StripeInvalidRequest
 from relink_api.gateway.objects import AccountHolder, FcSession
 from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.idempotency.service import Claim
+from relink_api.prompts import service as prompts_service
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import repository
 from relink_api.relink.create_schemas import (
@@ -226,6 +227,10 @@ async def new_session(
             delivery=request.delivery,
             return_token_sha256=token_hash,
         )
+        if request.delivery is not Delivery.email:
+            # An emailed relink is a prompt (a reminder's, or an operator's), not the
+            # customer starting one.
+            await prompts_service.relink_started(conn, account_id=account.id, at=row.created_at)
     logger.info(
         "relink session %s created (stripe %s, scope %s, account %s, %s%s)",
         row.id,
