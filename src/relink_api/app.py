@@ -30,6 +30,7 @@ from relink_api.page import mount_page
 from relink_api.page import router as page_router
 from relink_api.payments.router import router as payments_router
 from relink_api.probes import router as probes_router
+from relink_api.prompts.scheduler import reminder_loops
 from relink_api.ratelimit.service import stripe_budget
 from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
@@ -86,8 +87,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 stack, run_periodically(database, gateway, settings), name="scheduled-sync"
             )
         # --- Loops that work through the database's queues (`relink-api worker` runs the
-        # same ones): outbound deliveries.
-        loops = [*delivery_loops(database, settings, settings.outbound_workers)]
+        # same ones): outbound deliveries and reminders.
+        loops = [
+            *delivery_loops(database, settings, settings.outbound_workers),
+            *reminder_loops(database, gateway, settings),
+        ]
         for name, loop in loops:
             run_in_background(stack, loop, name=name)
         yield

@@ -23,9 +23,16 @@ MAX_EXAMPLES = 30
 STATEFUL_MAX_STEPS = 10
 STATEFUL_EXAMPLES = 40
 WEBHOOK = "receiveStripeWebhook"
-PAGED = ["listAccounts", "adminListAccounts", "listPaymentMethods"]
+# Every operation that takes a cursor, read from the document so a new list is covered.
+PAGED = sorted(
+    operation["operationId"]
+    for path_item in json.loads(DOCUMENT.read_text())["paths"].values()
+    for operation in path_item.values()
+    if any(parameter["name"] == "cursor" for parameter in operation.get("parameters", []))
+)
 # On the contract server's RELINK_RETURN_URL_ALLOWLIST (tests.conftest.make_settings).
 ALLOWED_RETURN_URL = "https://app.example.com/relink-done"
+ENDPOINT_URL = "https://app.example.com/webhooks/relink"
 
 CONFIG = SchemathesisConfig.from_dict(
     {
@@ -100,7 +107,7 @@ _request_numbers = itertools.count()
 
 
 def prepare(case: schemathesis.Case[Any]) -> None:
-    """Two adjustments to positive data, for rules that live outside the schema."""
+    """Three adjustments to positive data, for rules that live outside the schema."""
     meta = case.meta
     key = case.headers.get("Idempotency-Key") if case.headers is not None else None
     if (
@@ -123,6 +130,16 @@ def prepare(case: schemathesis.Case[Any]) -> None:
         # return_url must be on the server's allowlist, which is deployment configuration
         # the schema cannot state; any other return_url is a documented 422.
         case.body = {**body, "return_url": ALLOWED_RETURN_URL}
+    if (
+        case.operation.definition.raw.get("operationId") == "adminCreateWebhookEndpoint"
+        and isinstance(body, dict)
+        and isinstance(body.get("url"), str)
+        and meta is not None
+        and not meta.is_negative_at(ParameterLocation.BODY)
+    ):
+        # Which endpoint URLs are allowed depends on where the server runs (https, and
+        # private addresses only where a setting allows): a documented 422 otherwise.
+        case.body = {**body, "url": ENDPOINT_URL}
 
 
 @schema.parametrize()

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from relink_api.accounts.schemas import ACCOUNT_EXAMPLE, AccountRead, LinkHealth
+from relink_api.outbound.schemas import EndpointHealth
 from relink_api.relink.schemas import RelinkScope, RelinkSessionStatus
 from relink_api.web.examples import with_examples
 
@@ -175,6 +176,17 @@ class AdminSummary(BaseModel):
                     }
                 ],
             },
+            "webhook_endpoints_unhealthy": [
+                {
+                    "id": "we_4b1d9c2e7f0a8b3c5d6e1f2a",
+                    "url": "https://app.example.com/webhooks/relink",
+                    "status": "enabled",
+                    "failing_since": "2026-11-25T09:00:00Z",
+                    "disabled_at": None,
+                    "disabled_reason": None,
+                    "pending_deliveries": 14,
+                }
+            ],
             "as_of": "2026-11-26T12:00:00Z",
         }
     )
@@ -193,6 +205,10 @@ class AdminSummary(BaseModel):
     funnel: RepairFunnel = Field(
         description="Links broken in the last `weeks` weeks, per week and cause: how many "
         "were prompted, started a relink, were repaired (and how), and how fast."
+    )
+    webhook_endpoints_unhealthy: list[EndpointHealth] = Field(
+        description="The host application's endpoints that are failing (every delivery "
+        "since `failing_since` failed) or disabled: their customers are not being prompted."
     )
     as_of: datetime = Field(description="The moment the counts describe.")
 

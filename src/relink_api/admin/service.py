@@ -31,6 +31,7 @@ from relink_api.errors import NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.idempotency import service as idempotency
 from relink_api.idempotency.service import Claim, IdempotencyKey, Idempotent
+from relink_api.outbound import endpoints as outbound_endpoints
 from relink_api.prompts import service as prompts_service
 from relink_api.relink import creation as relink_creation
 from relink_api.relink import service as relink_service
@@ -106,6 +107,7 @@ async def summarize(
             for week in counts.deactivations_by_week
         ],
         funnel=await _funnel(db, as_of=as_of, weeks=weeks),
+        webhook_endpoints_unhealthy=await outbound_endpoints.endpoint_health(db),
         as_of=as_of,
     )
 

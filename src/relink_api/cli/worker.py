@@ -1,5 +1,5 @@
-"""``relink-api worker``: the queue workers (outbound deliveries) as a process of their own,
-beside or instead of the ones inside each server, until SIGTERM or SIGINT."""
+"""``relink-api worker``: the queue workers (outbound deliveries, reminders) as a process of
+their own, beside or instead of the ones inside each server, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -12,21 +12,30 @@ import click
 
 from relink_api.cli.config import load_settings
 from relink_api.cli.resources import Resources, run
+from relink_api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 async def _work_until_stopped(opened: Resources, deliveries: int) -> None:
     from relink_api.outbound.worker import delivery_loops
+    from relink_api.prompts.scheduler import reminder_loops
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     # Everything a worker process runs; more queues join this list.
-    loops = [*delivery_loops(opened.database, opened.settings, deliveries)]
+    settings = opened.settings
+    gateway = opened.stripe if _emails(settings) else None
+    reminders = reminder_loops(opened.database, gateway, settings)
+    loops = [*delivery_loops(opened.database, settings, deliveries), *reminders]
     tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in loops]
-    logger.info("relink-api worker: %d outbound delivery loop(s) running", deliveries)
+    logger.info(
+        "relink-api worker: %d outbound delivery loop(s)%s running",
+        deliveries,
+        ", reminders" if reminders else "",
+    )
     try:
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -42,6 +51,11 @@ async def _work_until_stopped(opened: Resources, deliveries: int) -> None:
     logger.info("relink-api worker stopped")
 
 
+def _emails(settings: Settings) -> bool:
+    """Whether this worker sends reminder emails, and so calls Stripe."""
+    return settings.reminder_email and settings.reminder_interval_seconds > 0
+
+
 @click.command()
 @click.option(
     "--deliveries",
@@ -50,8 +64,13 @@ async def _work_until_stopped(opened: Resources, deliveries: int) -> None:
     help="Outbound delivery loops in this process (default RELINK_OUTBOUND_WORKERS, at least 1).",
 )
 def worker(deliveries: int | None) -> None:
-    """Deliver outbound events to the host application's endpoints until SIGTERM/SIGINT
-    (migrations run at start-up, as for `serve`)."""
+    """Deliver outbound events to the host application's endpoints, and send reminders
+    (unless RELINK_REMINDER_INTERVAL_SECONDS=0), until SIGTERM/SIGINT (migrations run at
+    start-up, as for `serve`)."""
     settings = load_settings()
     count = deliveries or max(1, settings.outbound_workers)
-    run(settings, lambda opened: _work_until_stopped(opened, count))
+    run(
+        settings,
+        lambda opened: _work_until_stopped(opened, count),
+        stripe="reminder emails (RELINK_REMINDER_EMAIL)" if _emails(settings) else None,
+    )

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from relink_api.accounts import service as accounts_service
 from relink_api.accounts.models import AccountRow
@@ -31,7 +32,7 @@ from relink_api.prompts.schedule import Schedule, covered, plan, slots
 from relink_api.relink import creation as relink_creation
 from relink_api.relink.create_schemas import RelinkSessionCreateHosted
 from relink_api.relink.schemas import Delivery, RelinkScope, UiMode
-from relink_api.settings import Settings
+from relink_api.settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +48,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def reminder_loops(
+    database: Database, gateway: StripeGateway | None, settings: Settings
+) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """The reminder loop, named, for a process to run beside its other work: none when
+    reminders are off. Emails need ``gateway``."""
+    if settings.reminder_interval_seconds <= 0:
+        return []
+    _check_email_gateway(gateway, settings)
+    return [("reminders", run_reminders(database, gateway, settings))]
+
+
+def _check_email_gateway(gateway: StripeGateway | None, settings: Settings) -> None:
+    if settings.reminder_email and gateway is None:
+        raise ConfigurationError(
+            "RELINK_REMINDER_EMAIL needs STRIPE_SECRET_KEY: Stripe sends the emails."
+        )
+
+
 async def run_reminders(
     database: Database,
-    gateway: StripeGateway,
+    gateway: StripeGateway | None,
     settings: Settings,
     *,
     clock: Callable[[], datetime] = _now,
@@ -78,10 +97,11 @@ class _Email:
 
 
 async def send_due_reminders(
-    db: Database, gateway: StripeGateway, settings: Settings, *, now: datetime
+    db: Database, gateway: StripeGateway | None, settings: Settings, *, now: datetime
 ) -> int:
-    """Emit every reminder due at ``now`` (and send its email when configured); how many
-    reminder events were emitted."""
+    """Emit every reminder due at ``now`` (and send its email when configured, which needs
+    ``gateway``); how many reminder events were emitted."""
+    _check_email_gateway(gateway, settings)
     sent = 0
     seen: set[int] = set()
     while True:
@@ -102,6 +122,7 @@ async def send_due_reminders(
                 emitted, emails = await _remind(conn, episode, account, settings, now=now)
             sent += emitted
             for email in emails:
+                assert gateway is not None  # _check_email_gateway: emails come with one
                 await _send_email(db, gateway, settings, email)
         if len(due) < _BATCH or not fresh:
             return sent
