@@ -25,23 +25,62 @@ from relink_api.db import Connection
 # a snapshot relink-api cannot interpret makes the account ``due``: first in line for sync.
 Confirmation = Literal["confirmed", "unchanged", "due"]
 
+
 # Link health is computed by the database function defined in the first migration, so a
 # customer's and an operator's view of an account can never disagree.
-_HEALTH_NOW = "relink_link_health(status, action, account_number_expires_at, now())"
-_SELECT = f"""
+def _health(at: str) -> str:
+    """An account's link health as of ``at`` (an SQL expression)."""
+    return f"relink_link_health(status, action, account_number_expires_at, {at})"
+
+
+def _select(at: str) -> str:
+    """The columns of an ``AccountRow``, its link health as of ``at`` (an SQL expression)."""
+    return f"""
     SELECT id, customer_id, owner_source, authorization_id, institution_id, institution_name,
            display_name, last4, category, subcategory, status, action, cause,
            expected_deactivation_at, account_number_expires_at, permissions, account_holder,
            state_as_of, inactive_since, needs_payment_method, replaces_account_id,
-           replacement_relink_session_id, updated_at, {_HEALTH_NOW} AS link_health
+           replacement_relink_session_id, updated_at,
+           {_health(at)} AS link_health
     FROM accounts
 """
 
 
-async def get(conn: Connection, *, account_id: str, for_update: bool = False) -> AccountRow | None:
-    query = _SELECT + " WHERE id = $1" + (" FOR UPDATE" if for_update else "")
-    record = await conn.fetchrow(query, account_id)
+_HEALTH_NOW = _health("now()")
+_SELECT = _select("now()")
+
+
+async def get(
+    conn: Connection, *, account_id: str, for_update: bool = False, at: datetime | None = None
+) -> AccountRow | None:
+    """The account, its link health as of ``at`` (the database's now by default)."""
+    query = (_SELECT if at is None else _select("$2")) + " WHERE id = $1"
+    query += " FOR UPDATE" if for_update else ""
+    args = (account_id,) if at is None else (account_id, at)
+    record = await conn.fetchrow(query, *args)
     return AccountRow.from_record(record) if record else None
+
+
+async def expiring_by_number(
+    conn: Connection, *, at: datetime, after_id: str | None, limit: int
+) -> list[AccountRow]:
+    """Accounts expiring at ``at`` because a tokenized account number nears its expiry
+    (Stripe sends no warning for that: time alone makes them expiring), in id order."""
+    records = await conn.fetch(
+        _select("$1")
+        + f"""
+        WHERE account_number_expires_at IS NOT NULL
+          AND {_health("$1")} = 'expiring'
+          AND action IS DISTINCT FROM 'relink_required'
+          AND ($2::text IS NULL OR id > $2)
+        ORDER BY id
+        LIMIT $3
+        """,
+        at,
+        after_id,
+        limit,
+    )
+    return [AccountRow.from_record(record) for record in records]
 
 
 async def get_owned(conn: Connection, *, account_id: str, customer_id: str) -> AccountRow | None:

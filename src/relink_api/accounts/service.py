@@ -36,10 +36,11 @@ async def load_owned(conn: Connection, *, principal: Principal, account_id: str)
     return row
 
 
-async def find(db: Database, *, account_id: str) -> AccountRow | None:
-    """Any customer's account (or one with no owner yet): for operators."""
+async def find(db: Database, *, account_id: str, at: datetime | None = None) -> AccountRow | None:
+    """Any customer's account (or one with no owner yet), its link health as of ``at``
+    (now by default): for operators and background work."""
     async with db.connection() as conn:
-        return await repository.get(conn, account_id=account_id)
+        return await repository.get(conn, account_id=account_id, at=at)
 
 
 async def on_authorization(
@@ -64,6 +65,21 @@ async def stored_before(
     return await repository.known_ids(
         conn, customer_id=customer_id, account_ids=account_ids, stored_before=moment
     )
+
+
+async def lock(conn: Connection, *, account_id: str) -> None:
+    """Hold the account's row lock until the caller's transaction ends, as every writer of
+    its state does: what the caller writes about the account cannot race a snapshot."""
+    await repository.get(conn, account_id=account_id, for_update=True)
+
+
+async def expiring_by_number(
+    db: Database, *, at: datetime, after_id: str | None, limit: int
+) -> list[AccountRow]:
+    """A page of the accounts that time alone made expiring at ``at`` (a tokenized account
+    number within its warning window), in id order after ``after_id``."""
+    async with db.connection() as conn:
+        return await repository.expiring_by_number(conn, at=at, after_id=after_id, limit=limit)
 
 
 async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:

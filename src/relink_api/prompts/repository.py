@@ -141,6 +141,27 @@ async def close_open(
     return closed is not None
 
 
+async def unannounced_expiries(
+    conn: Connection, *, expiring: Sequence[tuple[str, datetime]]
+) -> set[str]:
+    """Of these (account, expected date) pairs, the accounts with no open episode and no
+    episode, open or closed, for that date: nobody has been told of that expiry yet."""
+    records = await conn.fetch(
+        """
+        SELECT c.account_id
+        FROM unnest($1::text[], $2::timestamptz[]) AS c (account_id, expected_at)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM link_breaks b
+            WHERE b.account_id = c.account_id
+              AND (b.closed_at IS NULL OR b.expected_at = c.expected_at)
+        )
+        """,
+        [account_id for account_id, _ in expiring],
+        [expected_at for _, expected_at in expiring],
+    )
+    return {record["account_id"] for record in records}
+
+
 async def relink_started(conn: Connection, *, account_id: str, at: datetime) -> None:
     await conn.execute(
         """

@@ -25,7 +25,7 @@ from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
 from relink_api.outbound import outbox
 from relink_api.outbound.event_types import OutboundEventType
-from relink_api.prompts import repository
+from relink_api.prompts import expiries, repository
 from relink_api.prompts.payloads import Reminder, account_event
 from relink_api.prompts.repository import Episode
 from relink_api.prompts.schedule import Schedule, covered, plan, slots
@@ -102,6 +102,8 @@ async def send_due_reminders(
     """Emit every reminder due at ``now`` (and send its email when configured, which needs
     ``gateway``); how many reminder events were emitted."""
     _check_email_gateway(gateway, settings)
+    # Expiries time alone made due open their episodes first, due at once.
+    await expiries.announce_expiring(db, now=now)
     sent = 0
     seen: set[int] = set()
     while True:
@@ -114,7 +116,7 @@ async def send_due_reminders(
             seen.add(episode_id)
             # Read before the claim: an account that recovers meanwhile closes the episode,
             # and the claim then finds nothing to do.
-            account = await accounts_service.find(db, account_id=account_id)
+            account = await accounts_service.find(db, account_id=account_id, at=now)
             async with db.transaction() as conn:
                 episode = await repository.claim(conn, episode_id=episode_id, now=now)
                 if episode is None:
