@@ -32,9 +32,9 @@ async def _work_until_stopped(opened: Resources, deliveries: int) -> None:
     loops = [*delivery_loops(opened.database, settings, deliveries), *reminders]
     tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in loops]
     logger.info(
-        "relink-api worker: %d outbound delivery loop(s)%s running",
+        "relink-api worker: %d outbound delivery loop(s) running%s",
         deliveries,
-        ", reminders" if reminders else "",
+        ", and the reminder loop" if reminders else "",
     )
     try:
         stopped = asyncio.create_task(stop.wait())

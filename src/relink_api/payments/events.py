@@ -12,7 +12,7 @@ from relink_api.db import Connection
 from relink_api.outbound import outbox
 from relink_api.outbound.event_types import OutboundEventType
 from relink_api.payments import repository
-from relink_api.payments.reading import to_read
+from relink_api.payments.views import to_read
 
 
 async def announce(conn: Connection, type: OutboundEventType, payment_method_id: str) -> str:
