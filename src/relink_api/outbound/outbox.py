@@ -51,7 +51,6 @@ async def emit(
         payload=payload,
         created_at=at,
     )
-    await repository.queue_deliveries(conn, event_id=event_id, type=type.value, created_at=at)
     return event_id
 
 

@@ -19,10 +19,20 @@ async def insert_event(
     payload: dict[str, Any],
     created_at: datetime,
 ) -> None:
+    """Store the event and queue one pending delivery, due at once, for every enabled
+    endpoint subscribed to its type: one statement (it runs inside webhook ingest)."""
     await conn.execute(
         """
-        INSERT INTO outbound_events (id, type, account_id, customer_id, payload, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        WITH event AS (
+            INSERT INTO outbound_events (id, type, account_id, customer_id, payload, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            RETURNING id, type, created_at
+        )
+        INSERT INTO outbound_deliveries (id, event_id, endpoint_id, next_attempt_at, created_at)
+        SELECT 'dlv_' || md5(event.id || e.id), event.id, e.id, event.created_at,
+               event.created_at
+        FROM event JOIN webhook_endpoints e
+          ON e.status = 'enabled' AND event.type = ANY (e.event_types)
         """,
         event_id,
         type,
@@ -31,24 +41,6 @@ async def insert_event(
         payload,
         created_at,
     )
-
-
-async def queue_deliveries(
-    conn: Connection, *, event_id: str, type: str, created_at: datetime
-) -> int:
-    """One pending delivery, due now, for every enabled endpoint subscribed to ``type``."""
-    status = await conn.execute(
-        """
-        INSERT INTO outbound_deliveries (id, event_id, endpoint_id, next_attempt_at, created_at)
-        SELECT 'dlv_' || md5($1 || e.id), $1, e.id, $3, $3
-        FROM webhook_endpoints e
-        WHERE e.status = 'enabled' AND $2 = ANY (e.event_types)
-        """,
-        event_id,
-        type,
-        created_at,
-    )
-    return int(status.split()[-1])
 
 
 async def delivered_at(conn: Connection, *, event_ids: Sequence[str]) -> dict[str, datetime]:

@@ -143,7 +143,8 @@ class PaymentMethodReplacedData(PaymentMethodEventData):
 
 class _Event(BaseModel):
     """The envelope (Standard Webhooks): the id is also the ``webhook-id`` header, the same
-    on every retry, so receivers deduplicate on it."""
+    on every retry, so receivers deduplicate on it. Each event's model inherits its config:
+    nothing beyond what is documented."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -188,16 +189,12 @@ class AccountRelinkRequired(_Event):
 class AccountExpiring(_Event):
     """The link will stop working: prompt the customer before it does."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["account.expiring"]
     data: AccountEventData
 
 
 class AccountUnrepairable(_Event):
     """The link broke for good (the bank account closed, say): ask for another account."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["account.unrepairable"]
     data: AccountEventData
@@ -206,16 +203,12 @@ class AccountUnrepairable(_Event):
 class AccountRecovered(_Event):
     """The link works again: stop prompting (sent once per break)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["account.recovered"]
     data: AccountEventData
 
 
 class RelinkCompleted(_Event):
     """A relink ended; its outcome and the next step are Stripe's verdict."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["relink.completed"]
     data: RelinkCompletedData
@@ -224,16 +217,12 @@ class RelinkCompleted(_Event):
 class PaymentMethodBlocked(_Event):
     """Stripe blocks a payment method relink-api set up: it cannot be charged."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["payment_method.blocked"]
     data: PaymentMethodEventData
 
 
 class PaymentMethodReplaced(_Event):
     """A new payment method replaces the old account's: charge this one from now on."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["payment_method.replaced"]
     data: PaymentMethodReplacedData
