@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 from relink_api.outbound.addresses import MAX_URL_LENGTH
 from relink_api.outbound.event_types import OutboundEventType
 from relink_api.web.examples import with_examples
+from relink_api.web.inputs import STORABLE_TEXT
 
 ENDPOINT_ID = "we_5b8e2c1f9a7d3e6b0c4a1f2d"
 SECRET_EXAMPLE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw4Y6aZ3bA6Oo="
@@ -47,6 +48,7 @@ class WebhookEndpointCreate(BaseModel):
     url: str = Field(
         min_length=1,
         max_length=MAX_URL_LENGTH,
+        pattern=STORABLE_TEXT,
         description="Where events are POSTed: https, no user name or password, no fragment, "
         "and not a private, loopback or link-local address.",
     )
@@ -55,7 +57,8 @@ class WebhookEndpointCreate(BaseModel):
         min_length=1,
         description="The events it receives; every type when left out.",
     )
-    description: str | None = Field(default=None, max_length=500)
+    # PostgreSQL text cannot hold NUL: the schema says so, rather than a surprise 422.
+    description: str | None = Field(default=None, max_length=500, pattern=STORABLE_TEXT)
 
     @field_validator("event_types")
     @classmethod
