@@ -36,6 +36,7 @@ from relink_api.reconcile.scheduler import run_periodically
 from relink_api.relink.return_page import router as relink_return_router
 from relink_api.relink.router import router as relink_router
 from relink_api.settings import ConfigurationError, Settings
+from relink_api.web.api_docs import mount_api_docs
 from relink_api.web.event_catalogue import document_events, tidy_event_operations
 from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
@@ -174,6 +175,9 @@ def create_app(settings: Settings) -> FastAPI:
         servers=openapi_servers(settings),
         contact=OPENAPI_CONTACT,
         license_info=OPENAPI_LICENSE,
+        # Served by mount_api_docs from installed files: FastAPI's pages need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
@@ -200,6 +204,7 @@ def create_app(settings: Settings) -> FastAPI:
         from relink_api.sandbox.mount import mount_sandbox
 
         mount_sandbox(app)
+    mount_api_docs(app)
     mount_page(app)
     document_events(app)
     _register_problem_schema(app, body_limits)
