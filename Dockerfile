@@ -19,6 +19,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY static ./static
+COPY docs/problems.md ./docs/problems.md
 RUN pip install .
 
 USER relink

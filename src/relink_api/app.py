@@ -40,6 +40,7 @@ from relink_api.web.api_docs import mount_api_docs
 from relink_api.web.event_catalogue import document_events, tidy_event_operations
 from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
+from relink_api.web.problem_pages import router as problem_pages_router
 from relink_api.web.problems import Problem, install_problem_handlers
 from relink_api.webhooks.router import router as webhooks_router
 
@@ -200,6 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(outbound_router)
     app.include_router(webhooks_router)
     app.include_router(page_router)
+    app.include_router(problem_pages_router)
     if settings.sandbox:
         from relink_api.sandbox.mount import mount_sandbox
 
