@@ -63,6 +63,9 @@ class OutboundReceiver:
     fail_first: int = 0
     path: str = "/hook"
     delay_seconds: float = 0.0
+    # Served over TLS with this certificate and key (files), named ``host`` in its URL.
+    tls: tuple[str, str] | None = None
+    host: str = "127.0.0.1"
     receipts: list[Receipt] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
@@ -71,7 +74,8 @@ class OutboundReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}{self.path}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self._port}{self.path}"
 
     def delivered_ids(self) -> list[str]:
         """Event ids of the deliveries accepted (verified, answered 2xx), in arrival order."""
@@ -106,7 +110,15 @@ class OutboundReceiver:
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
         app = Starlette(routes=[Route(self.path, self._receive, methods=["POST"])])
-        config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False)
+        certfile, keyfile = self.tls or (None, None)
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="outbound-receiver", daemon=True
