@@ -48,8 +48,9 @@ async def set_up(
     seed: Seed,
     auth: dict[str, str],
     method: dict[str, Any] | None = None,
-) -> None:
-    """pm_new, set up from fca_new by a new-account relink and recorded from Stripe's copy."""
+) -> str:
+    """pm_new, set up from fca_new by a new-account relink and recorded from Stripe's copy;
+    the relink session's id."""
     session_id = await started_setup(client, stripe_mock, seed, auth)
     stripe_mock.get(SETI_1).respond(
         200, json=setup_intent(status="succeeded", method=method or payment_method())
@@ -58,6 +59,7 @@ async def set_up(
         f"/v1/relink-sessions/{session_id}/payment-method/complete", headers=auth
     )
     assert response.json()["status"] == "succeeded", response.text
+    return session_id
 
 
 async def listed(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, Any]:

@@ -23,11 +23,10 @@ _KEPT = 200
 
 @dataclass(slots=True)
 class Received:
-    """One delivery as it arrived, and whether its signature verified."""
+    """One verified delivery, and when it arrived."""
 
     event: dict[str, Any]
     received_at: datetime
-    attempt_signed_at: str
 
 
 @dataclass(slots=True)

@@ -34,9 +34,7 @@ async def receive(request: Request) -> Response:
         return Response(status_code=400)
     # A redelivery of an event already shown is acknowledged and not listed twice.
     if all(kept.event["id"] != event["id"] for kept in receiver.received):
-        receiver.received.appendleft(
-            Received(event, datetime.now(UTC), headers.get("webhook-timestamp", ""))
-        )
+        receiver.received.appendleft(Received(event, datetime.now(UTC)))
     return Response(status_code=204)
 
 
