@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relink_api.edge.cors import normalize_origins
 from relink_api.edge.proxy import normalize_proxy_entries
+from relink_api.metrics.settings import MetricsSettings
 from relink_api.outbound.settings import OutboundSettings
 from relink_api.prompts.settings import PromptSettings
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
@@ -48,9 +49,9 @@ def _entries(setting: str, value: object, normalize: Callable[[list[str]], list[
         raise ConfigurationError(f"{setting}: {exc}") from None
 
 
-class Settings(OutboundSettings, PromptSettings, BaseSettings):
+class Settings(OutboundSettings, PromptSettings, MetricsSettings, BaseSettings):
     """relink-api configuration; secrets are ``SecretStr`` so they never print by accident.
-    The outbound and reminder knobs are declared with their features."""
+    The outbound, reminder and metrics knobs are declared with their features."""
 
     model_config = SettingsConfigDict(
         env_prefix="RELINK_",

@@ -16,7 +16,6 @@ import stripe
 from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
 
-from relink_api.gateway.errors import translate_stripe_errors
 from relink_api.gateway.objects import (
     FcAccount,
     FcAuthorization,
@@ -24,6 +23,7 @@ from relink_api.gateway.objects import (
     PaymentMethod,
     SetupIntent,
 )
+from relink_api.gateway.observed import observed_call
 from relink_api.gateway.requests import (
     RelinkSessionRequest,
     SetupIntentRequest,
@@ -132,20 +132,23 @@ class StripeGateway:
         if request.idempotency_key is not None:
             options["idempotency_key"] = request.idempotency_key
         session = await self._call(
-            self._client.v1.financial_connections.sessions.create_async(params, options)  # type: ignore[arg-type]
+            "financial_connections.sessions.create",
+            self._client.v1.financial_connections.sessions.create_async(params, options),  # type: ignore[arg-type]
         )
         return FcSession.model_validate(session.to_dict())
 
     async def retrieve_session(self, session_id: str) -> FcSession:
         session = await self._call(
-            self._client.v1.financial_connections.sessions.retrieve_async(session_id)
+            "financial_connections.sessions.retrieve",
+            self._client.v1.financial_connections.sessions.retrieve_async(session_id),
         )
         return FcSession.model_validate(session.to_dict())
 
     async def retrieve_account(self, account_id: str) -> tuple[FcAccount, dict[str, Any]]:
         """The account as a model, and its full JSON for the stored snapshot."""
         account = await self._call(
-            self._client.v1.financial_connections.accounts.retrieve_async(account_id)
+            "financial_connections.accounts.retrieve",
+            self._client.v1.financial_connections.accounts.retrieve_async(account_id),
         )
         raw = account.to_dict()
         return FcAccount.model_validate(raw), raw
@@ -163,7 +166,8 @@ class StripeGateway:
             if starting_after is not None:
                 params["starting_after"] = starting_after
             page = await self._call(
-                self._client.v1.financial_connections.accounts.list_async(params)  # type: ignore[arg-type]
+                "financial_connections.accounts.list",
+                self._client.v1.financial_connections.accounts.list_async(params),  # type: ignore[arg-type]
             )
             for account in page.data:
                 raw = account.to_dict()
@@ -174,7 +178,8 @@ class StripeGateway:
 
     async def retrieve_authorization(self, authorization_id: str) -> FcAuthorization:
         authorization = await self._call(
-            self._client.v1.financial_connections.authorizations.retrieve_async(authorization_id)
+            "financial_connections.authorizations.retrieve",
+            self._client.v1.financial_connections.authorizations.retrieve_async(authorization_id),
         )
         return FcAuthorization.model_validate(authorization.to_dict())
 
@@ -182,18 +187,20 @@ class StripeGateway:
         """Create (not confirm) the SetupIntent; the customer confirms it with the mandate."""
         params = setup_intent_params(request)
         setup_intent = await self._call(
+            "setup_intents.create",
             self._client.v1.setup_intents.create_async(
                 params, {"idempotency_key": request.idempotency_key}
-            )
+            ),
         )
         return SetupIntent.model_validate(setup_intent.to_dict())
 
     async def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntent:
         """The SetupIntent with its payment method expanded: one read settles both."""
         setup_intent = await self._call(
+            "setup_intents.retrieve",
             self._client.v1.setup_intents.retrieve_async(
                 setup_intent_id, {"expand": ["payment_method"]}
-            )
+            ),
         )
         return SetupIntent.model_validate(setup_intent.to_dict())
 
@@ -201,15 +208,19 @@ class StripeGateway:
         """Cancel a SetupIntent nobody will confirm (Stripe refuses once it has succeeded
         or while it is processing)."""
         setup_intent = await self._call(
+            "setup_intents.cancel",
             self._client.v1.setup_intents.cancel_async(
                 setup_intent_id, {"cancellation_reason": "duplicate"}
-            )
+            ),
         )
         return SetupIntent.model_validate(setup_intent.to_dict())
 
     async def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethod:
         """The PaymentMethod as Stripe has it now: whether it is blocked or detached."""
-        method = await self._call(self._client.v1.payment_methods.retrieve_async(payment_method_id))
+        method = await self._call(
+            "payment_methods.retrieve",
+            self._client.v1.payment_methods.retrieve_async(payment_method_id),
+        )
         return PaymentMethod.model_validate(method.to_dict())
 
     async def list_bank_payment_methods(self, customer_id: str) -> list[PaymentMethod]:
@@ -225,13 +236,16 @@ class StripeGateway:
             if starting_after is not None:
                 params["starting_after"] = starting_after
             page = await self._call(
-                self._client.v1.payment_methods.list_async(params)  # type: ignore[arg-type]
+                "payment_methods.list",
+                self._client.v1.payment_methods.list_async(params),  # type: ignore[arg-type]
             )
             found.extend(PaymentMethod.model_validate(item.to_dict()) for item in page.data)
             if not page.has_more or not page.data:
                 return found
             starting_after = page.data[-1].id
 
-    async def _call(self, call: Awaitable[T]) -> T:
-        async with translate_stripe_errors():
-            return await call
+    async def _call(self, operation: str, call: Awaitable[T]) -> T:
+        async with observed_call(operation) as observation:
+            result = await call
+            observation.answered(result)
+            return result

@@ -1,0 +1,1 @@
+"""Prometheus metrics: the families relink-api exposes at ``/metrics`` (docs/operating.md)."""

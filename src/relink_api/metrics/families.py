@@ -1,0 +1,54 @@
+"""Every metric family relink-api records, with its labels.
+
+Label values are always from a closed set (a route template, never a raw path; a Stripe
+operation name, never an id), so that no caller can grow the number of series.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# Our own registry, not the library's global one: a module imported again (tests that
+# reload the package) registers its families afresh instead of colliding.
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Seconds; from a cached read (a few ms) up to Stripe's timeout with retries.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+HTTP_REQUEST_SECONDS = Histogram(
+    "relink_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method, route template and status code.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+    buckets=_LATENCY_BUCKETS,
+)
+
+STRIPE_CALL_SECONDS = Histogram(
+    "relink_stripe_request_duration_seconds",
+    "Time of a call to Stripe's API (the SDK's retries included), by operation and outcome.",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+    buckets=_LATENCY_BUCKETS,
+)
+
+WEBHOOK_EVENTS = Counter(
+    "relink_webhook_events",
+    "Stripe webhook events received, by event type and result "
+    "(applied, duplicate, stale, ignored, refused).",
+    ["type", "result"],
+    registry=REGISTRY,
+)
+
+RELINK_OUTCOMES = Counter(
+    "relink_relink_outcomes",
+    "Relink sessions whose outcome was verified with Stripe, by scope and outcome.",
+    ["scope", "outcome"],
+    registry=REGISTRY,
+)
+
+OUTBOUND_DELIVERIES = Counter(
+    "relink_outbound_delivery_attempts",
+    "Attempts to deliver an event to the host application's endpoints, by result.",
+    ["result"],
+    registry=REGISTRY,
+)
