@@ -176,6 +176,10 @@ class Settings(OutboundSettings, PromptSettings, MetricsSettings, BaseSettings):
         description="Exact origins (https://app.example.com) or app schemes (myapp://).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="json (one object a line) or console (readable); json unless the sandbox.",
+    )
     # No placeholder: the mandate is a legal text, and "this business" authorizes no one.
     # Payment setup refuses to start without it (relink_api.payments.setup); the sandbox
     # names its demo shop.

@@ -6,6 +6,7 @@ log cannot be forged; a trusted proxy's https turns HSTS on."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -263,8 +264,11 @@ def test_a_forged_access_log_line_is_escaped_onto_one_line(served: Served) -> No
     mentions = [line for line in lines if "forged" in line]
     assert len(mentions) == 1, mentions
     (line,) = mentions
-    assert " INFO relink_api.access: GET /nothing\\n2026-11-30 " in line
-    assert "forged\\x1b[2J\\r 404 " in line
+    # The production format: JSON lines, whose encoding escapes every control character.
+    record = json.loads(line)
+    assert record["logger"] == "relink_api.access"
+    assert record["path"] == f"/nothing\n{forged}\x1b[2J\r"
+    assert record["message"].startswith(f"GET /nothing\n{forged}\x1b[2J\r 404 ")
     assert not any(line.startswith("2026-11-30 00:00:00,000") for line in lines)
     assert "\x1b" not in served.log_text()
 

@@ -30,6 +30,9 @@ from tests.factories import API, fc_account
         ("key rk_live_51Hq8", "51Hq8"),
         ("whsec_AbC123", "AbC123"),
         ("Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig-_", "eyJhbGciOi"),
+        # A JWT without its scheme (a page URL's #token=, an exception's text).
+        ("open /#token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjdXNfMSJ9.mpcZZyT_BQ", "mpcZZyT_BQ"),
+        ("X-Admin-Key: rk_admin_U-IlytYB-v1cXLpwwZir8VaD_yfCGlK3DDVrN8L-80M", "IlytYB"),
     ],
 )
 def test_redact_masks_secrets(text: str, secret: str) -> None:

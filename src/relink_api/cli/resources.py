@@ -15,7 +15,7 @@ from relink_api.db import Database
 from relink_api.db.migrate import Migration
 from relink_api.db.opening import connect_database, migrate_database
 from relink_api.gateway.client import StripeGateway
-from relink_api.logs import configure_logging
+from relink_api.logs import chosen_format, configure_logging
 from relink_api.ratelimit.service import stripe_budget
 from relink_api.settings import ConfigurationError, Settings
 
@@ -57,7 +57,9 @@ async def opened(
     key = settings.stripe_secret_key
     if stripe is not None and key is None:
         raise ConfigProblem(f"{stripe}: set STRIPE_SECRET_KEY.")
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level, chosen_format(settings.log_format, sandbox=settings.sandbox)
+    )
     if not database:
         yield Resources(settings)
         return
