@@ -1,4 +1,5 @@
-"""Request ids and one access-log line per request (pure ASGI, no body buffering)."""
+"""Request ids, on every line a request causes, and one access-log line per request
+(pure ASGI, no body buffering)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from relink_api.edge.http_only import HTTPOnlyMiddleware
+from relink_api.logs import request_id_scope
 
 logger = logging.getLogger("relink_api.access")
 
@@ -18,7 +20,8 @@ _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContextMiddleware(HTTPOnlyMiddleware):
-    """Adds ``X-Request-Id`` (kept from the caller when well-formed) and logs the request.
+    """Adds ``X-Request-Id`` (kept from the caller when well-formed), sets it as the id of
+    every line logged while the request is served, and logs the request.
 
     Only the method, path, status and duration are logged: never headers or bodies, which
     carry bearer tokens and client secrets.
@@ -44,14 +47,21 @@ class RequestContextMiddleware(HTTPOnlyMiddleware):
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logger.info(
-                "%s %s %s %.1fms %s",
-                scope["method"],
-                scope["path"],
-                status_code,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+        with request_id_scope(request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                duration_ms = round((time.perf_counter() - started) * 1000, 1)
+                logger.info(
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status_code,
+                    duration_ms,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status_code,
+                        "duration_ms": duration_ms,
+                    },
+                )
