@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from relink_api.cli.config import ConfigProblem, load_settings
@@ -68,8 +70,8 @@ def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
         raise ConfigProblem(str(exc)) from None
     mode = "SIMULATED (sandbox)" if settings.sandbox else f"{settings.stripe_mode} mode"
     database = "DATABASE_URL" if settings.database_url else f"embedded ({settings.data_dir}/pg)"
-    click.echo(
-        f"relink-api on http://{bind_host}:{bind_port} · Stripe {mode} · database {database}",
-        err=True,
+    # A log line (JSON in production), where the lines that follow it go.
+    logging.getLogger(__name__).info(
+        "relink-api on http://%s:%s · Stripe %s · database %s", bind_host, bind_port, mode, database
     )
     serve_app(create_app(settings), settings, sock)

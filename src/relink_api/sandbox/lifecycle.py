@@ -44,7 +44,7 @@ async def start_sandbox(
     if not is_loopback(settings.host):
         # Off loopback the log may be read by others (a container's log, a shared terminal):
         # no token and no key in it, only where to find them.
-        sys.stderr.write(
+        _announce(
             "\n  Stripe is SIMULATED: this is the relink-api sandbox (no real money, no real "
             f"banks), on {settings.host}.\n"
             f"  Demo customer {demo}. Tokens and keys are not printed off loopback; on this "
@@ -62,7 +62,7 @@ async def start_sandbox(
         if admin_key is not None
         else ""
     )
-    sys.stderr.write(
+    _announce(
         "\n  Stripe is SIMULATED: this is the relink-api sandbox (no real money, no real banks).\n"
         f"  Demo customer {demo}. Open the relink page:\n\n"
         f"    {base}/#token={token}\n\n"
@@ -71,3 +71,10 @@ async def start_sandbox(
         f"  them: {base}{RECEIVER_PATH} (docs/events.md)\n\n"
         f"  Sandbox controls and the Stripe.js stand-in: see docs/sandbox.md ({base}/sandbox/…)\n\n"
     )
+
+
+def _announce(text: str) -> None:
+    # On stdout, flushed at once: stderr is the log (JSON lines unless the console format
+    # is chosen), and the banner is for the person at the terminal.
+    sys.stdout.write(text)
+    sys.stdout.flush()
