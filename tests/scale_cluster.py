@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,8 +21,8 @@ import asyncpg
 import httpx
 
 from relink_api.auth import admin_key_digest, generate_admin_key
-from relink_api.sandbox.setup import SECRETS_FILE
-from relink_api.settings import DEFAULT_STRIPE_API_VERSION, SANDBOX_KEY_PREFIX
+from relink_api.sandbox.setup import sandbox_settings
+from relink_api.settings import DEFAULT_STRIPE_API_VERSION, Settings
 from tests import processes
 from tests.conftest import JWT_SECRET, TEMPLATE, WEBHOOK_SECRET
 from tests.outbound_receiver import OutboundReceiver
@@ -65,26 +62,18 @@ class Cluster:
         assert not exited, exited
 
 
-def _stand_in_keys(data_dir: Path) -> dict[str, str]:
-    """The stand-in's keys, written where ``serve --sandbox`` keeps them before it starts.
-
-    Its own would be ``sk_test_sandbox_<hex>``, which the replicas' STRIPE_SECRET_KEY check
-    refuses (no ``_`` after the mode); with these it starts on keys the replicas accept."""
-    suffix = secrets.token_hex(8)
-    admin_key = generate_admin_key()
-    keys = {
-        "secret_key": f"{SANDBOX_KEY_PREFIX}{suffix}",
-        "publishable_key": f"pk_test_sandbox{suffix}",
-        "webhook_secret": "whsec_" + secrets.token_hex(24),
-        "jwt_secret": secrets.token_hex(32),
-        "admin_api_key": admin_key,
-        "admin_api_key_sha256": admin_key_digest(admin_key),
+def _stand_in_keys(data_dir: Path, port: int) -> dict[str, str]:
+    """The stand-in's keys, made in its data folder as ``serve --sandbox`` makes them (it
+    finds and uses them when it starts), so the replicas can be given them up front."""
+    served = sandbox_settings(
+        Settings(sandbox=True, data_dir=data_dir), host="127.0.0.1", port=port
+    )
+    assert served.stripe_secret_key is not None
+    assert served.stripe_publishable_key is not None
+    return {
+        "secret_key": served.stripe_secret_key.get_secret_value(),
+        "publishable_key": served.stripe_publishable_key,
     }
-    data_dir.mkdir(parents=True)
-    path = data_dir / SECRETS_FILE
-    path.write_text(json.dumps(keys))
-    os.chmod(path, 0o600)
-    return keys
 
 
 def _replica_environment(
@@ -125,9 +114,9 @@ async def running_cluster(pg_admin_dsn: str, folder: Path) -> AsyncIterator[Clus
             scratch_database(pg_admin_dsn, prefix="scale_stripe", template=TEMPLATE)
         )
         receiver = stack.enter_context(OutboundReceiver())
-        keys = _stand_in_keys(folder / "stand-in")
         admin_key = generate_admin_key()
         ports = {name: processes.free_port() for name in ("stand-in", "server-a", "server-b")}
+        keys = _stand_in_keys(folder / "stand-in", ports["stand-in"])
         bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         commands = {
             "stand-in": (
