@@ -166,7 +166,9 @@ async def test_a_scrape_shows_every_family_after_a_relink_webhooks_and_a_deliver
     in_use = after[one("relink_db_pool_connections", state="in_use")]
     idle = after[one("relink_db_pool_connections", state="idle")]
     assert in_use + idle >= 1  # the pool keeps RELINK_DB_POOL_MIN_SIZE open
-    assert after[one("relink_db_pool_max_connections")] == settings.db_pool_max_size
+    limit = "relink_db_pool_limit_connections"
+    assert after[one(limit, bound="min")] == settings.db_pool_min_size
+    assert after[one(limit, bound="max")] == settings.db_pool_max_size
 
 
 async def test_the_accounts_gauge_is_reused_until_it_is_old(

@@ -13,7 +13,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from relink_api.errors import ServiceUnavailable
-from relink_api.metrics.families import DB_POOL_CONNECTIONS, DB_POOL_MAX
+from relink_api.metrics.families import DB_POOL_CONNECTIONS, DB_POOL_LIMIT
 from relink_api.metrics.process import forget_at_exit
 from relink_api.settings import Settings
 
@@ -154,7 +154,8 @@ class Database:
         idle = self._pool.get_idle_size()
         DB_POOL_CONNECTIONS.labels("in_use").set(self._pool.get_size() - idle)
         DB_POOL_CONNECTIONS.labels("idle").set(idle)
-        DB_POOL_MAX.set(self._pool.get_max_size())
+        DB_POOL_LIMIT.labels("min").set(self._pool.get_min_size())
+        DB_POOL_LIMIT.labels("max").set(self._pool.get_max_size())
 
     async def ping(self, *, within_seconds: float) -> bool:
         try:

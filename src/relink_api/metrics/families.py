@@ -70,9 +70,13 @@ DB_POOL_CONNECTIONS = Gauge(
     multiprocess_mode="livesum",
 )
 
-DB_POOL_MAX = Gauge(
-    "relink_db_pool_max_connections",
-    "The most connections this process's pool may open (RELINK_DB_POOL_MAX_SIZE).",
+# Labelled, like every family here: a value is only created (and, with several processes,
+# its file written) once a process has a pool, never on import.
+DB_POOL_LIMIT = Gauge(
+    "relink_db_pool_limit_connections",
+    "The bounds of this process's pool, by bound: min (connections kept open, "
+    "RELINK_DB_POOL_MIN_SIZE) and max (RELINK_DB_POOL_MAX_SIZE).",
+    ["bound"],
     registry=REGISTRY,
     multiprocess_mode="livesum",
 )

@@ -15,28 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from relink_api.metrics.directory import multiprocess_dir
 from relink_api.metrics.families import REGISTRY
-
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def multiprocess_dir() -> str | None:
-    """The directory processes share their values through, if one is set."""
-    return os.environ.get(MULTIPROC_ENV) or None
-
-
-def multiprocess_dir_problem() -> str | None:
-    """Why ``PROMETHEUS_MULTIPROC_DIR`` cannot be used, in one sentence; ``None`` when it is
-    unset or a writable directory. (prometheus_client would fail at the first metric.)"""
-    path = multiprocess_dir()
-    if path is None:
-        return None
-    if not Path(path).is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        return (
-            f"{MULTIPROC_ENV}={path} must be an existing directory this process can write "
-            "(create it, empty, before starting the processes that share it)."
-        )
-    return None
 
 
 def recorded() -> Collector:
