@@ -97,6 +97,7 @@ async def test_a_scrape_shows_every_family_after_a_relink_webhooks_and_a_deliver
     assert again.status_code == 200, again.text
     assert (await client.get("/v1/accounts/fca_checking", headers=auth_a)).status_code == 200
     assert (await client.get("/v1/nowhere/fca_checking")).status_code == 404
+    assert (await client.get("/docs-assets/vendor/fca_checking.js")).status_code == 404
     deactivated = event(
         "financial_connections.account.deactivated",
         fc_account("fca_other", customer="cus_B", status="inactive", action="relink_required"),
@@ -127,6 +128,9 @@ async def test_a_scrape_shows_every_family_after_a_relink_webhooks_and_a_deliver
     account = "/v1/accounts/{account_id}"
     assert grew(before, after, http, method="GET", route=account, status="200") == 1
     assert grew(before, after, http, method="GET", route="unmatched", status="404") == 1
+    assert grew(before, after, http, method="GET", route="/docs-assets/vendor", status="404") == 1
+    endpoints = "/v1/admin/webhook-endpoints"
+    assert one(http, method="POST", route=endpoints, status="201") in after
     assert grew(before, after, http, method="POST", route=WEBHOOK_PATH, status="400") == 1
     assert "fca_checking" not in text
     assert session_id not in text
