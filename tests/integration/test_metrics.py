@@ -114,8 +114,8 @@ async def test_a_scrape_shows_every_family_after_a_relink_webhooks_and_a_deliver
     down = httpx.MockTransport(
         lambda request: httpx.Response(503, stream=httpx.ByteStream(b"down"))
     )
-    async with httpx.AsyncClient(transport=down) as http:
-        attempted = await deliver_due(db, settings, now=datetime.now(UTC), client=http)
+    async with httpx.AsyncClient(transport=down) as receiver:
+        attempted = await deliver_due(db, settings, now=datetime.now(UTC), client=receiver)
     assert attempted >= 1
 
     text, after = await scrape(client)

@@ -37,6 +37,7 @@ def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
     from relink_api.app import create_app
     from relink_api.server import BindError, bind_socket
     from relink_api.server import serve as serve_app
+
     settings = load_settings(sandbox=True) if sandbox_mode else load_settings()
     if settings.stripe_secret_key is None and not settings.sandbox:
         # Never a sandbox by accident: its controls act for every customer.

@@ -34,17 +34,17 @@ relink_webhook_events_total{result="applied",type="financial_connections.account
 relink_outbound_queue_depth 0.0
 """
 
+# Refused off loopback as an operator route refuses: no key, a wrong key, too many guesses.
 _REFUSALS: dict[int, tuple[str, str, str]] = {
-    401: (
-        AdminUnauthorized.slug,
-        AdminUnauthorized.title,
-        "No admin API key was sent in the X-Admin-Key header.",
-    ),
-    429: (
-        RateLimited.slug,
-        RateLimited.title,
-        "Too many failed admin API key attempts from this address; retry in 6 seconds.",
-    ),
+    status: (problem.slug, problem.title, detail)
+    for status, problem, detail in (
+        (
+            401,
+            AdminUnauthorized,
+            "Off this machine, /metrics takes an admin API key in X-Admin-Key.",
+        ),
+        (429, RateLimited, "Too many failed admin API key attempts from this address."),
+    )
 }
 
 
