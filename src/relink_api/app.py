@@ -24,6 +24,10 @@ from relink_api.edge.request_context import RequestContextMiddleware
 from relink_api.edge.unexpected import UnexpectedErrorMiddleware
 from relink_api.gateway.client import StripeGateway
 from relink_api.logs import protect_third_party_loggers
+from relink_api.metrics.computed import AccountsByHealth
+from relink_api.metrics.http import HttpMetricsMiddleware
+from relink_api.metrics.process import forget_this_process
+from relink_api.metrics.router import router as metrics_router
 from relink_api.outbound.router import router as outbound_router
 from relink_api.outbound.worker import delivery_loops
 from relink_api.page import mount_page
@@ -57,6 +61,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     # Everything acquired here is released in reverse order, whatever fails.
     async with AsyncExitStack() as stack:
+        # Last of all, this process's pool gauges leave the multiprocess sums (uvicorn's
+        # re-raised SIGTERM would skip atexit).
+        stack.callback(forget_this_process)
         if settings.database_url is None:
             # uvicorn re-raises SIGTERM after shutting down, so pgserver's exit handler
             # would never stop the embedded server: stop it here, last of all.
@@ -125,6 +132,11 @@ OPENAPI_TAGS = [
     },
     {"name": "page", "description": "What the bundled page and apps read before starting."},
     {"name": "probes", "description": "Liveness and readiness for load balancers."},
+    {
+        "name": "operations",
+        "description": "Prometheus metrics, for callers on this machine or operators "
+        "(docs/metrics.md).",
+    },
 ]
 
 
@@ -182,17 +194,23 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator(settings)
+    app.state.metrics_accounts = AccountsByHealth(
+        max_age=settings.metrics_accounts_cache_seconds,
+        query_seconds=settings.metrics_query_timeout_seconds,
+    )
     install_problem_handlers(app)
-    # --- HTTP edge (relink_api.edge), innermost first: a request meets the request id and
-    # access log, then security headers, CORS, the body limit, and (last, around the routes)
-    # the 500 for what no handler took.
+    # --- HTTP edge (relink_api.edge), innermost first: a request meets the latency
+    # histogram, the request id and access log, then security headers, CORS, the body
+    # limit, and (last, around the routes) the 500 for what no handler took.
     app.add_middleware(UnexpectedErrorMiddleware)
     body_limits = BodyLimits.for_service(settings.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, limits=body_limits)
     add_cors(app, settings.cors_allowed_origins)
     app.add_middleware(SecurityHeadersMiddleware, html_headers=PAGE_HEADERS)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     app.include_router(probes_router)
+    app.include_router(metrics_router)
     app.include_router(accounts_router)
     app.include_router(relink_router)
     app.include_router(payments_router)

@@ -4,9 +4,7 @@ exit status 2, as a bad setting does: no traceback, and never the password."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import environment, free_port
 from tests.support import dsn_for
 
 PASSWORD = "secretpw"
@@ -27,12 +26,7 @@ COMMANDS = [["serve"], ["migrate"], ["prune-events"], ["sync"]]
 
 
 def _environment(tmp_path: Path, **env: str) -> dict[str, str]:
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("STRIPE_", "RELINK_", "DATABASE_URL"))
-    }
-    return {**base, "RELINK_DATA_DIR": str(tmp_path / "data"), **KEYS, **env}
+    return environment(RELINK_DATA_DIR=str(tmp_path / "data"), **{**KEYS, **env})
 
 
 async def _run(
@@ -132,9 +126,7 @@ async def test_a_database_that_does_not_exist_is_named(database_url: str, tmp_pa
 
 async def test_serve_still_serves_a_database_it_can_open(database_url: str, tmp_path: Path) -> None:
     # `serve` opens the database once before it listens: that must not stop a good one.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = _environment(tmp_path, DATABASE_URL=database_url, RELINK_PORT=str(port))
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -4,11 +4,9 @@ stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +18,9 @@ from relink_api.outbound.event_types import OutboundEventType
 from relink_api.outbound.schemas import WebhookEndpointCreate
 from tests.conftest import make_settings
 from tests.outbound_receiver import OutboundReceiver
+from tests.processes import RELINK_API, wait_for
 
 EVENTS = 50
-RELINK_API = Path(sys.executable).with_name("relink-api")
 
 
 def _start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -37,15 +35,6 @@ def _start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [str(RELINK_API), "worker", "--deliveries", "2"], env=env, stderr=out, stdout=out
         )
-
-
-async def _wait_for(predicate: object, what: str, *, seconds: float = 60) -> None:
-    assert callable(predicate)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await predicate():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_two_worker_processes_deliver_each_event_once(
@@ -66,7 +55,7 @@ async def test_two_worker_processes_deliver_each_event_once(
             async def both_running() -> bool:
                 return all("loop(s) running" in log.read_text() for log in logs)
 
-            await _wait_for(both_running, "both workers to start")
+            await wait_for(both_running, "both workers to start")
             event_ids = []
             async with db.transaction() as conn:
                 for number in range(EVENTS):
@@ -82,7 +71,7 @@ async def test_two_worker_processes_deliver_each_event_once(
             async def all_delivered() -> bool:
                 return len(await outbox.delivered_at(db, event_ids)) == EVENTS
 
-            await _wait_for(all_delivered, "every event to be delivered")
+            await wait_for(all_delivered, "every event to be delivered")
         finally:
             for process in workers:
                 process.send_signal(signal.SIGTERM)

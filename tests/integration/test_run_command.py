@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,28 +15,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import environment, free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 120
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path_factory.mktemp("run-command")
     log = data_dir / "serve.log"
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("STRIPE_", "RELINK_", "DATABASE_URL"))
-    }
-    env.update({"RELINK_DATA_DIR": str(data_dir / "data"), "RELINK_PORT": str(port)})
+    env = environment(RELINK_DATA_DIR=str(data_dir / "data"), RELINK_PORT=str(port))
     with log.open("w") as output:
         process = subprocess.Popen(
             [str(ROOT / "scripts" / "run")],

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "openapi" / "openapi.json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PUBLIC = {"/healthz", "/readyz", "/v1/config", "/v1/webhooks/stripe"}
+# Open to callers on the server's machine; anyone else needs an admin key (docs/metrics.md).
+LOOPBACK_OR_ADMIN = {"/metrics"}
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +159,11 @@ def test_every_operation_documents_the_problems_it_can_return(
     # operator route (failed admin keys are throttled), answer 429, always with Retry-After.
     # Stripe's own rate limit stays a 503 stripe-rate-limited.
     for path, method, operation in operations(document):
-        limited = operation["operationId"] in RATE_LIMITED or path.startswith("/v1/admin/")
+        limited = (
+            operation["operationId"] in RATE_LIMITED
+            or path.startswith("/v1/admin/")
+            or path in LOOPBACK_OR_ADMIN
+        )
         assert ("429" in operation["responses"]) == limited, (method, path)
         if limited:
             assert operation["responses"]["429"]["headers"]["Retry-After"]["required"] is True
@@ -236,6 +242,8 @@ def test_security_schemes_and_requirements(document: dict[str, Any]) -> None:
             expected = []
         elif path.startswith("/v1/admin/"):
             expected = [{"AdminApiKey": []}]
+        elif path in LOOPBACK_OR_ADMIN:
+            expected = [{"AdminApiKey": []}, {}]
         else:
             expected = [{"BearerAuth": []}]
         assert operation.get("security") == expected, (method, path)

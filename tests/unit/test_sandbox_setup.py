@@ -52,3 +52,21 @@ def test_allowed_off_loopback_it_knows_where_it_listens(tmp_path: Path) -> None:
 def test_stored_secrets_never_makes_any(tmp_path: Path) -> None:
     assert stored_secrets(Settings(data_dir=tmp_path)) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sandboxs_keys_are_keys_a_server_that_is_not_a_sandbox_accepts(
+    tmp_path: Path,
+) -> None:
+    # A replica pointed at a sandbox as its Stripe (tests/scale_cluster.py) takes its keys as
+    # STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY, which must be shaped as Stripe's are.
+    served = sandbox_settings(Settings(sandbox=True, data_dir=tmp_path), host="127.0.0.1", port=8)
+    assert served.stripe_secret_key is not None
+
+    replica = Settings(
+        stripe_secret_key=served.stripe_secret_key.get_secret_value(),
+        stripe_publishable_key=served.stripe_publishable_key,
+        stripe_api_base=served.stripe_api_base,
+        data_dir=tmp_path,
+    )
+
+    assert replica.stripe_mode == "test"

@@ -115,6 +115,15 @@ async def count_accounts(db: Database, *, at: datetime, weeks: int) -> AccountCo
             )
 
 
+async def count_by_health(conn: Connection, *, at: datetime) -> dict[LinkHealth, int]:
+    """Every stored account counted by its link health at ``at``, every health present
+    (a scan of the accounts table: callers cache it)."""
+    counts = dict.fromkeys(LinkHealth, 0)
+    for row in await repository.count_by_health_and_cause(conn, at=at):
+        counts[row.health] += row.count
+    return counts
+
+
 async def list_accounts(
     db: Database,
     *,

@@ -29,6 +29,13 @@ async def _opened_once(_: Resources) -> None:
 )
 def serve(host: str | None, port: int | None, sandbox_mode: bool) -> None:
     """Start the HTTP server (migrations run at start-up)."""
+    from relink_api.metrics.directory import multiprocess_dir_problem
+
+    # Before anything that records a metric is imported.
+    problem = multiprocess_dir_problem()
+    if problem is not None:
+        raise ConfigProblem(problem)
+
     from relink_api.app import create_app
     from relink_api.server import BindError, bind_socket
     from relink_api.server import serve as serve_app

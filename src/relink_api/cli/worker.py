@@ -10,7 +10,7 @@ import signal
 
 import click
 
-from relink_api.cli.config import load_settings
+from relink_api.cli.config import ConfigProblem, load_settings
 from relink_api.cli.resources import Resources, run
 from relink_api.settings import Settings
 
@@ -63,14 +63,47 @@ def _emails(settings: Settings) -> bool:
     default=None,
     help="Outbound delivery loops in this process (default RELINK_OUTBOUND_WORKERS, at least 1).",
 )
-def worker(deliveries: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics on this port (docs/metrics.md); none by default.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics port listens on: loopback unless a scraper elsewhere needs it.",
+)
+def worker(deliveries: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Deliver outbound events to the host application's endpoints, and send reminders
     (unless RELINK_REMINDER_INTERVAL_SECONDS=0), until SIGTERM/SIGINT (migrations run at
     start-up, as for `serve`)."""
+    from relink_api.metrics.directory import multiprocess_dir_problem
+
+    # Before anything that records a metric is imported.
+    problem = multiprocess_dir_problem()
+    if problem is not None:
+        raise ConfigProblem(problem)
+    from relink_api.metrics.standalone import serve_metrics
+
     settings = load_settings()
     count = deliveries or max(1, settings.outbound_workers)
-    run(
-        settings,
-        lambda opened: _work_until_stopped(opened, count),
-        stripe="reminder emails (RELINK_REMINDER_EMAIL)" if _emails(settings) else None,
-    )
+    metrics = None
+    if metrics_port is not None:
+        try:
+            metrics = serve_metrics(metrics_host, metrics_port)
+        except OSError as exc:
+            raise ConfigProblem(
+                f"Cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror or exc}."
+            ) from None
+        logger.info("relink-api worker: metrics on http://%s:%d/", metrics_host, metrics.port)
+    try:
+        run(
+            settings,
+            lambda opened: _work_until_stopped(opened, count),
+            stripe="reminder emails (RELINK_REMINDER_EMAIL)" if _emails(settings) else None,
+        )
+    finally:
+        if metrics is not None:
+            metrics.stop()

@@ -13,6 +13,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from relink_api.errors import ServiceUnavailable
+from relink_api.metrics.families import DB_POOL_CONNECTIONS, DB_POOL_LIMIT
+from relink_api.metrics.process import forget_at_exit
 from relink_api.settings import Settings
 
 # What repositories receive: a pooled connection. The stubs make these generic over the
@@ -89,6 +91,7 @@ class Database:
             command_timeout=settings.db_command_timeout_seconds,
             init=_init_connection,
         )
+        forget_at_exit()  # the pool gauges are live: gone with the process
         return cls(pool, acquire_timeout=settings.db_acquire_timeout_seconds)
 
     @asynccontextmanager
@@ -129,10 +132,12 @@ class Database:
             ) from exc
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
+        self.note_pool()
         try:
             yield conn
         finally:
             await self._release(conn)
+            self.note_pool()
 
     async def _release(self, conn: Connection) -> None:
         try:
@@ -142,6 +147,15 @@ class Database:
             # its outcome stands. asyncpg has terminated the connection and the pool opens a
             # new one when needed.
             logger.info("dropped a broken database connection: %s: %s", type(exc).__name__, exc)
+
+    def note_pool(self) -> None:
+        """Set this process's pool gauges (``relink_db_pool_connections``) from the pool
+        as it is now: on every acquire and release, and when ``/metrics`` is scraped."""
+        idle = self._pool.get_idle_size()
+        DB_POOL_CONNECTIONS.labels("in_use").set(self._pool.get_size() - idle)
+        DB_POOL_CONNECTIONS.labels("idle").set(idle)
+        DB_POOL_LIMIT.labels("min").set(self._pool.get_min_size())
+        DB_POOL_LIMIT.labels("max").set(self._pool.get_max_size())
 
     async def ping(self, *, within_seconds: float) -> bool:
         try:

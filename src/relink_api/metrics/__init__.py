@@ -1,1 +1,2 @@
-"""Prometheus metrics: the families relink-api exposes at ``/metrics`` (docs/operating.md)."""
+"""Prometheus metrics: the families relink-api records and exposes at ``/metrics``
+(docs/metrics.md)."""

@@ -6,7 +6,7 @@ operation name, never an id), so that no caller can grow the number of series.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Our own registry, not the library's global one: a module imported again (tests that
 # reload the package) registers its families afresh instead of colliding.
@@ -51,4 +51,32 @@ OUTBOUND_DELIVERIES = Counter(
     "Attempts to deliver an event to the host application's endpoints, by result.",
     ["result"],
     registry=REGISTRY,
+)
+
+REMINDERS = Counter(
+    "relink_reminders",
+    "Reminder events emitted to the host application, by schedule (broken, expiring).",
+    ["schedule"],
+    registry=REGISTRY,
+)
+
+# Set by each process from its own pool; `livesum` adds up the live processes' pools when
+# several share PROMETHEUS_MULTIPROC_DIR (docs/metrics.md).
+DB_POOL_CONNECTIONS = Gauge(
+    "relink_db_pool_connections",
+    "Database connections of this process's pool, by state (in_use, idle).",
+    ["state"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+
+# Labelled, like every family here: a value is only created (and, with several processes,
+# its file written) once a process has a pool, never on import.
+DB_POOL_LIMIT = Gauge(
+    "relink_db_pool_limit_connections",
+    "The bounds of this process's pool, by bound: min (connections kept open, "
+    "RELINK_DB_POOL_MIN_SIZE) and max (RELINK_DB_POOL_MAX_SIZE).",
+    ["bound"],
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
 )

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
 from relink_api.auth import Operator
-from relink_api.db import Database
+from relink_api.db import Connection, Database
 from relink_api.errors import NotFound
 from relink_api.outbound import delivery_repository as repository
 from relink_api.outbound import endpoint_repository
@@ -141,3 +142,20 @@ async def list_events(
         has_more=len(rows) > limit,
         next_cursor=_cursor(rows, limit),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The delivery queue as the workers see it."""
+
+    pending: int
+    oldest_due_seconds: float
+    """How long the oldest due delivery has waited past its time (0 with none due)."""
+
+
+async def backlog(conn: Connection, *, now: datetime) -> Backlog:
+    """The deliveries still to make, and how late the oldest due one is at ``now``."""
+    row = await repository.backlog(conn, now=now)
+    oldest: datetime | None = row["oldest_due"]
+    late = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return Backlog(pending=row["pending"], oldest_due_seconds=max(late, 0.0))

@@ -130,6 +130,22 @@ async def page(
     )
 
 
+async def backlog(conn: Connection, *, now: datetime) -> asyncpg.Record:
+    """How many deliveries are pending, and the oldest ``next_attempt_at`` already due
+    (both from the partial index of pending deliveries)."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS pending,
+               min(next_attempt_at) FILTER (WHERE next_attempt_at <= $1) AS oldest_due
+        FROM outbound_deliveries
+        WHERE status = 'pending'
+        """,
+        now,
+    )
+    assert row is not None  # an aggregate always answers one row
+    return row
+
+
 async def get(conn: Connection, delivery_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"""

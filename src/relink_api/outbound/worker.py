@@ -20,6 +20,7 @@ import httpx
 
 from relink_api.db import Connection, Database
 from relink_api.errors import ProblemError
+from relink_api.metrics.families import OUTBOUND_DELIVERIES
 from relink_api.outbound import addresses, backoff, signing, transport
 from relink_api.outbound import delivery_repository as deliveries
 from relink_api.outbound import endpoint_repository as endpoints
@@ -30,6 +31,7 @@ from relink_api.settings import Settings
 logger = logging.getLogger(__name__)
 
 BATCH = 10
+_REFUSED = "refused before connecting"
 # The lease outlasts the send's own time limit by this much: time to record the outcome.
 LEASE_MARGIN = timedelta(seconds=30)
 
@@ -104,7 +106,7 @@ async def _send(
             host, port, allow_private=addresses.allows_private(settings)
         )
     except AddressRefused as exc:
-        return Outcome(None, f"refused before connecting: {exc}", 0)
+        return Outcome(None, f"{_REFUSED}: {exc}", 0)
     body = signing.body(item.payload)
     headers = signing.headers(
         event_id=item.event_id,
@@ -162,6 +164,8 @@ async def _deliver(
             await endpoints.note_success(conn, item.endpoint_id, at=now)
         else:
             await _note_failure(conn, settings, item.endpoint_id, now=now)
+    gave_up = status == "failed" and settled
+    OUTBOUND_DELIVERIES.labels(_attempt_result(outcome, gave_up=gave_up)).inc()
     logger.info(
         "outbound delivery %s: event %s (%s) to endpoint %s, attempt %d: %s in %d ms%s",
         item.id,
@@ -182,6 +186,19 @@ async def _deliver(
             item.endpoint_id,
             settings.outbound_retry_hours,
         )
+
+
+def _attempt_result(outcome: Outcome, *, gave_up: bool) -> str:
+    """The ``result`` label of relink_outbound_delivery_attempts: ``delivered``;
+    ``gave_up`` when a failure ends the retries; else ``refused_address`` when the address
+    was refused before connecting, or ``failed`` (no answer, or not a 2xx) to be retried."""
+    if outcome.delivered:
+        return "delivered"
+    if gave_up:
+        return "gave_up"
+    if outcome.status is None and (outcome.error or "").startswith(_REFUSED):
+        return "refused_address"
+    return "failed"
 
 
 async def _note_failure(

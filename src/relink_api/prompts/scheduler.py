@@ -23,6 +23,7 @@ from relink_api.auth import Principal
 from relink_api.db import Connection, Database
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
+from relink_api.metrics.families import REMINDERS
 from relink_api.outbound import outbox
 from relink_api.outbound.event_types import OutboundEventType
 from relink_api.prompts import expiries, repository
@@ -122,6 +123,7 @@ async def send_due_reminders(
                 if episode is None:
                     continue
                 emitted, emails = await _remind(conn, episode, account, settings, now=now)
+            REMINDERS.labels(episode.kind.value).inc(emitted)
             sent += emitted
             for email in emails:
                 assert gateway is not None  # _check_email_gateway: emails come with one

@@ -17,6 +17,7 @@ from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.errors import StripeResourceMissing
 from relink_api.gateway.fanout import gather_limited
 from relink_api.gateway.objects import FcAccount, FcSession
+from relink_api.metrics.families import RELINK_OUTCOMES
 from relink_api.payments import usability as payment_usability
 from relink_api.relink import events as relink_events
 from relink_api.relink import repository
@@ -253,7 +254,9 @@ async def _record(
             stripe_status=stripe_session.status,
         )
         await relink_events.announce_completed(conn, completed)
-        return completed
+    # Committed: counted once, by the call that recorded it (never on a re-read).
+    RELINK_OUTCOMES.labels(completed.scope.value, verdict.outcome.value).inc()
+    return completed
 
 
 def _reactivated(row: RelinkSessionRow, health_now: dict[str, LinkHealth]) -> list[str]:

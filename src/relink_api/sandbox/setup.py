@@ -72,8 +72,11 @@ def _load_or_create(data_dir: Path) -> dict[str, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     suffix = secrets.token_hex(8)
     values = {
-        "secret_key": f"{SANDBOX_KEY_PREFIX}_{suffix}",
-        "publishable_key": f"pk_test_sandbox_{suffix}",
+        # Shaped as Stripe's keys are (no ``_`` after the mode's prefix), so that a server
+        # that is not a sandbox accepts them as STRIPE_SECRET_KEY with its API base pointed
+        # at this sandbox.
+        "secret_key": f"{SANDBOX_KEY_PREFIX}{suffix}",
+        "publishable_key": f"pk_test_sandbox{suffix}",
         "webhook_secret": "whsec_" + secrets.token_hex(24),
         "jwt_secret": secrets.token_hex(32),
         **_admin_key(),

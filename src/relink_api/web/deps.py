@@ -55,7 +55,7 @@ async def _principal(request: Request) -> Principal:
 
 # Declares the apiKey security scheme in the OpenAPI document; the refusals are ours
 # (auto_error=False), so they are problem documents with our challenge.
-_admin_key_header = APIKeyHeader(
+ADMIN_KEY_SCHEME = APIKeyHeader(
     name=ADMIN_KEY_HEADER,
     scheme_name="AdminApiKey",
     description="An operator API key from `relink-api admin-key`.",
@@ -69,9 +69,10 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-async def _operator(
-    request: Request, key: Annotated[str | None, Security(_admin_key_header)]
+async def authenticate_operator(
+    request: Request, key: Annotated[str | None, Security(ADMIN_KEY_SCHEME)]
 ) -> Operator:
+    """The operator behind the admin key, each failed guess throttled per address."""
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
     # Every attempt takes a turn from its address before the key is looked at, and a right
@@ -150,7 +151,7 @@ CUSTOMER_RATE_LIMIT = _rate_limit(
 )
 """On every customer route that calls Stripe."""
 OPERATOR_RATE_LIMIT = _rate_limit(
-    _operator,
+    authenticate_operator,
     lambda operator: f"operator:{operator.key_id}",
     ratelimit.operator_rate,
     "requests that call Stripe for this admin API key",
@@ -172,5 +173,5 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 StripeDep = Annotated[StripeGateway, Depends(_gateway)]
 PrincipalDep = Annotated[Principal, Depends(_principal)]
-AdminDep = Annotated[Operator, Depends(_operator)]
+AdminDep = Annotated[Operator, Depends(authenticate_operator)]
 IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(_idempotency_key)]

@@ -22,6 +22,7 @@ from relink_api.db import Database
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount, StripeEvent
+from relink_api.metrics.families import WEBHOOK_EVENTS
 from relink_api.settings import Settings
 from relink_api.webhooks import repository
 from relink_api.webhooks.handlers import HANDLERS, MalformedEvent, Plan, fresh_account, reread
@@ -102,8 +103,13 @@ async def receive_event(
             now=time.time(),
         )
     except SignatureError as exc:
+        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "invalid_signature").inc()
         raise WebhookSignatureInvalid(str(exc)) from exc
-    event, document = parse_event(payload)
+    try:
+        event, document = parse_event(payload)
+    except MalformedEvent:
+        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "malformed").inc()
+        raise
     if event.livemode != (settings.stripe_mode == "live"):
         # A validly signed event of the other mode (a live endpoint's secret configured on
         # a test server, or the reverse) describes objects this server's key cannot see:
@@ -118,12 +124,12 @@ async def receive_event(
             settings.stripe_mode or "test",
             result.value,
         )
-        return WebhookAck(event_id=event.id, result=result)
+        return _acknowledged(event, result)
 
     # A redelivery of an applied event needs no Stripe call and no transaction.
     async with db.connection() as conn:
         if await repository.is_recorded(conn, event_id=event.id):
-            return WebhookAck(event_id=event.id, result=WebhookResult.duplicate)
+            return _acknowledged(event, WebhookResult.duplicate)
 
     handler = HANDLERS.get(event.type)
     plan = await handler(event, db, gateway) if handler else Plan(handled=False)
@@ -148,6 +154,18 @@ async def receive_event(
         ]
         result = await _record_and_apply(db, event, document, plan)
     logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+    return _acknowledged(event, result)
+
+
+# The `type` label of relink_webhook_events: the types relink-api handles by name, every
+# other one (and what could not be read) under one value, so the series stay few.
+_UNKNOWN_TYPE = "unknown"
+_OTHER_TYPE = "other"
+
+
+def _acknowledged(event: StripeEvent, result: WebhookResult) -> WebhookAck:
+    """The answer to Stripe, once the event's result is durable; counted."""
+    WEBHOOK_EVENTS.labels(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value).inc()
     return WebhookAck(event_id=event.id, result=result)
 
 
