@@ -178,7 +178,8 @@ class Settings(OutboundSettings, PromptSettings, MetricsSettings, BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = Field(
         default=None,
-        description="json (one object a line) or console (readable); json unless the sandbox.",
+        description="json (one object a line) or console (readable); unset: json, but "
+        "console for the sandbox (docs/operating.md).",
     )
     # No placeholder: the mandate is a legal text, and "this business" authorizes no one.
     # Payment setup refuses to start without it (relink_api.payments.setup); the sandbox
