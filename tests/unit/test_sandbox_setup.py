@@ -63,7 +63,7 @@ def test_a_sandboxs_keys_are_keys_a_server_that_is_not_a_sandbox_accepts(
     assert served.stripe_secret_key is not None
 
     replica = Settings(
-        stripe_secret_key=served.stripe_secret_key.get_secret_value(),
+        stripe_secret_key=served.stripe_secret_key,
         stripe_publishable_key=served.stripe_publishable_key,
         stripe_api_base=served.stripe_api_base,
         data_dir=tmp_path,
