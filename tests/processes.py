@@ -38,14 +38,18 @@ def environment(**settings: str) -> dict[str, str]:
     return {**inherited, **settings}
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """``relink-api <args>`` with its output (both streams) in ``log``, in a new session."""
-    with log.open("wb") as output:
+def start(
+    args: list[str], env: dict[str, str], log: Path, *, stderr: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``relink-api <args>`` with its output in ``log``, in a new session; its stderr in
+    ``stderr`` instead, when given (the log lines apart from what it prints)."""
+    with log.open("wb") as output, (stderr or log).open("ab") as errors:
         return subprocess.Popen(
             [str(RELINK_API), *args],
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=output,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT if stderr is None else errors,
             start_new_session=True,
         )
 

@@ -5,14 +5,9 @@ service's, the Stripe call's, the webhook's) carries that request's id."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import processes
 from tests.conftest import TEMPLATE
 from tests.support import scratch_database
 
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 60
 Line = dict[str, Any]
 
@@ -56,13 +51,6 @@ class LoggingServer:
         return lines
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture(scope="module")
 async def database_for_server(pg_admin_dsn: str) -> AsyncIterator[str]:
     async with scratch_database(pg_admin_dsn, prefix="logs", template=TEMPLATE) as dsn:
@@ -70,47 +58,23 @@ async def database_for_server(pg_admin_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(
+async def server(
     database_for_server: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LoggingServer]:
+) -> AsyncIterator[LoggingServer]:
     folder = tmp_path_factory.mktemp("logs-server")
-    port = _free_port()
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("STRIPE_", "RELINK_")) and name != "DATABASE_URL"
-    }
-    env.update(
-        {
-            "DATABASE_URL": database_for_server,
-            "RELINK_DATA_DIR": str(folder / "data"),
-            "RELINK_PORT": str(port),
-            "RELINK_LOG_FORMAT": "json",
-            "PYTHONUNBUFFERED": "1",
-        }
+    port = processes.free_port()
+    env = processes.environment(
+        DATABASE_URL=database_for_server,
+        RELINK_DATA_DIR=str(folder / "data"),
+        RELINK_PORT=str(port),
+        RELINK_LOG_FORMAT="json",
+        PYTHONUNBUFFERED="1",
     )
     stdout, stderr = folder / "stdout", folder / "stderr"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relink_api", "serve", "--sandbox"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
+    process = processes.start(["serve", "--sandbox"], env, stdout, stderr=stderr)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, stderr.read_text()
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "not ready in time:\n" + stderr.read_text()
-            time.sleep(0.1)
+        await processes.wait_ready(base_url, process, stderr, seconds=STARTUP_SECONDS)
         # The banner (the page token, the admin key) is for the terminal, on stdout: a line
         # of it on stderr fails the tests' check that every line there is JSON.
         banner = stdout.read_text() + stderr.read_text()
@@ -120,12 +84,7 @@ def server(
         assert admin_key is not None, banner
         yield LoggingServer(base_url, token.group(1), admin_key.group(1), stderr)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        processes.stop(process)
 
 
 def _of(lines: list[Line], request_id: str) -> list[Line]:
