@@ -68,10 +68,12 @@ _FILTER = RedactSecrets()
 
 
 def protect_third_party_loggers() -> None:
-    """The Stripe SDK logs whole response bodies (client secrets included) at DEBUG:
-    cap it at INFO, and mask anything that slips through. Idempotent."""
+    """The Stripe SDK logs whole response bodies (client secrets included) at DEBUG, and
+    two lines a call at INFO that say less than the one ``relink_api.stripe`` writes (which
+    has Stripe's request id, the outcome and the time): cap it at WARNING, and mask anything
+    that slips through. Idempotent."""
     stripe_logger = logging.getLogger("stripe")
-    if stripe_logger.level == logging.NOTSET or stripe_logger.level < logging.INFO:
-        stripe_logger.setLevel(logging.INFO)
+    if stripe_logger.level == logging.NOTSET or stripe_logger.level < logging.WARNING:
+        stripe_logger.setLevel(logging.WARNING)
     if _FILTER not in stripe_logger.filters:
         stripe_logger.addFilter(_FILTER)
