@@ -35,7 +35,7 @@ def configure_logging(level: str, log_format: LogFormat = "json") -> None:
     )
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
-    # On the handler too: a logger with a level of its own (``stripe`` at INFO, above)
+    # On the handler too: a logger with a level of its own (``stripe``, capped at WARNING)
     # outranks the root's, and would print under RELINK_LOG_LEVEL.
     handler.setLevel(level)
     root = logging.getLogger()
