@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 # A `_created` sample beside every counter and histogram series doubles what each scrape
 # carries and no alert reads it (multiprocess mode never writes them either).
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Our own registry, not the library's global one: a module imported again (tests that
 # reload the package) registers its families afresh instead of colliding.
