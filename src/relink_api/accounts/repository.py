@@ -33,21 +33,25 @@ def _health(at: str) -> str:
     return f"relink_link_health(status, action, account_number_expires_at, {at})"
 
 
-def _select(at: str) -> str:
-    """The columns of an ``AccountRow``, its link health as of ``at`` (an SQL expression)."""
+def _columns(at: str) -> str:
+    """An ``AccountRow``'s columns, its health as of ``at``; writes return them: no re-read."""
     return f"""
-    SELECT id, customer_id, owner_source, authorization_id, institution_id, institution_name,
+           id, customer_id, owner_source, authorization_id, institution_id, institution_name,
            display_name, last4, category, subcategory, status, action, cause,
            expected_deactivation_at, account_number_expires_at, permissions, account_holder,
            state_as_of, inactive_since, needs_payment_method, replaces_account_id,
            replacement_relink_session_id, updated_at,
            {_health(at)} AS link_health
-    FROM accounts
 """
+
+
+def _select(at: str) -> str:
+    return f"SELECT {_columns(at)} FROM accounts"
 
 
 _HEALTH_NOW = _health("now()")
 _SELECT = _select("now()")
+_RETURNING = "RETURNING " + _columns("now()")
 
 
 async def get(
@@ -193,8 +197,8 @@ async def insert(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                 $18, $19, $20, $21, $22, $23, CASE WHEN $24::text = 'confirmed' THEN now() END)
         ON CONFLICT (id) DO NOTHING
-        RETURNING id
-        """,
+        """
+        + _RETURNING,
         account_id,
         customer_id,
         owner_source,
@@ -204,9 +208,7 @@ async def insert(
         *_replacement_values(replacement),
         confirmation,
     )
-    if record is None:
-        return None
-    return await get(conn, account_id=account_id)
+    return AccountRow.from_record(record) if record else None
 
 
 async def update_state(
@@ -221,7 +223,7 @@ async def update_state(
     confirmation: Confirmation,
 ) -> AccountRow:
     """Store a snapshot over the account, and its replacement marks if it has them."""
-    await conn.execute(
+    record = await conn.fetchrow(
         """
         UPDATE accounts SET
             customer_id = $2, authorization_id = $3, institution_id = $4, institution_name = $5,
@@ -238,7 +240,8 @@ async def update_state(
                                ELSE sync_lease_until END,
             updated_at = now()
         WHERE id = $1
-        """,
+        """
+        + _RETURNING,
         account_id,
         customer_id,
         *state.values(),
@@ -247,9 +250,8 @@ async def update_state(
         *_replacement_values(replacement),
         confirmation,
     )
-    row = await get(conn, account_id=account_id)
-    assert row is not None
-    return row
+    assert record is not None  # its caller holds the row locked
+    return AccountRow.from_record(record)
 
 
 async def assign_owner(conn: Connection, *, account_id: str, customer_id: str) -> None:

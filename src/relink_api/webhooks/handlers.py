@@ -92,25 +92,36 @@ def reread(fetched: tuple[FcAccount, dict[str, Any]], event: StripeEvent) -> Obs
     return Observation.read_now(fetched, notice)
 
 
-async def account_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
-    raw = event.data.object
+def _fc_account(event: StripeEvent) -> FcAccount:
     try:
-        account = FcAccount.model_validate(raw)
+        return FcAccount.model_validate(event.data.object)
     except ValidationError as exc:
         raise MalformedEvent(f"{event.type} must carry a financial_connections.account.") from exc
+
+
+def _payload_plan(event: StripeEvent, account: FcAccount) -> Plan | None:
+    """The account event's plan when its payload can settle the state; ``None`` when
+    Stripe must be read first."""
+    raw = event.data.object
     if _lacks_preview_fields(raw):
-        fresh = await fresh_account(gateway, account.id)
-        if fresh is not None:
-            return Plan(True, [reread(fresh, event)])
-        logger.warning(
-            "event %s: %s is gone from Stripe; applying the payload", event.id, account.id
-        )
-        notice = Notice(event.id, ordered=True, owner_change="keep")
-        return Plan(True, [Observation(account, raw, event.created_at, notice)])
+        return None
     # Applied as it is, unless it would move the account to another customer: applying
     # then raises OwnerChangeUnconfirmed, and the service re-reads the account.
     notice = Notice(event.id, ordered=True, owner_change="confirm")
     return Plan(True, [Observation(account, raw, event.created_at, notice)])
+
+
+async def account_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
+    account = _fc_account(event)
+    plan = _payload_plan(event, account)
+    if plan is not None:
+        return plan
+    fresh = await fresh_account(gateway, account.id)
+    if fresh is not None:
+        return Plan(True, [reread(fresh, event)])
+    logger.warning("event %s: %s is gone from Stripe; applying the payload", event.id, account.id)
+    notice = Notice(event.id, ordered=True, owner_change="keep")
+    return Plan(True, [Observation(account, event.data.object, event.created_at, notice)])
 
 
 async def authorization_changed(event: StripeEvent, db: Database, gateway: StripeGateway) -> Plan:
@@ -224,3 +235,15 @@ HANDLERS: dict[str, Handler] = {
     "payment_method.automatically_updated": payment_method_changed,
     "payment_method.detached": payment_method_changed,
 }
+
+
+def planned(event: StripeEvent) -> Plan | None:
+    """The plan of an event that needs no read (of Stripe or the database) to make: a type
+    relink-api does not act on, or an account event whose payload settles the state.
+    ``None``: its handler in ``HANDLERS`` must make it."""
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        return Plan(handled=False)
+    if handler is account_changed:
+        return _payload_plan(event, _fc_account(event))
+    return None

@@ -13,16 +13,21 @@ async def is_recorded(conn: Connection, *, event_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM webhook_events WHERE id = $1", event_id))
 
 
-async def record(conn: Connection, *, event: StripeEvent, payload: dict[str, Any]) -> bool:
-    """Insert the event; ``False`` when it was already recorded (a redelivery).
+async def record(
+    conn: Connection, *, event: StripeEvent, payload: dict[str, Any], result: str
+) -> bool:
+    """Insert the event with the result of applying it; ``False`` when it was already
+    recorded (a redelivery), and the caller must undo what it applied.
 
-    A concurrent delivery of the same id waits on the unique index until the first
-    transaction ends, then inserts nothing: only one of them ever applies the event.
+    Written last in the event's transaction, so one statement both records and marks it. A
+    concurrent delivery of the same id waits on the unique index until the first
+    transaction ends, then inserts nothing: only one of them ever commits the event.
     """
     inserted = await conn.fetchval(
         """
-        INSERT INTO webhook_events (id, type, object_id, api_version, created, payload)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO webhook_events
+            (id, type, object_id, api_version, created, payload, result, processed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, now())
         ON CONFLICT (id) DO NOTHING
         RETURNING true
         """,
@@ -32,16 +37,9 @@ async def record(conn: Connection, *, event: StripeEvent, payload: dict[str, Any
         event.api_version,
         event.created_at,
         payload,
-    )
-    return bool(inserted)
-
-
-async def mark_processed(conn: Connection, *, event_id: str, result: str) -> None:
-    await conn.execute(
-        "UPDATE webhook_events SET processed_at = now(), result = $2 WHERE id = $1",
-        event_id,
         result,
     )
+    return bool(inserted)
 
 
 async def prune(conn: Connection, *, received_before: datetime) -> int:

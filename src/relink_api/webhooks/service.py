@@ -25,7 +25,14 @@ from relink_api.gateway.objects import FcAccount, StripeEvent
 from relink_api.metrics.families import WEBHOOK_EVENTS
 from relink_api.settings import Settings
 from relink_api.webhooks import repository
-from relink_api.webhooks.handlers import HANDLERS, MalformedEvent, Plan, fresh_account, reread
+from relink_api.webhooks.handlers import (
+    HANDLERS,
+    MalformedEvent,
+    Plan,
+    fresh_account,
+    planned,
+    reread,
+)
 from relink_api.webhooks.schemas import WebhookAck, WebhookResult
 from relink_api.webhooks.signature import SignatureError, verify
 
@@ -126,16 +133,17 @@ async def receive_event(
         )
         return _acknowledged(event, result)
 
-    # A redelivery of an applied event needs no Stripe call and no transaction.
-    async with db.connection() as conn:
-        if await repository.is_recorded(conn, event_id=event.id):
+    plan = planned(event)
+    if plan is None:
+        # A redelivery of an applied event needs no Stripe call and no transaction.
+        if await _is_recorded(db, event.id):
             return _acknowledged(event, WebhookResult.duplicate)
-
-    handler = HANDLERS.get(event.type)
-    plan = await handler(event, db, gateway) if handler else Plan(handled=False)
+        plan = await HANDLERS[event.type](event, db, gateway)
     try:
         result = await _record_and_apply(db, event, document, plan)
     except ConflictingSnapshot as conflict:
+        if await _is_recorded(db, event.id):
+            return _acknowledged(event, WebhookResult.duplicate)
         # Same second, different state, or a payload moving an account to another customer:
         # only Stripe's current copy can settle it.
         account_id = str(conflict)
@@ -183,29 +191,45 @@ def _settled(
     return reread(fresh, event)
 
 
+async def _is_recorded(db: Database, event_id: str) -> bool:
+    async with db.connection() as conn:
+        return await repository.is_recorded(conn, event_id=event_id)
+
+
 async def _record_refused(
     db: Database, event: StripeEvent, document: dict[str, Any]
 ) -> WebhookResult:
-    async with db.transaction() as conn:
-        if not await repository.record(conn, event=event, payload=document):
-            return WebhookResult.duplicate
-        await repository.mark_processed(conn, event_id=event.id, result=WebhookResult.refused.value)
-    return WebhookResult.refused
+    async with db.connection() as conn:
+        recorded = await repository.record(
+            conn, event=event, payload=document, result=WebhookResult.refused.value
+        )
+    return WebhookResult.refused if recorded else WebhookResult.duplicate
+
+
+class _Redelivered(Exception):
+    """The event was recorded by another delivery while this one applied it."""
 
 
 async def _record_and_apply(
     db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
 ) -> WebhookResult:
-    async with db.transaction() as conn:
-        if not await repository.record(conn, event=event, payload=document):
-            return WebhookResult.duplicate
-        if not plan.handled:
-            result = WebhookResult.ignored
-        elif await plan.apply(conn):
-            result = WebhookResult.stale
-        else:
-            result = WebhookResult.applied
-        await repository.mark_processed(conn, event_id=event.id, result=result.value)
+    """Apply the plan and record the event with its result, in one transaction; an event
+    that changes nothing is recorded in one statement, without a transaction."""
+    if not plan.handled:
+        async with db.connection() as conn:
+            recorded = await repository.record(
+                conn, event=event, payload=document, result=WebhookResult.ignored.value
+            )
+        return WebhookResult.ignored if recorded else WebhookResult.duplicate
+    try:
+        async with db.transaction() as conn:
+            result = WebhookResult.stale if await plan.apply(conn) else WebhookResult.applied
+            if not await repository.record(
+                conn, event=event, payload=document, result=result.value
+            ):
+                raise _Redelivered  # rolls back what this delivery applied
+    except _Redelivered:
+        return WebhookResult.duplicate
     return result
 
 

@@ -1,0 +1,92 @@
+"""What one webhook delivery costs the database, statement by statement: every statement is
+a round trip, and ingest throughput is bound by them. Counted on the app's own pool, so a
+return to a pre-check, a separate mark of the event, or a re-read after each write fails."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import Seed
+from tests.factories import fc_account
+from tests.stripe_events import deliver, event
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the app's pool sends, in order (requested before the app starts)."""
+    sent: list[str] = []
+    create_pool = asyncpg.create_pool
+
+    def counted_pool(*args: Any, **kwargs: Any) -> Any:
+        init: Callable[[Any], Awaitable[None]] = kwargs["init"]
+
+        async def init_counted(conn: Any) -> None:
+            await init(conn)
+            conn.add_query_logger(lambda record: sent.append(" ".join(record.query.split())))
+
+        return create_pool(*args, **{**kwargs, "init": init_counted})
+
+    monkeypatch.setattr(asyncpg, "create_pool", counted_pool)
+    return sent
+
+
+async def sent_by(
+    statements: list[str], client: httpx.AsyncClient, document: dict[str, Any], result: str
+) -> list[str]:
+    """The statements one delivery of ``document`` sends; it must end as ``result``."""
+    await asyncio.sleep(0)  # query loggers run on the next loop turn
+    statements.clear()
+    response = await deliver(client, document)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == result
+    await asyncio.sleep(0)
+    return list(statements)
+
+
+def kinds(sent: list[str]) -> list[str]:
+    """Each statement's first words: enough to read the sequence in a failure."""
+    return [" ".join(statement.split()[:3]) for statement in sent]
+
+
+async def test_an_event_that_changes_nothing_costs_one_locked_read_and_two_writes(
+    statements: list[str], client: httpx.AsyncClient, seed: Seed
+) -> None:
+    await seed("fca_steady")
+    document = event(
+        "financial_connections.account.account_numbers_updated", fc_account("fca_steady")
+    )
+    sent = await sent_by(statements, client, document, "applied")
+    # BEGIN, the row locked and read, the snapshot stored (returning the row), the event
+    # recorded with its result, COMMIT, and the pool's reset of the connection.
+    assert len(sent) <= 6, kinds(sent)
+    assert not any("FROM webhook_events" in statement for statement in sent), kinds(sent)
+    assert sum(statement.startswith("UPDATE") for statement in sent) == 1, kinds(sent)
+
+
+async def test_an_event_that_breaks_an_account_adds_only_its_history_and_prompt(
+    statements: list[str], client: httpx.AsyncClient, seed: Seed
+) -> None:
+    await seed("fca_breaking")
+    broken = fc_account(
+        "fca_breaking", status="inactive", action="relink_required", cause="access_expired"
+    )
+    document = event("financial_connections.account.deactivated", broken)
+    sent = await sent_by(statements, client, document, "applied")
+    # The six above, plus the history row, the outbound event and the episode it opens.
+    assert len(sent) <= 9, kinds(sent)
+
+
+async def test_an_event_relink_api_does_not_act_on_is_one_statement(
+    statements: list[str], client: httpx.AsyncClient
+) -> None:
+    document = event("customer.updated", {"id": "cus_A", "object": "customer"})
+    sent = await sent_by(statements, client, document, "ignored")
+    # The event recorded (and the pool's reset): no transaction, no pre-check.
+    assert len(sent) <= 2, kinds(sent)
+    assert sent[0].startswith("INSERT INTO webhook_events"), kinds(sent)
