@@ -715,7 +715,7 @@ async def test_the_sandbox_prints_a_working_admin_key_and_curl_line(
     data_dir = tmp_path / "data"
 
     async with running_sandbox(database_url, data_dir) as sandbox:
-        banner = capsys.readouterr().err
+        banner = capsys.readouterr().out  # the banner is for the terminal, on stdout
         match = re.search(r"curl -H 'X-Admin-Key: (rk_admin_[A-Za-z0-9_-]{43})' (\S+)", banner)
         assert match is not None, banner
         key, url = match.groups()
