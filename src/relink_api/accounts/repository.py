@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from relink_api.accounts.models import (
-    AccountFilter,
     AccountRow,
     AccountState,
     HealthCauseCount,
@@ -49,7 +48,8 @@ def _select(at: str) -> str:
     return f"SELECT {_columns(at)} FROM accounts"
 
 
-_HEALTH_NOW = _health("now()")
+HEALTH_NOW = _health("now()")
+"""An account's link health as of the database's now (an SQL expression)."""
 _SELECT = _select("now()")
 _RETURNING = "RETURNING " + _columns("now()")
 
@@ -92,32 +92,6 @@ async def get_owned(conn: Connection, *, account_id: str, customer_id: str) -> A
         _SELECT + " WHERE id = $1 AND customer_id = $2", account_id, customer_id
     )
     return AccountRow.from_record(record) if record else None
-
-
-async def list_page(
-    conn: Connection, *, matching: AccountFilter, after_id: str | None, limit: int
-) -> list[AccountRow]:
-    """Up to ``limit`` accounts that match, in id order, after ``after_id``."""
-    args: list[Any] = []
-
-    def param(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    # Only the filters given become conditions, so each query can use its index.
-    conditions = []
-    if matching.customer_id is not None:
-        conditions.append(f"customer_id = {param(matching.customer_id)}")
-    if matching.health:
-        health = [value.value for value in matching.health]
-        conditions.append(f"{_HEALTH_NOW} = ANY({param(health)}::text[])")
-    if matching.institution_id is not None:
-        conditions.append(f"institution_id = {param(matching.institution_id)}")
-    if after_id is not None:
-        conditions.append(f"id > {param(after_id)}")
-    where = " WHERE " + " AND ".join(conditions) if conditions else ""
-    records = await conn.fetch(_SELECT + where + f" ORDER BY id LIMIT {param(limit)}", *args)
-    return [AccountRow.from_record(record) for record in records]
 
 
 async def list_on_authorization(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from relink_api.accounts import service
 from relink_api.accounts.health_filter import HealthFilter, parse_health
@@ -52,10 +52,13 @@ async def list_accounts(
     health: HealthFilter = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
-) -> AccountList:
-    return await service.list_accounts(
+) -> Response:
+    # The service writes the page's JSON itself (what `AccountList` would give, documented
+    # above as `response_model`), so FastAPI only sends it.
+    body = await service.list_accounts(
         db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit
     )
+    return Response(body, media_type="application/json")
 
 
 @router.get(

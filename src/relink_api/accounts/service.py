@@ -7,25 +7,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from relink_api.accounts import leases, repository, state
+from relink_api.accounts import leases, listing, repository, state
+from relink_api.accounts.listing import ListedAccount
 from relink_api.accounts.models import AccountCounts, AccountFilter, AccountRow, Source
 from relink_api.accounts.schemas import (
-    AccountList,
     AccountRead,
     AccountStatus,
     AuthorizationRead,
     LinkHealth,
 )
 from relink_api.accounts.state import Observation, Read
+from relink_api.accounts.views import Shown, page_json, shown_as, to_read
 from relink_api.auth import Principal
 from relink_api.db import Connection, Database
 from relink_api.errors import Conflict, NotFound
 from relink_api.gateway.client import StripeGateway
 from relink_api.pagination import Page, fetch_page
-
-
-def to_read(row: AccountRow) -> AccountRead:
-    return AccountRead.model_validate(row, from_attributes=True)
 
 
 async def load_owned(conn: Connection, *, principal: Principal, account_id: str) -> AccountRow:
@@ -87,18 +84,35 @@ async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
     await repository.payment_method_set_up(conn, account_id=account_id)
 
 
-async def page_of_accounts(
-    db: Database, *, matching: AccountFilter, cursor: str | None, limit: int
-) -> Page[AccountRow]:
-    """A page of the accounts that match, in id order."""
+async def _listed(
+    db: Database,
+    *,
+    model: type[AccountRead],
+    matching: AccountFilter,
+    cursor: str | None,
+    limit: int,
+) -> Page[ListedAccount]:
     async with db.connection() as conn:
         return await fetch_page(
-            lambda after_id, count: repository.list_page(
-                conn, matching=matching, after_id=after_id, limit=count
+            lambda after_id, count: listing.list_page(
+                conn, model=model, matching=matching, after_id=after_id, limit=count
             ),
             cursor=cursor,
             limit=limit,
         )
+
+
+async def page_of_accounts(
+    db: Database,
+    *,
+    matching: AccountFilter,
+    cursor: str | None,
+    limit: int,
+    model: type[Shown],
+) -> Page[Shown]:
+    """A page of the accounts that match, in id order, each as ``model`` shows it."""
+    page = await _listed(db, model=model, matching=matching, cursor=cursor, limit=limit)
+    return Page(shown_as(model, page.rows), page.has_more, page.next_cursor)
 
 
 async def count_accounts(db: Database, *, at: datetime, weeks: int) -> AccountCounts:
@@ -131,15 +145,12 @@ async def list_accounts(
     health: Sequence[LinkHealth] | None,
     cursor: str | None,
     limit: int,
-) -> AccountList:
-    """A page of the caller's accounts, optionally only those with the given link health."""
+) -> bytes:
+    """A page of the caller's accounts, optionally only those with the given link health,
+    as the JSON of an ``AccountList`` (the hottest read: no model is built on the way)."""
     matching = AccountFilter(customer_id=principal.customer_id, health=tuple(health or ()))
-    page = await page_of_accounts(db, matching=matching, cursor=cursor, limit=limit)
-    return AccountList(
-        data=[to_read(row) for row in page.rows],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    page = await _listed(db, model=AccountRead, matching=matching, cursor=cursor, limit=limit)
+    return page_json(AccountRead, page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
 
 
 async def get_account(db: Database, *, principal: Principal, account_id: str) -> AccountRead:

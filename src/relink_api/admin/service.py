@@ -71,13 +71,9 @@ async def list_accounts(
         customer_id=customer_id, health=tuple(health or ()), institution_id=institution_id
     )
     page = await accounts_service.page_of_accounts(
-        db, matching=matching, cursor=cursor, limit=limit
+        db, matching=matching, cursor=cursor, limit=limit, model=AdminAccountRead
     )
-    return AdminAccountList(
-        data=[AdminAccountRead.model_validate(row, from_attributes=True) for row in page.rows],
-        has_more=page.has_more,
-        next_cursor=page.next_cursor,
-    )
+    return AdminAccountList(data=page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
 
 
 async def summarize(
