@@ -24,8 +24,9 @@ from relink_api.db.embedded import start_embedded_postgres
 from relink_api.db.migrate import apply_migrations
 from relink_api.gateway.objects import FcAccount
 from relink_api.settings import Settings
+from tests.database_pool import DatabasePool
 from tests.factories import API, fc_account
-from tests.support import restored_logging, scratch_database
+from tests.support import restored_logging
 
 JWT_SECRET = "test-secret-that-is-at-least-32-bytes-long"
 WEBHOOK_SECRET = "whsec_testcurrent"
@@ -57,11 +58,23 @@ async def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     return dsn
 
 
+@pytest.fixture(scope="session")
+async def database_pool(pg_admin_dsn: str) -> AsyncIterator[DatabasePool]:
+    pool = DatabasePool(pg_admin_dsn, TEMPLATE)
+    await pool.open()
+    yield pool
+    await pool.close()
+
+
 @pytest.fixture
-async def database_url(pg_admin_dsn: str) -> AsyncIterator[str]:
-    """A database of its own for each test, cloned from the template (fast and isolated)."""
-    async with scratch_database(pg_admin_dsn, prefix="t", template=TEMPLATE) as dsn:
+async def database_url(database_pool: DatabasePool) -> AsyncIterator[str]:
+    """A database of its own for each test, as the migrated template is (tests.database_pool:
+    a reset one, or a new clone)."""
+    dsn = await database_pool.take()
+    try:
         yield dsn
+    finally:
+        await database_pool.give_back(dsn)
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -127,9 +127,10 @@ def _stop(process: subprocess.Popen[bytes], pgdata: Path) -> None:
             os.kill(int(postmaster.read_text().splitlines()[0]), signal.SIGINT)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``relink-api serve --sandbox`` on a free port, ready, for the whole run."""
+    """``relink-api serve --sandbox`` on a free port, ready, for the tests of tests/e2e (and
+    stopped after them: idle, it still polls its database while the rest of the suite runs)."""
     data_dir = tmp_path_factory.mktemp("relink-e2e")
     log_path = data_dir / "server.log"
     port = _free_port()
@@ -214,13 +215,13 @@ class Sandbox:
         return methods
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def sandbox(server_url: str) -> AsyncIterator[Sandbox]:
     async with httpx.AsyncClient(base_url=server_url, timeout=10.0) as http:
         yield Sandbox(base_url=server_url, http=http)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> Path:
     if not CHROMIUM.exists():
         # Not a skip: CI must install Debian's chromium (apt-get install chromium).
@@ -228,7 +229,7 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as driver:
         chromium = await driver.chromium.launch(
