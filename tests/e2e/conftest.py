@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ from typing import Any, Protocol
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+
+from tests import processes
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
@@ -57,13 +58,6 @@ class Screenshot(Protocol):
     ``step`` names one of several shots in a test."""
 
     def __call__(self, tab: Page, step: str | None = None) -> Awaitable[Path]: ...
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _server_env(data_dir: Path) -> dict[str, str]:
@@ -133,7 +127,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stopped after them: idle, it still polls its database while the rest of the suite runs)."""
     data_dir = tmp_path_factory.mktemp("relink-e2e")
     log_path = data_dir / "server.log"
-    port = _free_port()
+    port = processes.free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

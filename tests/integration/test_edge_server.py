@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import processes
 from tests.conftest import JWT_SECRET, TEMPLATE
 from tests.support import scratch_database
 
@@ -54,13 +55,6 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _server_env(database_url: str, port: int) -> dict[str, str]:
     env = {
         name: value
@@ -91,7 +85,7 @@ async def database_for_server(pg_admin_dsn: str) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="module")
 def served(database_for_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    port = _free_port()
+    port = processes.free_port()
     log = tmp_path_factory.mktemp("edge-server") / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,19 +19,13 @@ import httpx
 import pytest
 
 from relink_api.sandbox.setup import SECRETS_FILE
+from tests import processes
 from tests.sandbox_server import RunningSandbox, running_sandbox
 from tests.support import assert_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 REMOTE_CALLER = ("203.0.113.9", 1234)  # TEST-NET-3: an address that is nobody's loopback
 STARTUP_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _clean_environment() -> dict[str, str]:
@@ -95,7 +88,7 @@ async def _serve_and_watch(
 async def test_the_images_settings_without_keys_refuse_to_start(tmp_path: Path) -> None:
     image = dockerfile_env()
     assert image["RELINK_HOST"] == "0.0.0.0"  # what makes this matter
-    port = _free_port()
+    port = processes.free_port()
     env = {
         **_clean_environment(),
         **image,
@@ -126,7 +119,7 @@ async def test_the_images_settings_without_keys_refuse_to_start(tmp_path: Path) 
 async def test_a_sandbox_on_every_address_is_refused_unless_allowed(
     tmp_path: Path, args: list[str], env: dict[str, str]
 ) -> None:
-    port = _free_port()
+    port = processes.free_port()
     environment = {
         **_clean_environment(),
         **dockerfile_env(),
@@ -160,7 +153,7 @@ async def remote_sandbox(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[RemoteSandbox]:
     """`relink-api serve --sandbox` on 0.0.0.0, allowed, on an embedded PostgreSQL."""
-    port = _free_port()
+    port = processes.free_port()
     data_dir = tmp_path_factory.mktemp("remote-sandbox") / "data"
     env = {
         **_clean_environment(),
