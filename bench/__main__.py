@@ -1,5 +1,5 @@
-"""``python -m bench``: run the figures, write bench/results/<date>.json and .md, print the
-table. See bench/README.md."""
+"""``python -m bench``: run the figures, write bench/results/<date>.json and .md (``<date>-2``
+and on for a later run the same day), print the table. See bench/README.md."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from bench import figures
 from bench.processes import Service
-from bench.results import Comparison, Measure, table
+from bench.results import Comparison, Measure, results_stem, table
 from bench.rig import RATE_LIMITS, ROOT, Rig, new_jwt_secret, seed, start_standin
 
 FIGURES = ("webhooks", "list", "create", "startup")
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         "table": markdown,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / started.strftime("%Y-%m-%d")
+    stem = results_stem(args.out, started)
     stem.with_suffix(".json").write_text(json.dumps(document, indent=2) + "\n")
     stem.with_suffix(".md").write_text(markdown + "\n\n" + NOTE + "\n")
     print(markdown)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from bench.wrk import Run
@@ -139,3 +141,16 @@ def table(comparisons: list[Comparison], measures: list[Measure]) -> str:
 
 def _line(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
+
+
+def results_stem(out: Path, started: datetime) -> Path:
+    """Where a run started at ``started`` writes its .json and .md: ``<date>``, or
+    ``<date>-2``, ``-3``, … when a run of the same day is there already, so that a second
+    run never overwrites the first."""
+    day = started.strftime("%Y-%m-%d")
+    stem = out / day
+    number = 1
+    while stem.with_suffix(".json").exists() or stem.with_suffix(".md").exists():
+        number += 1
+        stem = out / f"{day}-{number}"
+    return stem

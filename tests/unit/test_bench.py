@@ -15,7 +15,7 @@ import pytest
 from bench import figures, wrk
 from bench.accounts import COLUMNS, account_row, fc_account
 from bench.payloads import bearer_token, signed_events, stripe_signature, write_lines
-from bench.results import Comparison, Measure, table
+from bench.results import Comparison, Measure, results_stem, table
 
 from relink_api.gateway.objects import FcAccount, StripeEvent
 from relink_api.webhooks.signature import SignatureError, verify
@@ -154,3 +154,14 @@ def test_rounds_alternate_and_events_outnumber_the_fastest_round() -> None:
     assert figures.in_turn(1, ["bare", "ours"]) == ["ours", "bare"]
     assert figures.events_needed(5, []) >= figures.FIRST_GUESS_RPS * 5
     assert figures.events_needed(5, [1000.0, 3000.0]) >= 2 * 3000 * 5
+
+
+def test_a_second_run_the_same_day_keeps_the_first_runs_results(tmp_path: Path) -> None:
+    started = datetime(2026, 11, 30, 15, 0)
+    first = results_stem(tmp_path, started)
+    assert first == tmp_path / "2026-11-30"
+    first.with_suffix(".json").write_text("{}")
+    second = results_stem(tmp_path, started)
+    assert second == tmp_path / "2026-11-30-2"
+    second.with_suffix(".md").write_text("")
+    assert results_stem(tmp_path, started) == tmp_path / "2026-11-30-3"
