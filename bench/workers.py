@@ -18,7 +18,7 @@ from bench.figures import HOOK_CUSTOMER, REPLAY, Options, Target, alternate, eve
 from bench.payloads import signed_events, write_lines
 from bench.processes import Service, free_port, start
 from bench.results import Comparison, Measure
-from bench.rig import BIN, WEBHOOK_SECRET, Rig
+from bench.rig import BIN, ROOT, WEBHOOK_SECRET, Rig, clean_environment
 
 TARGET = "scales with cores"
 
@@ -151,26 +151,41 @@ def _start_workers(rig: Rig, data: Path, workers: int) -> Service:
     return start(f"relink-api-workers{workers}", argv, port=port, logs=rig.logs, env=env)
 
 
+def _start_bare_workers(rig: Rig, workers: int) -> Service:
+    """The bare app under uvicorn's own ``--workers``: what two processes gain on this
+    machine when the app does nothing, the yardstick for relink-api's scaling."""
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "bench.bare:app", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    return start(
+        f"bare-workers{workers}", argv, port=port, logs=rig.logs, cwd=ROOT, env=clean_environment()
+    )
+
+
 def workers(
     rig: Rig, server: Service, bare: Service, data: Path, options: Options
 ) -> tuple[list[Comparison], list[Measure]]:
     """Figure 7. ``server`` is the run's ``relink-api serve`` (one process); a second one
-    with ``RELINK_WORKERS=2`` joins the same embedded PostgreSQL for the figure."""
+    with ``RELINK_WORKERS=2`` joins the same embedded PostgreSQL for the figure, and the
+    bare app runs a second time with two workers."""
     scaled = _start_workers(rig, data, 2)
+    bare_scaled = _start_bare_workers(rig, 2)
     try:
         scaled.wait_ready("/readyz")
+        bare_scaled.wait_ready("/")
         postmaster = _postmaster(data)
         one = Comparison("7. webhook ingest, serve --workers 1", "bare", "")
         two = Comparison("7. webhook ingest, serve --workers 2", "bare", TARGET)
         usage = {1: Usage(server, postmaster), 2: Usage(scaled, postmaster)}
-        bare_load = options.load()
 
-        def bare_target(seconds: float) -> wrk.Run:
-            return wrk.run(bare.base + "/", replace(bare_load, seconds=seconds))
+        def on(service: Service) -> Target:
+            load = options.load()
+            return lambda seconds: wrk.run(service.base + "/", replace(load, seconds=seconds))
 
         runs = alternate(
             {
-                "bare": bare_target,
+                "bare": on(bare),
+                "bare2": on(bare_scaled),
                 "workers1": _ingest(rig, server, options, usage[1], one),
                 "workers2": _ingest(rig, scaled, options, usage[2], two),
             },
@@ -178,16 +193,20 @@ def workers(
         )
     finally:
         scaled.stop()
+        bare_scaled.stop()
     one.baseline_runs = two.baseline_runs = runs["bare"]
     one.subject_runs, two.subject_runs = runs["workers1"], runs["workers2"]
     scaling = Measure(
-        "7. scaling: --workers 2 over --workers 1, round by round",
+        "7. scaling: serve --workers 2 over --workers 1, round by round",
         "x",
         f"{TARGET} (2 shared cores, PostgreSQL and wrk on them too)",
         per_round(runs["workers2"], runs["workers1"]),
     )
-    return [one, two], [
-        scaling,
-        *usage[1].measures("--workers 1"),
-        *usage[2].measures("--workers 2"),
-    ]
+    yardstick = Measure(
+        "7. the same for the bare app (uvicorn --workers 2 over 1): what this machine gives",
+        "x",
+        "",
+        per_round(runs["bare2"], runs["bare"]),
+    )
+    usages = [*usage[1].measures("--workers 1"), *usage[2].measures("--workers 2")]
+    return [one, two], [scaling, yardstick, *usages]
