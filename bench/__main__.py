@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures
+from bench import figures, workers
 from bench.processes import Service
 from bench.results import Comparison, Measure, results_stem, table
 from bench.rig import RATE_LIMITS, ROOT, Rig, new_jwt_secret, seed, start_standin
 
-FIGURES = ("webhooks", "list", "create", "startup")
+FIGURES = ("webhooks", "list", "create", "startup", "workers")
 NOTE = (
     "Measured on a shared machine (other work running beside it): only the ratios against "
     "the baseline of the same run are meaningful, not the absolute rates."
@@ -113,6 +113,10 @@ def measure(args: argparse.Namespace) -> tuple[list[Comparison], list[Measure]]:
             comparisons += figures.relink_create(rig, server, peer, seeded, options)
         if "startup" in args.only:
             measures.append(figures.startup(rig, options))
+        if "workers" in args.only:
+            scaled, usage = workers.workers(rig, server, bare, data, options)
+            comparisons += scaled
+            measures += usage
     return comparisons, measures
 
 

@@ -91,16 +91,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             from relink_api.sandbox.lifecycle import start_sandbox
 
             await start_sandbox(app, database, settings, stack)
-        if settings.sync_interval_seconds > 0:
+        # With `serve --workers N`, only the first worker runs the background loops: they
+        # would tolerate N copies (leases, SKIP LOCKED), but gain nothing from them.
+        loops_here: bool = app.state.background_loops
+        if loops_here and settings.sync_interval_seconds > 0:
             run_in_background(
                 stack, run_periodically(database, gateway, settings), name="scheduled-sync"
             )
         # --- Loops that work through the database's queues (`relink-api worker` runs the
         # same ones): outbound deliveries and reminders.
-        loops = [
-            *delivery_loops(database, settings, settings.outbound_workers),
-            *reminder_loops(database, gateway, settings),
-        ]
+        loops = (
+            [
+                *delivery_loops(database, settings, settings.outbound_workers),
+                *reminder_loops(database, gateway, settings),
+            ]
+            if loops_here
+            else []
+        )
         for name, loop in loops:
             run_in_background(stack, loop, name=name)
         yield
@@ -166,8 +173,9 @@ OPENAPI_LICENSE = {"name": "MIT", "identifier": "MIT"}
 OPENAPI_CONTACT = {"name": "relink-api maintainers"}
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for these settings; the lifespan opens the pool and the Stripe client."""
+def create_app(settings: Settings, *, background_loops: bool = True) -> FastAPI:
+    """Build the app for these settings; the lifespan opens the pool and the Stripe client,
+    and starts the background loops unless ``background_loops`` is false."""
     protect_third_party_loggers()
     app = FastAPI(
         title="relink-api",
@@ -193,6 +201,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.background_loops = background_loops
     app.state.authenticator = Authenticator(settings)
     app.state.metrics_accounts = AccountsByHealth(
         max_age=settings.metrics_accounts_cache_seconds,

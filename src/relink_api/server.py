@@ -68,8 +68,11 @@ def server_config(app: FastAPI, settings: Settings, *, host: str, port: int) -> 
     )
 
 
-def serve(app: FastAPI, settings: Settings, sock: socket.socket) -> None:
-    """Serve ``app`` on the bound ``sock`` until a signal stops it."""
+def serve(app: FastAPI, settings: Settings, sock: socket.socket) -> bool:
+    """Serve ``app`` on the bound ``sock`` until a signal stops it; ``False`` when the app
+    failed to start (its lifespan raised)."""
     host, port = sock.getsockname()[:2]
     config = server_config(app, settings, host=host, port=port)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return server.started

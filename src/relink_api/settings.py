@@ -16,6 +16,7 @@ from relink_api.metrics.settings import MetricsSettings
 from relink_api.outbound.settings import OutboundSettings
 from relink_api.prompts.settings import PromptSettings
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
+from relink_api.serving.settings import ServeSettings
 
 # The API version the pinned SDK (stripe==16.1.0b1) was generated for. Relink needs a
 # preview version, and the SDK's types only describe its own. A unit test keeps this
@@ -49,9 +50,9 @@ def _entries(setting: str, value: object, normalize: Callable[[list[str]], list[
         raise ConfigurationError(f"{setting}: {exc}") from None
 
 
-class Settings(OutboundSettings, PromptSettings, MetricsSettings, BaseSettings):
+class Settings(OutboundSettings, PromptSettings, MetricsSettings, ServeSettings, BaseSettings):
     """relink-api configuration; secrets are ``SecretStr`` so they never print by accident.
-    The outbound, reminder and metrics knobs are declared with their features."""
+    The outbound, reminder, metrics and workers knobs are declared with their features."""
 
     model_config = SettingsConfigDict(
         env_prefix="RELINK_",

@@ -5,6 +5,10 @@ would fail at the first value it writes."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -27,3 +31,19 @@ def multiprocess_dir_problem() -> str | None:
             "(create it, empty, before starting the processes that share it)."
         )
     return None
+
+
+@contextmanager
+def shared_multiprocess_dir() -> Iterator[str]:
+    """The directory several processes of one ``serve`` share their values through: the
+    operator's, or else a private one made empty for them and removed afterwards (so that
+    ``/metrics`` on any of them sums them all)."""
+    path = multiprocess_dir()
+    if path is not None:
+        yield path
+        return
+    private = tempfile.mkdtemp(prefix="relink-metrics-")
+    try:
+        yield private
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

@@ -36,8 +36,15 @@ def forget_this_process() -> None:
     that a process that has ended stops adding its connections to the sum. Its counters
     and histograms stay: they are history, and the sums must not go backwards."""
     path = multiprocess_dir()
-    if path is not None and Path(path).is_dir():
-        mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]
+    if path is not None:
+        forget_process(os.getpid(), path)
+
+
+def forget_process(pid: int, path: str) -> None:
+    """Remove process ``pid``'s live gauges from the multiprocess directory ``path``: what
+    a supervisor does for a worker that died without its goodbye (killed by a signal)."""
+    if Path(path).is_dir():
+        mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
 
 
 _forgets_at_exit = False
