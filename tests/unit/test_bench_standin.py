@@ -5,7 +5,8 @@ clock stands in for time, so nothing here depends on how fast the machine is."""
 from __future__ import annotations
 
 import httpx
-from bench.standin import StandIn, TokenBucket
+from bench.reconcile import HELD_COLUMNS, Reconciled, held_rows
+from bench.standin import StandIn, TokenBucket, account_for
 
 from relink_api.gateway.objects import FcAccount, PaymentMethod
 
@@ -74,3 +75,30 @@ async def test_an_account_and_its_payment_method_read_as_relink_api_reads_them()
         "cus_0042",
         None,
     )
+
+
+def test_figure_5_is_the_wall_time_over_the_requests_answered_at_25_a_second() -> None:
+    run = Reconciled(
+        accounts=1000,
+        checked=1000,
+        failed=0,
+        wall_seconds=48.4,
+        cpu_seconds=5.0,
+        answered={"GET /v1/financial_connections/accounts/{id}": 1000, "GET /v1/pm/{id}": 100},
+        rate_limited=0,
+    )
+
+    summary = run.summary()
+    assert (summary["requests"], summary["ideal_seconds"], summary["ratio"]) == (1100, 44.0, 1.1)
+    assert (summary["requests_per_account"], summary["cpu_ms_per_account"]) == (1.1, 5.0)
+
+
+def test_a_loaded_payment_method_is_the_one_the_stand_in_answers_for_its_account() -> None:
+    rows = held_rows("rec000010")
+    method = PaymentMethod.model_validate_json(rows["payment_methods"][-1])
+
+    assert [dict(zip(HELD_COLUMNS[t], rows[t], strict=True))["account_id"] for t in rows] == [
+        "fca_rec000010"
+    ] * 3
+    assert method.financial_connections_account == "fca_rec000010"
+    assert account_for("fca_rec000010")["account_holder"]["customer"] == method.customer
