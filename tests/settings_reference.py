@@ -40,9 +40,6 @@ UNDESCRIBED: dict[str, str] = {
     "stripe_max_network_retries": "How many times the SDK retries a failed attempt.",
     "webhook_retention_days": "How long received webhook event ids are kept to recognise "
     "redeliveries; `relink-api prune-events` deletes older ones.",
-    "sync_concurrency": "Accounts one sync run (or the in-server sync) re-reads at once.",
-    "sync_requests_per_second": "The pace of one sync run's calls to Stripe, within the "
-    "shared Stripe budget.",
     "rate_limit_customer_per_minute": "Per customer, on the routes that call Stripe: the "
     "sustained rate.",
     "rate_limit_customer_burst": "Per customer: the burst above that rate.",

@@ -15,6 +15,7 @@ from relink_api.edge.proxy import normalize_proxy_entries
 from relink_api.metrics.settings import MetricsSettings
 from relink_api.outbound.settings import OutboundSettings
 from relink_api.prompts.settings import PromptSettings
+from relink_api.reconcile.settings import ReconcileSettings
 from relink_api.redirects import InvalidAllowlistEntry, normalize_allowlist_entry
 from relink_api.serving.settings import ServeSettings
 
@@ -50,9 +51,17 @@ def _entries(setting: str, value: object, normalize: Callable[[list[str]], list[
         raise ConfigurationError(f"{setting}: {exc}") from None
 
 
-class Settings(OutboundSettings, PromptSettings, MetricsSettings, ServeSettings, BaseSettings):
+class Settings(
+    ReconcileSettings,
+    OutboundSettings,
+    PromptSettings,
+    MetricsSettings,
+    ServeSettings,
+    BaseSettings,
+):
     """relink-api configuration; secrets are ``SecretStr`` so they never print by accident.
-    The outbound, reminder, metrics and workers knobs are declared with their features."""
+    The reconciliation, outbound, reminder, metrics and workers knobs are declared with their
+    features."""
 
     model_config = SettingsConfigDict(
         env_prefix="RELINK_",
@@ -89,21 +98,12 @@ class Settings(OutboundSettings, PromptSettings, MetricsSettings, ServeSettings,
     stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
 
-    # --- Webhooks and reconciliation ---------------------------------------------------
+    # --- Webhooks (reconciliation's knobs: reconcile/settings.py) ------------------------
     webhook_tolerance_seconds: int = Field(
         default=300, ge=1, le=3600, description="Signature age (past or future) accepted."
     )
     # Stripe resends for 3 days and lets operators resend for 30: ids are kept at least 30.
     webhook_retention_days: int = Field(default=30, ge=30)
-    sync_interval_seconds: float = Field(
-        default=0, ge=0, description="Run reconciliation inside the server this often; 0 = off."
-    )
-    sync_stale_after_seconds: int = Field(
-        default=6 * 3600, ge=0, description="Re-read accounts not confirmed for this long."
-    )
-    sync_concurrency: int = Field(default=4, ge=1, le=25)
-    # Stripe's default limit is about 25 requests/s per endpoint, shared with live traffic.
-    sync_requests_per_second: float = Field(default=10, gt=0, le=25)
 
     # --- Rate limits (issue 11) --------------------------------------------------------
     # Per customer, across the routes that call Stripe (refresh, authorization, relink

@@ -137,6 +137,7 @@ def test_sync_prints_its_summary_not_a_traceback_when_the_database_goes_away(
         "RELINK_STRIPE_MAX_NETWORK_RETRIES": "0",
         "RELINK_SYNC_CONCURRENCY": "1",
         "RELINK_SYNC_STALE_AFTER_SECONDS": "0",
+        "RELINK_SYNC_HEALTHY_STALE_AFTER_SECONDS": "0",
         "RELINK_DB_COMMAND_TIMEOUT_SECONDS": "5",
     }
     with respx.mock(base_url=API, assert_all_mocked=True) as stripe:

@@ -248,37 +248,23 @@ async def assign_account_owner(
     return to_read(row)
 
 
-async def count_due_for_sync(
-    db: Database, *, customer_ids: Sequence[str] | None, confirmed_before: datetime
-) -> int:
-    """How many accounts (of ``customer_ids``, or all) Stripe has not confirmed since
-    ``confirmed_before`` and no run holds a lease on."""
+SyncDue = leases.Due
+"""Which accounts a sync run re-reads (the classes and their order: ``accounts.leases``)."""
+
+
+async def count_due_for_sync(db: Database, due: SyncDue) -> int:
+    """How many accounts are due and free of any run's lease."""
     async with db.connection() as conn:
-        return await leases.count_due(
-            conn, customer_ids=customer_ids, confirmed_before=confirmed_before
-        )
+        return await leases.count_due(conn, due)
 
 
 async def lease_due_for_sync(
-    db: Database,
-    *,
-    customer_ids: Sequence[str] | None,
-    confirmed_before: datetime,
-    lease_until: datetime,
-    exclude: Sequence[str],
-    limit: int,
+    db: Database, due: SyncDue, *, lease_until: datetime, limit: int
 ) -> list[str]:
-    """Lease up to ``limit`` due accounts until ``lease_until`` (none another run holds, none
-    in ``exclude``), sorted by id."""
+    """Lease up to ``limit`` due accounts until ``lease_until`` (none another run holds),
+    those needing attention first, in the order they are due."""
     async with db.transaction() as conn:
-        return await leases.claim_due(
-            conn,
-            customer_ids=customer_ids,
-            confirmed_before=confirmed_before,
-            lease_until=lease_until,
-            exclude=exclude,
-            limit=limit,
-        )
+        return await leases.claim_due(conn, due, lease_until=lease_until, limit=limit)
 
 
 async def release_sync_lease(db: Database, *, account_id: str) -> None:

@@ -87,13 +87,15 @@ def _one_line_errors(record: logging.LogRecord) -> bool:
     "--stale-after",
     type=click.IntRange(min=0),
     default=None,
-    help="Seconds since an account was last confirmed (default RELINK_SYNC_STALE_AFTER_SECONDS;"
-    " 0 with --customer re-reads all of that customer's accounts).",
+    help="Re-read every account not confirmed for this many seconds (default: those needing "
+    "attention after RELINK_SYNC_STALE_AFTER_SECONDS, the others after "
+    "RELINK_SYNC_HEALTHY_STALE_AFTER_SECONDS; 0 with --customer re-reads all of that "
+    "customer's accounts).",
 )
 def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     """Settle relinks and payment setups left unfinished, then re-read accounts from Stripe
-    and apply what changed. Safe beside the server and other `sync` runs; exits 1 if
-    anything failed."""
+    (those needing attention first) and apply what changed. Safe beside the server and
+    other `sync` runs; exits 1 if anything failed."""
     from relink_api.reconcile.service import (
         SettleSummary,
         SyncSummary,
@@ -106,9 +108,13 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
     # A run that loses its database says so once, in its summary: asyncpg's pool would also
     # log every failed reconnect with a whole traceback.
     logging.getLogger("asyncpg.pool").addFilter(_one_line_errors)
-    age = timedelta(
-        seconds=settings.sync_stale_after_seconds if stale_after is None else stale_after
-    )
+    # Given, one age for every account; by default accounts needing attention first and
+    # healthy ones on their slower cycle.
+    if stale_after is None:
+        age = timedelta(seconds=settings.sync_stale_after_seconds)
+        healthy_age = timedelta(seconds=settings.sync_healthy_stale_after_seconds)
+    else:
+        age = healthy_age = timedelta(seconds=stale_after)
     customers = list(customer_ids) or None
     interactive = sys.stderr.isatty()
     settled = SettleSummary()
@@ -126,7 +132,12 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
             f"settled {settled.sessions} relink sessions, {settled.setups} payment setups, "
             f"failed {settled.failed}"
         )
-        total = await count_due(opened.database, customer_ids=customers, stale_after=age)
+        total = await count_due(
+            opened.database,
+            customer_ids=customers,
+            stale_after=age,
+            healthy_stale_after=healthy_age,
+        )
         with click.progressbar(
             length=total, label="syncing", file=sys.stderr, hidden=not interactive
         ) as bar:
@@ -135,6 +146,7 @@ def sync(customer_ids: tuple[str, ...], stale_after: int | None) -> None:
                 paced,
                 customer_ids=customers,
                 stale_after=age,
+                healthy_stale_after=healthy_age,
                 concurrency=settings.sync_concurrency,
                 on_progress=bar.update,
             )

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import stripe
-from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
 
 from relink_api.gateway.objects import (
@@ -24,6 +23,7 @@ from relink_api.gateway.objects import (
     SetupIntent,
 )
 from relink_api.gateway.observed import observed_call
+from relink_api.gateway.pace import Pace
 from relink_api.gateway.requests import (
     RelinkSessionRequest,
     SetupIntentRequest,
@@ -109,14 +109,12 @@ class StripeGateway:
         attempts (retries included), one at a time spaced evenly: no one-second window sees
         more. ``budget`` replaces the shared budget's gate (background work waits for its
         turn instead of failing). Closing it leaves the connections to this gateway."""
-        # Capacity 1: attempts spaced 1/rate apart, where AsyncLimiter(rate, 1) would let a
-        # whole second's worth through at once and then another by the end of that second.
-        limiter = AsyncLimiter(1, 1 / requests_per_second)
+        pace = Pace(requests_per_second)
         derived = object.__new__(StripeGateway)
         derived._setup(
             self._settings,
             self._api_key,
-            self._http_client.gated(pace=limiter.acquire, budget=budget),
+            self._http_client.gated(pace=pace.wait, budget=budget),
             owns_pool=False,
         )
         return derived

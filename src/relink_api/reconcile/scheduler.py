@@ -31,6 +31,7 @@ async def run_periodically(db: Database, gateway: StripeGateway, settings: Setti
                 db,
                 paced,
                 stale_after=timedelta(seconds=settings.sync_stale_after_seconds),
+                healthy_stale_after=timedelta(seconds=settings.sync_healthy_stale_after_seconds),
                 concurrency=settings.sync_concurrency,
             )
         except asyncio.CancelledError:

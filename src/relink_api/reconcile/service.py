@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from relink_api.accounts import service as accounts_service
@@ -19,6 +19,7 @@ from relink_api.db.pool import DatabaseUnavailable
 from relink_api.db.window import CreatedWindow
 from relink_api.errors import ProblemError
 from relink_api.gateway.client import StripeGateway
+from relink_api.gateway.objects import KNOWN_STATUSES
 from relink_api.payments import service as payments_service
 from relink_api.payments import usability
 from relink_api.payments.schemas import SetupStatus
@@ -125,12 +126,37 @@ async def settle_unfinished(
     )
 
 
+def _due(
+    *,
+    customer_ids: Sequence[str] | None,
+    stale_after: timedelta,
+    healthy_stale_after: timedelta | None,
+    exclude: Sequence[str] = (),
+) -> accounts_service.SyncDue:
+    now = datetime.now(tz=UTC)
+    return accounts_service.SyncDue(
+        attention_before=now - stale_after,
+        healthy_before=now - (stale_after if healthy_stale_after is None else healthy_stale_after),
+        customer_ids=customer_ids,
+        exclude=exclude,
+    )
+
+
 async def count_due(
-    db: Database, *, customer_ids: Sequence[str] | None, stale_after: timedelta
+    db: Database,
+    *,
+    customer_ids: Sequence[str] | None,
+    stale_after: timedelta,
+    healthy_stale_after: timedelta | None = None,
 ) -> int:
     """How many accounts a run with these options would check now."""
     return await accounts_service.count_due_for_sync(
-        db, customer_ids=customer_ids, confirmed_before=datetime.now(tz=UTC) - stale_after
+        db,
+        _due(
+            customer_ids=customer_ids,
+            stale_after=stale_after,
+            healthy_stale_after=healthy_stale_after,
+        ),
     )
 
 
@@ -140,68 +166,87 @@ async def sync_accounts(
     *,
     customer_ids: Sequence[str] | None = None,
     stale_after: timedelta,
+    healthy_stale_after: timedelta | None = None,
     concurrency: int,
     on_progress: Callable[[int], None] | None = None,
 ) -> SyncSummary:
-    """Re-read every due account once: those of ``customer_ids`` (or all), not confirmed
-    within ``stale_after``. Safe beside the server and other runs: each account is leased
-    by one run at a time. The caller paces ``gateway`` (``StripeGateway.paced``) for the
-    whole run.
+    """Re-read every due account once: those of ``customer_ids`` (or all) needing attention
+    (broken, expiring, relinking) not confirmed within ``stale_after``, and any not
+    confirmed within ``healthy_stale_after`` (``stale_after`` when ``None``), those needing
+    attention first. Safe beside the server and other runs: each account is leased by one
+    run at a time. The caller paces ``gateway`` (``StripeGateway.paced``) for the whole run.
 
     Losing the database ends the run early with ``stopped`` saying so; accounts it had
     leased are freed when their leases lapse."""
     summary = SyncSummary()
-    confirmed_before = datetime.now(tz=UTC) - stale_after
-    semaphore = asyncio.Semaphore(concurrency)
-    attempted: list[str] = []
+    due = _due(
+        customer_ids=customer_ids, stale_after=stale_after, healthy_stale_after=healthy_stale_after
+    )
+    # Accounts this run read that are still due (a failure, a status this code does not
+    # know): kept out of its later leases, so that it reads each account once. Every other
+    # read confirms its account, which is then no longer due.
+    kept_out: list[str] = []
+    # As many waiting as are being read: the next lease is taken while the last accounts
+    # of the one before are still in flight, so the pace never waits on the database.
+    queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=concurrency)
 
     async def one(account_id: str) -> None:
-        async with semaphore:
-            try:
-                fetched = await gateway.retrieve_account(account_id)
-                async with db.transaction() as conn:
-                    applied = await state.apply(conn, Observation.read_now(fetched, _SYNC))
-                summary.changed += int(applied.changed)
-                # Whether its payment methods can be charged is Stripe's word on each of
-                # them, not the account's: re-read those too.
-                methods = await usability.refresh_payment_methods(
-                    db, gateway, account_ids=[account_id]
-                )
-                summary.failed += len(methods.failed)
-            except Exception as exc:
-                # One account's failure (Stripe, or anything unexpected) must not end the
-                # run; its lease is handed back so a later run can try again. A cancelled
-                # run leaves its leases to lapse (after _LEASE).
-                summary.failed += 1
-                if isinstance(exc, ProblemError):
-                    logger.warning("sync: %s failed: %s", account_id, exc.detail)
-                else:
-                    logger.exception("sync: %s failed", account_id)
-                try:
-                    await accounts_service.release_sync_lease(db, account_id=account_id)
-                except DatabaseUnavailable:
-                    # The database that failed the account cannot take the lease back
-                    # either; it lapses after _LEASE.
-                    logger.warning("sync: could not release %s: database unavailable", account_id)
-            finally:
-                summary.checked += 1
-                if on_progress is not None:
-                    on_progress(1)
-
-    while True:
         try:
-            batch = await accounts_service.lease_due_for_sync(
-                db,
-                customer_ids=customer_ids,
-                confirmed_before=confirmed_before,
-                lease_until=datetime.now(tz=UTC) + _LEASE,
-                exclude=attempted,
-                limit=_BATCH_SIZE,
-            )
-        except DatabaseUnavailable as exc:
-            summary.stopped = exc.detail
-            return summary
-        if not batch:
-            return summary
-        attempted.extend(batch)
-        await asyncio.gather(*(one(account_id) for account_id in batch))
+            fetched = await gateway.retrieve_account(account_id)
+            if fetched[0].status not in KNOWN_STATUSES:
+                kept_out.append(account_id)
+            async with db.transaction() as conn:
+                applied = await state.apply(conn, Observation.read_now(fetched, _SYNC))
+            summary.changed += int(applied.changed)
+            # Whether its payment methods can be charged is Stripe's word on each of them,
+            # not the account's: re-read those too (no call for an account with none).
+            methods = await usability.refresh_payment_methods(db, gateway, account_ids=[account_id])
+            summary.failed += len(methods.failed)
+        except Exception as exc:
+            # One account's failure (Stripe, or anything unexpected) must not end the run;
+            # its lease is handed back so a later run can try again. A cancelled run leaves
+            # its leases to lapse (after _LEASE).
+            summary.failed += 1
+            kept_out.append(account_id)
+            if isinstance(exc, ProblemError):
+                logger.warning("sync: %s failed: %s", account_id, exc.detail)
+            else:
+                logger.exception("sync: %s failed", account_id)
+            try:
+                await accounts_service.release_sync_lease(db, account_id=account_id)
+            except DatabaseUnavailable:
+                # The database that failed the account cannot take the lease back either;
+                # it lapses after _LEASE.
+                logger.warning("sync: could not release %s: database unavailable", account_id)
+        finally:
+            summary.checked += 1
+            if on_progress is not None:
+                on_progress(1)
+
+    async def read() -> None:
+        while (account_id := await queue.get()) is not None:
+            await one(account_id)
+
+    async def lease() -> None:
+        try:
+            while True:
+                try:
+                    batch = await accounts_service.lease_due_for_sync(
+                        db,
+                        replace(due, exclude=kept_out),
+                        lease_until=datetime.now(tz=UTC) + _LEASE,
+                        limit=_BATCH_SIZE,
+                    )
+                except DatabaseUnavailable as exc:
+                    summary.stopped = exc.detail
+                    return
+                if not batch:
+                    return
+                for account_id in batch:
+                    await queue.put(account_id)
+        finally:
+            for _ in range(concurrency):
+                await queue.put(None)
+
+    await asyncio.gather(lease(), *(read() for _ in range(concurrency)))
+    return summary
