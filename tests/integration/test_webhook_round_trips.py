@@ -1,6 +1,7 @@
 """What one webhook delivery costs the database, statement by statement: every statement is
 a round trip, and ingest throughput is bound by them. Counted on the app's own pool, so a
-return to a pre-check, a separate mark of the event, or a re-read after each write fails."""
+return to a transaction for an event one statement can apply, a pre-check, a separate mark
+of the event, or a re-read after each write fails."""
 
 from __future__ import annotations
 
@@ -54,19 +55,40 @@ def kinds(sent: list[str]) -> list[str]:
     return [" ".join(statement.split()[:3]) for statement in sent]
 
 
-async def test_an_event_that_changes_nothing_costs_one_locked_read_and_two_writes(
+ONE_STATEMENT = "SELECT relink_apply_account_event("
+
+
+def at_once(sent: list[str]) -> None:
+    """The delivery was one statement (and the pool's reset): no transaction block."""
+    assert len(sent) <= 2, kinds(sent)
+    assert sent[0].startswith(ONE_STATEMENT), kinds(sent)
+
+
+async def test_an_event_that_changes_nothing_is_one_statement(
     statements: list[str], client: httpx.AsyncClient, seed: Seed
 ) -> None:
     await seed("fca_steady")
     document = event(
         "financial_connections.account.account_numbers_updated", fc_account("fca_steady")
     )
-    sent = await sent_by(statements, client, document, "applied")
-    # BEGIN, the row locked and read, the snapshot stored (returning the row), the event
-    # recorded with its result, COMMIT, and the pool's reset of the connection.
-    assert len(sent) <= 6, kinds(sent)
-    assert not any("FROM webhook_events" in statement for statement in sent), kinds(sent)
-    assert sum(statement.startswith("UPDATE") for statement in sent) == 1, kinds(sent)
+    # The event recorded and the snapshot stored by one function call, its own transaction.
+    at_once(await sent_by(statements, client, document, "applied"))
+    # A redelivery, and an older event, are the same one statement.
+    at_once(await sent_by(statements, client, document, "duplicate"))
+    older = event(
+        "financial_connections.account.account_numbers_updated",
+        fc_account("fca_steady"),
+        created=document["created"] - 60,
+    )
+    at_once(await sent_by(statements, client, older, "stale"))
+
+
+async def test_an_event_that_links_a_new_healthy_account_is_one_statement(
+    statements: list[str], client: httpx.AsyncClient
+) -> None:
+    document = event("financial_connections.account.created", fc_account("fca_new"))
+    # The account inserted, its history row and the event, in one statement.
+    at_once(await sent_by(statements, client, document, "applied"))
 
 
 async def test_an_event_that_breaks_an_account_adds_only_its_history_and_prompt(
@@ -78,8 +100,12 @@ async def test_an_event_that_breaks_an_account_adds_only_its_history_and_prompt(
     )
     document = event("financial_connections.account.deactivated", broken)
     sent = await sent_by(statements, client, document, "applied")
-    # The six above, plus the history row, the outbound event and the episode it opens.
-    assert len(sent) <= 9, kinds(sent)
+    # The one statement declines (it writes nothing, on the same connection), then BEGIN,
+    # the row locked and read, the snapshot stored, the history row, the outbound event, the
+    # episode it opens, the event recorded, COMMIT and the pool's reset.
+    assert len(sent) <= 10, kinds(sent)
+    assert sent[0].startswith(ONE_STATEMENT), kinds(sent)
+    assert sum(statement.startswith("UPDATE") for statement in sent) == 1, kinds(sent)
 
 
 async def test_an_event_relink_api_does_not_act_on_is_one_statement(

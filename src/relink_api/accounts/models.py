@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from relink_api.accounts.schemas import LinkHealth
+from relink_api.gateway.objects import FcAccount
 
 
 class OwnerSource(StrEnum):
@@ -58,6 +59,27 @@ class AccountState(ReportedState):
     """Everything a Stripe snapshot sets on a stored account, in column order."""
 
     snapshot: dict[str, Any]
+
+    @classmethod
+    def reported(cls, account: FcAccount, raw: dict[str, Any]) -> AccountState:
+        """What ``account`` (``raw``: as Stripe sent it) sets on the stored account."""
+        return cls(
+            authorization_id=account.authorization,
+            institution_id=account.institution,
+            institution_name=account.institution_name,
+            display_name=account.display_name,
+            last4=account.last4,
+            category=account.category,
+            subcategory=account.subcategory,
+            status=account.status,
+            action=account.action,
+            cause=account.cause,
+            expected_deactivation_at=account.expected_deactivation_at,
+            account_number_expires_at=account.account_number_expires_at,
+            permissions=list(account.permissions or []),
+            account_holder=account.account_holder.model_dump() if account.account_holder else None,
+            snapshot=raw,
+        )
 
     def values(self) -> tuple[Any, ...]:
         """Parameters for the columns authorization_id … snapshot, in that order."""

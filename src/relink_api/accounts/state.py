@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from relink_api.accounts import repository
+from relink_api.accounts import notice_repository, repository
 from relink_api.accounts.models import AccountRow, AccountState, OwnerSource, Replacement, Source
 from relink_api.accounts.repository import Confirmation
 from relink_api.accounts.schemas import AccountStatus
 from relink_api.db import Connection
-from relink_api.gateway.objects import KNOWN_STATUSES, FcAccount, FcAuthorization, from_unix
+from relink_api.gateway.objects import (
+    KNOWN_STATUSES,
+    FcAccount,
+    FcAuthorization,
+    StripeEvent,
+    from_unix,
+)
 from relink_api.prompts import transitions
 
 logger = logging.getLogger(__name__)
@@ -130,26 +136,6 @@ class AppliedSnapshot:
         )
 
 
-def _state(account: FcAccount, raw: dict[str, Any]) -> AccountState:
-    return AccountState(
-        authorization_id=account.authorization,
-        institution_id=account.institution,
-        institution_name=account.institution_name,
-        display_name=account.display_name,
-        last4=account.last4,
-        category=account.category,
-        subcategory=account.subcategory,
-        status=account.status,
-        action=account.action,
-        cause=account.cause,
-        expected_deactivation_at=account.expected_deactivation_at,
-        account_number_expires_at=account.account_number_expires_at,
-        permissions=list(account.permissions or []),
-        account_holder=account.account_holder.model_dump() if account.account_holder else None,
-        snapshot=raw,
-    )
-
-
 def _source(origin: Origin) -> Source:
     match origin:
         case Read(source=source):
@@ -248,7 +234,7 @@ async def apply(conn: Connection, observation: Observation) -> AppliedSnapshot:
     ``Notice`` for what each origin may change.
     """
     account, origin = observation.account, observation.origin
-    state = _state(account, observation.raw)
+    state = AccountState.reported(account, observation.raw)
     before = await repository.get(conn, account_id=account.id, for_update=True)
     if before is None:
         customer = account.customer or _owner_if_new(origin)
@@ -310,6 +296,20 @@ async def apply_all(
     for observation in sorted(observations, key=lambda observation: observation.account.id):
         applied[observation.account.id] = await apply(conn, observation)
     return applied
+
+
+async def apply_at_once(
+    conn: Connection, observation: Observation, event: StripeEvent, payload: dict[str, Any]
+) -> notice_repository.Outcome | None:
+    """Record ``event`` and apply the snapshot its ``payload`` carries in one statement,
+    outside any transaction, when ``apply`` would do nothing SQL cannot (migration 0015 says
+    which); ``None``: nothing was written, ``apply`` it in a transaction."""
+    account = observation.account
+    if observation.origin != Notice(event.id, ordered=True, owner_change="confirm") or (
+        observation.as_of != event.created_at or account.status not in KNOWN_STATUSES
+    ):
+        return None  # an unknown status is logged, and made due, by apply
+    return await notice_repository.apply_event(conn, event, payload, account, observation.raw)
 
 
 async def _recorded(conn: Connection, origin: Origin, result: AppliedSnapshot) -> AppliedSnapshot:
