@@ -19,13 +19,11 @@ from relink_api.db.opening import open_database
 from relink_api.db.supervisor import EmbeddedPostgresSupervisor
 from relink_api.edge.body_limit import BodyLimitMiddleware, BodyLimits, document_body_limits
 from relink_api.edge.cors import add_cors
-from relink_api.edge.headers import SecurityHeadersMiddleware
-from relink_api.edge.request_context import RequestContextMiddleware
+from relink_api.edge.front import FrontMiddleware
 from relink_api.edge.unexpected import UnexpectedErrorMiddleware
 from relink_api.gateway.client import StripeGateway
 from relink_api.logs import protect_third_party_loggers
 from relink_api.metrics.computed import AccountsByHealth
-from relink_api.metrics.http import HttpMetricsMiddleware
 from relink_api.metrics.process import forget_this_process
 from relink_api.metrics.router import router as metrics_router
 from relink_api.outbound.router import router as outbound_router
@@ -208,16 +206,14 @@ def create_app(settings: Settings, *, background_loops: bool = True) -> FastAPI:
         query_seconds=settings.metrics_query_timeout_seconds,
     )
     install_problem_handlers(app)
-    # --- HTTP edge (relink_api.edge), innermost first: a request meets the latency
-    # histogram, the request id and access log, then security headers, CORS, the body
-    # limit, and (last, around the routes) the 500 for what no handler took.
+    # --- HTTP edge (relink_api.edge), innermost first: a request meets the front (the
+    # latency histogram, the request id and access log, security headers), then CORS, the
+    # body limit, and (last, around the routes) the 500 for what no handler took.
     app.add_middleware(UnexpectedErrorMiddleware)
     body_limits = BodyLimits.for_service(settings.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, limits=body_limits)
     add_cors(app, settings.cors_allowed_origins)
-    app.add_middleware(SecurityHeadersMiddleware, html_headers=PAGE_HEADERS)
-    app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(FrontMiddleware, html_headers=PAGE_HEADERS)
     app.include_router(probes_router)
     app.include_router(metrics_router)
     app.include_router(accounts_router)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,10 @@ from relink_api.settings import Settings
 HMAC_ALGORITHMS = ["HS256"]
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 _MAX_CUSTOMER_ID_LENGTH = 255
+# Tokens verified recently, and for how long at most one is trusted without verifying it
+# again (never past its `exp`): see VerifiedTokens.
+VERIFIED_TOKENS_KEPT = 1024
+VERIFIED_TOKEN_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +34,54 @@ class Principal:
     subject: str | None = None
 
 
+class VerifiedTokens:
+    """Tokens that verified, by the SHA-256 of their whole text, each with the caller it
+    names and the moment it stops being trusted: the earlier of its ``exp`` (with the same
+    leeway the verification allows) and ``VERIFIED_TOKEN_SECONDS`` after it was verified.
+
+    A host application's page sends one token with every call until it expires, and
+    verifying it (base64, JSON, the signature, the claims) costs more than everything
+    else a small request resolves. Safe because only a token that passed every check is
+    kept and a hit gives back exactly the caller that check produced; any other token
+    (one byte of its signature changed) has another digest and is verified in full; no
+    entry outlives the token's expiry; and a signing key withdrawn from a JWKS stops
+    counting within a minute, sooner than the JWKS client's own five-minute key cache.
+    At most ``VERIFIED_TOKENS_KEPT`` entries, the least recently used evicted first.
+    """
+
+    def __init__(self, *, kept: int = VERIFIED_TOKENS_KEPT) -> None:
+        self._kept = kept
+        self._entries: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, digest: bytes, now: float) -> Principal | None:
+        """The caller a token verified as, while it is still trusted."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        until, principal = entry
+        if now >= until:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return principal
+
+    def keep(self, digest: bytes, principal: Principal, until: float) -> None:
+        """Trust the token until ``until`` (a wall-clock time)."""
+        self._entries[digest] = (until, principal)
+        self._entries.move_to_end(digest)
+        if len(self._entries) > self._kept:
+            self._entries.popitem(last=False)
+
+
 class Authenticator:
     """Verifies HS256 tokens with a shared secret, or RS256/ES256 tokens against a JWKS."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._verified = VerifiedTokens()
         self._jwks: jwt.PyJWKClient | None = None
         if settings.auth_jwks_url is not None:
             # PyJWKClient caches the key set and refetches on an unknown `kid`.
@@ -58,7 +106,18 @@ class Authenticator:
             raise Unauthorized(
                 "The Authorization header must be `Bearer <token>`.", error="invalid_request"
             )
-        claims = await self._decode(token)
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.time()
+        principal = self._verified.get(digest, now)
+        if principal is None:
+            claims = await self._decode(token)
+            principal = self._principal(claims)
+            # `exp` is required, and read as the decode read it.
+            expires = int(claims["exp"]) + self._settings.auth_leeway_seconds
+            self._verified.keep(digest, principal, min(expires, now + VERIFIED_TOKEN_SECONDS))
+        return principal
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
         customer = claims.get(self._settings.auth_customer_claim)
         if not isinstance(customer, str) or not customer or len(customer) > _MAX_CUSTOMER_ID_LENGTH:
             raise Unauthorized(

@@ -4,11 +4,16 @@ unknown parameters and `?health=` were ignored."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_flat_params
 
 from relink_api.auth import admin_key_digest
 from relink_api.settings import Settings
+from relink_api.web import inputs
 from tests.conftest import make_settings
 from tests.support import assert_problem
 
@@ -71,3 +76,22 @@ async def test_a_health_filter_naming_nothing_is_refused(
 
     problem = assert_problem(response, 422, "validation-failed")
     assert problem["errors"] == [{"loc": ["query", "health"], "msg": "empty value"}]
+
+
+async def test_a_routes_parameters_are_worked_out_once(
+    client: httpx.AsyncClient, auth_a: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walked: list[object] = []
+
+    def counted(dependant: Dependant) -> Any:
+        walked.append(dependant)
+        return get_flat_params(dependant)
+
+    monkeypatch.setattr(inputs, "get_flat_params", counted)
+    for limit in ("5", "6", "7"):
+        response = await client.get("/v1/accounts", params={"limit": limit}, headers=auth_a)
+        assert response.status_code == 200, response.text
+    refused = await client.get("/v1/accounts", params={"limt": "5"}, headers=auth_a)
+    assert_problem(refused, 422, "validation-failed")
+    # Once for the route (none if an earlier test's app already asked: routers are shared).
+    assert len(walked) <= 1

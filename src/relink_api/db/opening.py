@@ -98,7 +98,8 @@ async def migrate_database(database: Database, settings: Settings) -> list[Migra
     """Apply pending migrations (under an advisory lock); ``DatabaseNotOpened`` when the
     server cannot be reached or refuses the account."""
     try:
-        async with database.connection() as conn:
+        # The migrations hold a session-level advisory lock.
+        async with database.connection(keeps_session_state=True) as conn:
             return await apply_migrations(conn)
     except (DatabaseUnavailable, *_REFUSED_BY_SERVER) as exc:
         raise _not_opened(settings, exc) from exc

@@ -66,6 +66,26 @@ _PING_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
+class _SessionResets:
+    """The pool's reset on release. asyncpg's default sends a statement on every release
+    (an advisory unlock, CLOSE ALL, UNLISTEN *, RESET ALL), a round trip per unit of work
+    for session state that only ``Database.connection(keeps_session_state=True)`` leaves:
+    the connections that work ran on are reset in full, the others only as asyncpg always
+    does first (an open transaction rolled back, listeners dropped). A reset that fails
+    gets the connection closed by the pool."""
+
+    def __init__(self) -> None:
+        # By server process id, which the pool's raw connection and the proxy a unit of
+        # work holds both report, and no two open connections share.
+        self.pending: set[int] = set()
+
+    async def __call__(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
+        pid = conn.get_server_pid()
+        if pid in self.pending:
+            self.pending.discard(pid)
+            await conn.execute(conn.get_reset_query())
+
+
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     # jsonb in, dicts out: repositories pass and receive plain Python values.
     for type_name in ("json", "jsonb"):
@@ -78,21 +98,33 @@ class Database:
     """Owns the pool. Services open one transaction per unit of work and pass the
     connection to repositories; no connection is held while Stripe is called."""
 
-    def __init__(self, pool: Pool, *, acquire_timeout: float = 5.0) -> None:
+    def __init__(
+        self, pool: Pool, *, acquire_timeout: float = 5.0, resets: _SessionResets | None = None
+    ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        # None: a pool made elsewhere, with asyncpg's own full reset on every release.
+        self._resets = resets
+        # Children looked up once: ``labels()`` costs more than the ``set()`` it precedes,
+        # twice a unit of work. The bounds never change.
+        self._in_use_gauge = DB_POOL_CONNECTIONS.labels("in_use")
+        self._idle_gauge = DB_POOL_CONNECTIONS.labels("idle")
+        DB_POOL_LIMIT.labels("min").set(pool.get_min_size())
+        DB_POOL_LIMIT.labels("max").set(pool.get_max_size())
 
     @classmethod
     async def connect(cls, dsn: str, settings: Settings) -> Database:
+        resets = _SessionResets()
         pool = await asyncpg.create_pool(
             dsn,
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             command_timeout=settings.db_command_timeout_seconds,
             init=_init_connection,
+            reset=resets,
         )
         forget_at_exit()  # the pool gauges are live: gone with the process
-        return cls(pool, acquire_timeout=settings.db_acquire_timeout_seconds)
+        return cls(pool, acquire_timeout=settings.db_acquire_timeout_seconds, resets=resets)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -109,16 +141,21 @@ class Database:
                 raise _unavailable(exc) from exc
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        """A connection for reads that need no transaction."""
-        async with self._acquired() as conn:
+    async def connection(self, *, keeps_session_state: bool = False) -> AsyncIterator[Connection]:
+        """A connection for reads that need no transaction.
+
+        ``keeps_session_state``: the work may leave state on the session (a session-level
+        advisory lock, a ``SET`` without ``LOCAL``), so the connection is reset in full
+        before another unit of work gets it; every other release skips that round trip.
+        """
+        async with self._acquired(keeps_session_state=keeps_session_state) as conn:
             try:
                 yield conn
             except UNAVAILABLE_ERRORS as exc:
                 raise _unavailable(exc) from exc
 
     @asynccontextmanager
-    async def _acquired(self) -> AsyncIterator[Connection]:
+    async def _acquired(self, *, keeps_session_state: bool = False) -> AsyncIterator[Connection]:
         try:
             # Bounded: with every connection held (a locked table, a slow query), waiting
             # longer only piles requests up behind the pool.
@@ -133,6 +170,8 @@ class Database:
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
         self.note_pool()
+        if keeps_session_state and self._resets is not None:
+            self._resets.pending.add(conn.get_server_pid())
         try:
             yield conn
         finally:
@@ -152,10 +191,8 @@ class Database:
         """Set this process's pool gauges (``relink_db_pool_connections``) from the pool
         as it is now: on every acquire and release, and when ``/metrics`` is scraped."""
         idle = self._pool.get_idle_size()
-        DB_POOL_CONNECTIONS.labels("in_use").set(self._pool.get_size() - idle)
-        DB_POOL_CONNECTIONS.labels("idle").set(idle)
-        DB_POOL_LIMIT.labels("min").set(self._pool.get_min_size())
-        DB_POOL_LIMIT.labels("max").set(self._pool.get_max_size())
+        self._in_use_gauge.set(self._pool.get_size() - idle)
+        self._idle_gauge.set(idle)
 
     async def ping(self, *, within_seconds: float) -> bool:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _REQUEST_ID: ContextVar[str | None] = ContextVar("relink_request_id", default=None)
 
@@ -21,15 +21,26 @@ def current_request_id() -> str | None:
     return _REQUEST_ID.get()
 
 
+def enter_request(request_id: str) -> Token[str | None]:
+    """``request_id_scope`` without a generator, for the edge: lines logged from now on
+    carry ``request_id`` until ``leave_request`` is given the token."""
+    return _REQUEST_ID.set(request_id)
+
+
+def leave_request(token: Token[str | None]) -> None:
+    """Restore the id ``enter_request`` replaced."""
+    _REQUEST_ID.reset(token)
+
+
 @contextmanager
 def request_id_scope(request_id: str) -> Iterator[None]:
     """Lines logged inside the block carry ``request_id``; the previous value (normally
     none) is restored after it."""
-    token = _REQUEST_ID.set(request_id)
+    token = enter_request(request_id)
     try:
         yield
     finally:
-        _REQUEST_ID.reset(token)
+        leave_request(token)
 
 
 class RequestIdFilter(logging.Filter):

@@ -3,15 +3,14 @@ the route that answered it and the status sent."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
+from prometheus_client import Histogram
 from starlette.routing import BaseRoute, Mount
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from relink_api.edge.http_only import HTTPOnlyMiddleware
 from relink_api.metrics.families import HTTP_REQUEST_SECONDS
 
 UNMATCHED = "unmatched"
@@ -51,31 +50,26 @@ class RouteTemplates:
         return mounted if mounted in self.mounts else UNMATCHED
 
 
-class HttpMetricsMiddleware(HTTPOnlyMiddleware):
-    """Times each request from its arrival to the end of its answer. Outermost, so that
+class RequestMetrics:
+    """Observes each request's time in ``relink_http_request_duration_seconds``. The edge
+    (``edge.front``) calls it once the answer has ended, from the outermost layer, so that
     answers the edge gives itself (413 from the body limit, the 500 for an unexpected
     error) are counted with the rest; the router notes the route in the scope it shares."""
 
-    _templates: RouteTemplates | None = None
+    def __init__(self) -> None:
+        self._templates: RouteTemplates | None = None
+        # Each series' child by its labels, looked up once: labels() takes a lock and
+        # validates its values on every call. The labels come from closed sets.
+        self._children: dict[tuple[str, str, int], Histogram] = {}
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """One request of ``scope``, answered with ``status`` after ``seconds``."""
         if self._templates is None:
             # The routes are all in place once the first request comes.
             self._templates = RouteTemplates.of(scope["app"].routes)
-        templates = self._templates
-        started = time.perf_counter()
-        status = 500  # an exception that escapes before any answer: the server's 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            HTTP_REQUEST_SECONDS.labels(method, templates.label(scope), str(status)).observe(
-                time.perf_counter() - started
-            )
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        key = (method, self._templates.label(scope), status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = HTTP_REQUEST_SECONDS.labels(key[0], key[1], str(status))
+        child.observe(seconds)

@@ -14,6 +14,10 @@ from fastapi.routing import APIRoute
 from relink_api.errors import ValidationFailed
 
 _MAX_NAME_SHOWN = 64
+# Where each route keeps the names it takes, worked out at its first request: walking the
+# route's dependencies cost more than the check itself. On the route object, so the names
+# go with it (routes compare by value, and cannot be keys).
+_NAMES_ATTRIBUTE = "_relink_query_names"
 
 STORABLE_TEXT = r"^[^\x00]*$"
 
@@ -29,9 +33,13 @@ def _query_names(route: APIRoute) -> frozenset[str]:
 async def reject_unknown_query(request: Request) -> None:
     """422 ``validation-failed`` naming each query parameter the route does not take."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not isinstance(route, APIRoute) or not request.scope.get("query_string"):
         return
-    unknown = sorted(set(request.query_params.keys()) - _query_names(route))
+    known: frozenset[str] | None = getattr(route, _NAMES_ATTRIBUTE, None)
+    if known is None:
+        known = _query_names(route)
+        setattr(route, _NAMES_ATTRIBUTE, known)
+    unknown = sorted(set(request.query_params.keys()) - known)
     if unknown:
         raise ValidationFailed(
             "Unknown query parameters; see errors.",
