@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import httpx
 import stripe
 from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
@@ -40,6 +42,11 @@ _LIST_PAGE_SIZE = 100
 Gate = Callable[[], Awaitable[None]]
 """Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
 
+# Connections to Stripe open at once, and kept open between calls: all of them. httpx keeps
+# only 20 alive by default, so past 20 calls in flight every answer closed its connection and
+# the next call opened (and, against Stripe, TLS-handshook) another.
+CONNECTIONS = 100
+
 
 class _GatedHTTPXClient(stripe.HTTPXClient):
     """The SDK's httpx client, passing its gates before every HTTP attempt.
@@ -52,6 +59,15 @@ class _GatedHTTPXClient(stripe.HTTPXClient):
 
     _pace: Gate | None = None
     _budget: Gate | None = None
+
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        # The SDK's own client, with the connection limits in place of httpx's defaults.
+        verify: ssl.SSLContext | bool = False
+        if self._verify_ssl_certs:
+            verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+        self._client_async = httpx.AsyncClient(verify=verify, limits=limits)
 
     async def request_async(
         self,
