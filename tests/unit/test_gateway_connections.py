@@ -1,5 +1,7 @@
-"""Connections to Stripe are kept for the next call, however many calls were in flight: a
-call that opens a connection pays a TCP (and, against Stripe, a TLS) handshake."""
+"""Connections to Stripe are kept for the next call, however many calls were in flight (a
+call that opens a connection pays a TCP and, against Stripe, a TLS handshake), and a call
+does not look at every other connection (httpcore's pool checks each of its connections,
+a system call for each idle one, whenever a call starts or ends)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import httpcore
 import pytest
 
 from relink_api.gateway.client import CONNECTIONS, StripeGateway
@@ -70,8 +73,22 @@ async def stripe_server() -> AsyncIterator[tuple[CountingStripe, str]]:
         yield counting, f"http://127.0.0.1:{port}"
 
 
-async def test_every_connection_of_a_burst_is_kept_for_the_next(
-    stripe_server: tuple[CountingStripe, str],
+@pytest.fixture
+def expiry_checks(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per check of a connection's expiry (httpcore's per-connection scan)."""
+    checked: list[None] = []
+    has_expired = httpcore.AsyncHTTP11Connection.has_expired
+
+    def counted(self: httpcore.AsyncHTTP11Connection) -> bool:
+        checked.append(None)
+        return has_expired(self)
+
+    monkeypatch.setattr(httpcore.AsyncHTTP11Connection, "has_expired", counted)
+    return checked
+
+
+async def test_every_connection_of_a_burst_is_kept_and_no_call_scans_the_others(
+    stripe_server: tuple[CountingStripe, str], expiry_checks: list[None]
 ) -> None:
     counting, base = stripe_server
     settings = make_settings("postgresql://127.0.0.1:1/unused", stripe_api_base=base)
@@ -86,3 +103,6 @@ async def test_every_connection_of_a_burst_is_kept_for_the_next(
     # kept 20 of them alive, so each later burst opened 20 more.
     assert IN_FLIGHT <= CONNECTIONS
     assert counting.connections == IN_FLIGHT
+    # Each call looks at its own connection only. One pool of 40 looked at up to 40 per
+    # call, start and end: thousands for the 120 calls.
+    assert len(expiry_checks) <= 2 * 3 * IN_FLIGHT

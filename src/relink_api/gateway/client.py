@@ -18,6 +18,7 @@ import stripe
 from aiolimiter import AsyncLimiter
 from stripe._base_address import BaseAddresses
 
+from relink_api.gateway.connections import OneCallPerConnection
 from relink_api.gateway.objects import (
     FcAccount,
     FcAuthorization,
@@ -42,9 +43,7 @@ _LIST_PAGE_SIZE = 100
 Gate = Callable[[], Awaitable[None]]
 """Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
 
-# Connections to Stripe open at once, and kept open between calls: all of them. httpx keeps
-# only 20 alive by default, so past 20 calls in flight every answer closed its connection and
-# the next call opened (and, against Stripe, TLS-handshook) another.
+# Connections to Stripe open at once (httpx's default), every one kept between calls.
 CONNECTIONS = 100
 
 
@@ -62,12 +61,12 @@ class _GatedHTTPXClient(stripe.HTTPXClient):
 
     def __init__(self, *, timeout: float) -> None:
         super().__init__(timeout=timeout)
-        # The SDK's own client, with the connection limits in place of httpx's defaults.
+        # The SDK's own client, on connections of our keeping (gateway/connections.py).
         verify: ssl.SSLContext | bool = False
         if self._verify_ssl_certs:
             verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
-        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-        self._client_async = httpx.AsyncClient(verify=verify, limits=limits)
+        transport = OneCallPerConnection(verify=verify, most=CONNECTIONS)
+        self._client_async = httpx.AsyncClient(transport=transport)
 
     async def request_async(
         self,
