@@ -6,6 +6,7 @@ a system call for each idle one, whenever a call starts or ends)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import json
 from collections.abc import AsyncIterator
 
@@ -106,3 +107,28 @@ async def test_every_connection_of_a_burst_is_kept_and_no_call_scans_the_others(
     # Each call looks at its own connection only. One pool of 40 looked at up to 40 per
     # call, start and end: thousands for the 120 calls.
     assert len(expiry_checks) <= 2 * 3 * IN_FLIGHT
+
+
+async def test_a_call_to_stripe_searches_no_import_path(
+    stripe_server: tuple[CountingStripe, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpcore imports sniffio (a dependency for this reason) whenever a call takes or gives
+    # back a connection; missing, each of those four imports a call searched sys.path.
+    _, base = stripe_server
+    settings = make_settings("postgresql://127.0.0.1:1/unused", stripe_api_base=base)
+    gateway = StripeGateway(settings, api_key="sk_test_relink123")
+    searched: list[str] = []
+    find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counted(name: str, *args: object) -> object:
+        searched.append(name)
+        return find_spec(name, *args)  # type: ignore[arg-type]
+
+    try:
+        await asyncio.gather(*(gateway.retrieve_session("fcsess_1") for _ in range(IN_FLIGHT)))
+        monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counted)
+        await asyncio.gather(*(gateway.retrieve_session("fcsess_1") for _ in range(IN_FLIGHT)))
+    finally:
+        await gateway.aclose()
+
+    assert searched == []
