@@ -50,7 +50,8 @@ UNDESCRIBED: dict[str, str] = {
     "/relink/return links that do not match, the sustained rate.",
     "rate_limit_failed_guesses_burst": "Per client address: the burst of failed guesses.",
     "stripe_requests_per_second": "Every HTTP attempt to Stripe from every process (shared "
-    "in the database): the sustained rate.",
+    "in the database): the sustained rate. Keep rate + burst within the Stripe account's "
+    "limit (100 a second in live mode by default, 25 in test mode; docs/stripe.md §7).",
     "stripe_requests_burst": "The burst above that rate.",
     "data_dir": "The embedded PostgreSQL's folder (and the sandbox's files) when "
     "DATABASE_URL is unset.",

@@ -4,6 +4,7 @@ own retries included, and `sync` paces attempts, not calls; Stripe's own Retry-A
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Callable
@@ -15,7 +16,10 @@ import respx
 
 from relink_api.db import Database
 from relink_api.gateway.client import StripeGateway
-from relink_api.gateway.errors import stripe_retry_after
+from relink_api.gateway.errors import StripeRateLimited, stripe_retry_after
+from relink_api.ratelimit import repository
+from relink_api.ratelimit.coalesced import Turn
+from relink_api.ratelimit.service import Rate, StripeBudget
 from relink_api.reconcile.service import sync_accounts
 from relink_api.settings import Settings
 from tests.conftest import Seed, bearer, make_settings
@@ -172,3 +176,65 @@ async def test_sync_never_lets_more_attempts_than_its_rate_into_one_second(
     assert len(seen) == 12
     busiest = max(sum(1 for t in seen if start <= t < start + 1) for start in seen)
     assert busiest <= rate, sorted(round(t - seen[0], 3) for t in seen)
+
+
+# --- one statement for the attempts a process makes at once (issue 18) ---------------------
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The interval of every check statement sent (one turn's, or several turns' together)."""
+    sent: list[float] = []
+    check = repository.check
+
+    async def counted(conn: object, **kwargs: float | str) -> repository.Checked:
+        sent.append(float(kwargs["interval"]))
+        return await check(conn, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "check", counted)
+    return sent
+
+
+async def test_attempts_made_at_once_take_their_turns_in_one_statement(
+    db: Database, checks: list[float]
+) -> None:
+    budget = StripeBudget(db, Rate(per_second=1000, burst=100), max_wait=1)
+
+    await asyncio.gather(*(budget.on_request_path() for _ in range(50)))
+
+    # One statement for all 50: they no longer queue, 50 pooled connections deep, on the
+    # budget's one row.
+    assert len(checks) == 1
+
+
+async def test_turns_taken_together_are_spaced_as_turns_taken_one_by_one(
+    db: Database, checks: list[float]
+) -> None:
+    # Ten a second, bursts of two: two go at once, then one every 100 ms.
+    budget = StripeBudget(db, Rate(per_second=10, burst=2), max_wait=1)
+
+    turns = await asyncio.gather(*(budget.turns.take() for _ in range(6)))
+
+    assert all(turn.allowed for turn in turns)
+    assert [turn.wait for turn in turns] == pytest.approx([0, 0, 0.1, 0.2, 0.3, 0.4], abs=1e-6)
+    assert len(checks) == 1
+
+
+async def test_a_take_past_the_budget_grants_what_fits_and_refuses_the_rest(
+    db: Database, checks: list[float]
+) -> None:
+    # One a second, bursts of three, no waiting: one turn spent, then four asked at once.
+    budget = StripeBudget(db, Rate(per_second=1, burst=3), max_wait=0)
+    assert budget.turns.most_at_once == 3
+    (first,) = await asyncio.gather(budget.turns.take())
+
+    turns: list[Turn] = await asyncio.gather(*(budget.turns.take() for _ in range(4)))
+
+    assert first.allowed
+    # Exactly the burst's remaining two go, as four single checks in a row would decide.
+    assert [turn.allowed for turn in turns] == [True, True, False, False]
+    assert all(turn.wait == 0 for turn in turns[:2])
+    assert all(0.9 < turn.wait <= 1 for turn in turns[2:])
+    refused = await asyncio.gather(budget.on_request_path(), return_exceptions=True)
+    assert isinstance(refused[0], StripeRateLimited)
+    assert refused[0].headers["Retry-After"] == "1"

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import httpx
 import stripe
 from stripe._base_address import BaseAddresses
 
+from relink_api.gateway.connections import OneCallPerConnection
 from relink_api.gateway.objects import (
     FcAccount,
     FcAuthorization,
@@ -40,6 +43,9 @@ _LIST_PAGE_SIZE = 100
 Gate = Callable[[], Awaitable[None]]
 """Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
 
+# Connections to Stripe open at once (httpx's default), every one kept between calls.
+CONNECTIONS = 100
+
 
 class _GatedHTTPXClient(stripe.HTTPXClient):
     """The SDK's httpx client, passing its gates before every HTTP attempt.
@@ -52,6 +58,15 @@ class _GatedHTTPXClient(stripe.HTTPXClient):
 
     _pace: Gate | None = None
     _budget: Gate | None = None
+
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        # The SDK's own client, on connections of our keeping (gateway/connections.py).
+        verify: ssl.SSLContext | bool = False
+        if self._verify_ssl_certs:
+            verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        transport = OneCallPerConnection(verify=verify, most=CONNECTIONS)
+        self._client_async = httpx.AsyncClient(transport=transport)
 
     async def request_async(
         self,

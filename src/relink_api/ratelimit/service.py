@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from relink_api.db import Database
 from relink_api.gateway.errors import StripeRateLimited
 from relink_api.ratelimit import repository
+from relink_api.ratelimit.coalesced import CoalescedTurns
 from relink_api.ratelimit.errors import RateLimited
 from relink_api.settings import Settings
 
@@ -119,18 +120,23 @@ class StripeBudget:
         self._db = db
         self._rate = rate
         self._max_wait = max_wait
+        # A request's attempts take their turns together with the process's other
+        # requests' (one statement for all that asked at once), not one statement each.
+        self.turns = CoalescedTurns(
+            db, key=STRIPE_KEY, interval=rate.interval, tolerance=rate.tolerance, max_wait=max_wait
+        )
 
     async def on_request_path(self) -> None:
         """Wait (briefly) for a turn, or fail with 503 ``stripe-rate-limited``."""
-        decision = await check(self._db, key=STRIPE_KEY, rate=self._rate, max_wait=self._max_wait)
-        if not decision.allowed:
+        turn = await self.turns.take()
+        if not turn.allowed:
             raise StripeRateLimited(
                 "This service is using its whole Stripe request budget; nothing was sent to "
                 "Stripe. Retry shortly.",
-                headers={"Retry-After": retry_after(decision.wait - self._max_wait)},
+                headers={"Retry-After": retry_after(turn.wait - self._max_wait)},
             )
-        if decision.wait > 0:
-            await asyncio.sleep(decision.wait)
+        if turn.wait > 0:
+            await asyncio.sleep(turn.wait)
 
     async def in_background(self) -> None:
         """Wait as long as it takes for a turn (reconciliation and imports)."""
