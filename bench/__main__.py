@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures
+from bench import figures, growth
 from bench.processes import Service
 from bench.results import Comparison, Measure, table
 from bench.rig import RATE_LIMITS, ROOT, Rig, new_jwt_secret, seed, start_standin
 
-FIGURES = ("webhooks", "list", "create", "startup")
+FIGURES = ("webhooks", "list", "create", "startup", "growth")
+# Growth bulk-loads a million accounts: run only when asked for (`--only growth`).
+DEFAULT_FIGURES = FIGURES[:4]
 NOTE = (
     "Measured on a shared machine (other work running beside it): only the ratios against "
     "the baseline of the same run are meaningful, not the absolute rates."
@@ -35,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="Rounds of each figure.")
     parser.add_argument(
         "--only",
-        default=",".join(FIGURES),
+        default=",".join(DEFAULT_FIGURES),
         help=f"Comma-separated figures to run, of {', '.join(FIGURES)}.",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections.")
@@ -113,6 +115,10 @@ def measure(args: argparse.Namespace) -> tuple[list[Comparison], list[Measure]]:
             comparisons += figures.relink_create(rig, server, peer, seeded, options)
         if "startup" in args.only:
             measures.append(figures.startup(rig, options))
+        if "growth" in args.only:
+            grown, loads = growth.measure(dsn, rig, data, bare, seeded, options)
+            comparisons += grown
+            measures += loads
     return comparisons, measures
 
 
