@@ -17,14 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, reconcile, workers
+from bench import figures, growth, reconcile, workers
 from bench.processes import Service
 from bench.results import Comparison, Measure, results_stem, table
 from bench.rig import RATE_LIMITS, ROOT, Rig, new_jwt_secret, seed, start_standin
 
-FIGURES = ("webhooks", "list", "create", "startup", "workers", "reconcile")
-# Figure 5 takes seven minutes at 10 k accounts: run it by name (--only reconcile).
-DEFAULT_FIGURES = FIGURES[:-1]
+FIGURES = ("webhooks", "list", "create", "startup", "workers", "reconcile", "growth")
+# Figure 5 takes seven minutes at 10 k accounts, and growth bulk-loads a million accounts:
+# each runs only when named (--only reconcile, --only growth).
+DEFAULT_FIGURES = FIGURES[:5]
 NOTE = (
     "Measured on a shared machine (other work running beside it): only the ratios against "
     "the baseline of the same run are meaningful, not the absolute rates."
@@ -122,6 +123,11 @@ def measure(args: argparse.Namespace) -> tuple[list[Comparison], list[Measure]]:
             measures += usage
         if "reconcile" in args.only:
             measures += reconcile.figure(rig, dsn, data, args.reconcile_accounts, args.latency_ms)
+        # Last: it leaves a million accounts in the data folder.
+        if "growth" in args.only:
+            grown, loads = growth.measure(dsn, rig, data, bare, seeded, options)
+            comparisons += grown
+            measures += loads
     return comparisons, measures
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from relink_api.accounts.health_conditions import having_health
 from relink_api.accounts.models import AccountFilter
 from relink_api.accounts.repository import HEALTH_NOW
 from relink_api.accounts.schemas import AccountRead
@@ -58,8 +59,7 @@ async def list_page(
     if matching.customer_id is not None:
         conditions.append(f"customer_id = {param(matching.customer_id)}")
     if matching.health:
-        health = [value.value for value in matching.health]
-        conditions.append(f"{HEALTH_NOW} = ANY({param(health)}::text[])")
+        conditions.append(having_health(matching.health))
     if matching.institution_id is not None:
         conditions.append(f"institution_id = {param(matching.institution_id)}")
     if after_id is not None:

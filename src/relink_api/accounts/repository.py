@@ -7,16 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from relink_api.accounts import health_conditions
 from relink_api.accounts.models import (
     AccountRow,
     AccountState,
-    HealthCauseCount,
     OwnerSource,
     Replacement,
     Source,
-    WeekCount,
 )
-from relink_api.accounts.schemas import LinkHealth
 from relink_api.db import Connection
 
 # What a stored snapshot does to the account's last confirmation (``confirmed_at``, the
@@ -73,9 +71,7 @@ async def expiring_by_number(
     records = await conn.fetch(
         _select("$1")
         + f"""
-        WHERE account_number_expires_at IS NOT NULL
-          AND {_health("$1")} = 'expiring'
-          AND action IS DISTINCT FROM 'relink_required'
+        WHERE {health_conditions.expiring_by_number("$1")}
           AND ($2::text IS NULL OR id > $2)
         ORDER BY id
         LIMIT $3
@@ -318,57 +314,3 @@ async def payment_method_set_up(conn: Connection, *, account_id: str) -> None:
         "WHERE id = $1 AND needs_payment_method",
         account_id,
     )
-
-
-async def count_by_health_and_cause(conn: Connection, *, at: datetime) -> list[HealthCauseCount]:
-    """Every stored account, counted by its link health at ``at`` and its cause."""
-    records = await conn.fetch(
-        """
-        SELECT relink_link_health(status, action, account_number_expires_at, $1) AS health,
-               cause,
-               count(*) AS count
-        FROM accounts
-        GROUP BY 1, 2
-        """,
-        at,
-    )
-    return [
-        HealthCauseCount(
-            health=LinkHealth(record["health"]), cause=record["cause"], count=record["count"]
-        )
-        for record in records
-    ]
-
-
-async def count_deactivations_by_week(
-    conn: Connection, *, at: datetime, weeks: int
-) -> list[WeekCount]:
-    """Accounts expiring at ``at``, by the UTC week (from Monday) they are expected to stop
-    working in: ``weeks`` weeks from the one holding ``at``, empty weeks included."""
-    records = await conn.fetch(
-        """
-        WITH weeks AS (
-            SELECT (date_trunc('week', $1::timestamptz AT TIME ZONE 'UTC')
-                    + n * interval '1 week')::date AS week_start
-            FROM generate_series(0, $2::integer - 1) AS n
-        ),
-        due AS (
-            -- The date that makes the account expiring, as relink_link_health decides it:
-            -- Stripe's warning first, else the tokenized account number's expiry.
-            SELECT date_trunc(
-                       'week',
-                       (CASE WHEN action = 'relink_required' THEN expected_deactivation_at
-                             ELSE account_number_expires_at END) AT TIME ZONE 'UTC'
-                   )::date AS week_start
-            FROM accounts
-            WHERE relink_link_health(status, action, account_number_expires_at, $1) = 'expiring'
-        )
-        SELECT weeks.week_start, count(due.week_start) AS count
-        FROM weeks LEFT JOIN due ON due.week_start = weeks.week_start
-        GROUP BY weeks.week_start
-        ORDER BY weeks.week_start
-        """,
-        at,
-        weeks,
-    )
-    return [WeekCount(week_start=record["week_start"], count=record["count"]) for record in records]

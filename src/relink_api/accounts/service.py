@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from relink_api.accounts import leases, listing, repository, state
+from relink_api.accounts import counts, leases, listing, repository, state
 from relink_api.accounts.listing import ListedAccount
 from relink_api.accounts.models import AccountCounts, AccountFilter, AccountRow, Source
 from relink_api.accounts.schemas import (
@@ -122,20 +122,17 @@ async def count_accounts(db: Database, *, at: datetime, weeks: int) -> AccountCo
         # One snapshot for both counts, so the weekly figures never exceed `expiring`.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             return AccountCounts(
-                by_health_and_cause=await repository.count_by_health_and_cause(conn, at=at),
-                deactivations_by_week=await repository.count_deactivations_by_week(
-                    conn, at=at, weeks=weeks
-                ),
+                by_health_and_cause=await counts.by_health_and_cause(conn, at=at),
+                deactivations_by_week=await counts.deactivations_by_week(conn, at=at, weeks=weeks),
             )
 
 
 async def count_by_health(conn: Connection, *, at: datetime) -> dict[LinkHealth, int]:
-    """Every stored account counted by its link health at ``at``, every health present
-    (a scan of the accounts table: callers cache it)."""
-    counts = dict.fromkeys(LinkHealth, 0)
-    for row in await repository.count_by_health_and_cause(conn, at=at):
-        counts[row.health] += row.count
-    return counts
+    """Every stored account counted by its link health at ``at``, every health present."""
+    by_health = dict.fromkeys(LinkHealth, 0)
+    for row in await counts.by_health_and_cause(conn, at=at):
+        by_health[row.health] += row.count
+    return by_health
 
 
 async def list_accounts(
