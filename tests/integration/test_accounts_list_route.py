@@ -7,12 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import routing
+from fastapi import FastAPI, routing
 
 from relink_api.accounts import list_route
+from relink_api.auth import Principal
 from relink_api.db import Database
 from relink_api.pagination import encode_cursor
 from relink_api.settings import Settings
+from relink_api.web.deps import principal_of
 from tests.conftest import Seed, bearer
 from tests.integration.test_accounts_list_page import seed_every_kind
 
@@ -47,6 +49,23 @@ async def test_a_plain_request_resolves_no_dependency(
     assert [account["id"] for account in plain.json()["data"]] == ["fca_one"]
     assert refused.status_code == 422
     assert resolved == ["/v1/accounts"]
+
+
+async def test_dependency_overrides_are_honoured(
+    app: FastAPI, client: httpx.AsyncClient, seed: Seed, auth_a: dict[str, str]
+) -> None:
+    await seed("fca_b", customer="cus_B", status="active")
+
+    async def always_b() -> Principal:
+        return Principal(customer_id="cus_B")
+
+    app.dependency_overrides[principal_of] = always_b
+    try:
+        listed = await client.get("/v1/accounts?limit=100", headers=auth_a)
+    finally:
+        app.dependency_overrides.clear()
+
+    assert [account["id"] for account in listed.json()["data"]] == ["fca_b"]
 
 
 def _requests(settings: Settings, cursor: str) -> list[tuple[str, dict[str, str]]]:

@@ -69,15 +69,13 @@ class ListAccountsRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         resolved = super().get_route_handler()
         endpoint = self.endpoint
-        overrides = self.dependency_overrides_provider
 
         async def handle(request: Request) -> Response:
             arguments = plain_query(request.scope["query_string"])
-            if (
-                arguments is None
-                or (overrides is not None and getattr(overrides, "dependency_overrides", None))
-                or get_telemetry_data() is not None
-            ):
+            # The app's overrides, not the route's provider: a route of an included router
+            # is given the app only in the context FastAPI resolves it in.
+            overridden = getattr(request.app, "dependency_overrides", None)
+            if arguments is None or overridden or get_telemetry_data() is not None:
                 return await resolved(request)
             # What the dependencies give, in their order: the bearer scheme and the query
             # check never refuse a plain request, so the caller is the first to be asked.
