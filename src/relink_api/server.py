@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from relink_api.edge.protocol import bounded_protocol
+from relink_api.serving.heap import settle_startup_heap
 from relink_api.settings import Settings
 
 
@@ -74,5 +75,6 @@ def serve(app: FastAPI, settings: Settings, sock: socket.socket) -> bool:
     host, port = sock.getsockname()[:2]
     config = server_config(app, settings, host=host, port=port)
     server = uvicorn.Server(config)
+    settle_startup_heap()
     server.run(sockets=[sock])
     return server.started

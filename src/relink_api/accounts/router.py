@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from relink_api.accounts import service
 from relink_api.accounts.health_filter import HealthFilter, parse_health
+from relink_api.accounts.list_route import ListAccountsRoute
 from relink_api.accounts.schemas import AccountList, AccountRead, AuthorizationRead
 from relink_api.pagination import DEFAULT_PAGE_SIZE
 from relink_api.web.deps import CUSTOMER_RATE_LIMIT, DatabaseDep, PrincipalDep, StripeDep
@@ -20,8 +21,26 @@ _FIRST = "$response.body#/data/0/id"
 _ITS_ID = "$response.body#/id"
 
 
-@router.get(
+async def list_accounts(
+    principal: PrincipalDep,
+    db: DatabaseDep,
+    health: HealthFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+) -> Response:
+    # The service writes the page's JSON itself (what `AccountList` would give, documented
+    # as the route's `response_model`), so FastAPI only sends it.
+    body = await service.list_accounts(
+        db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit
+    )
+    return Response(body, media_type="application/json")
+
+
+router.add_api_route(
     "/v1/accounts",
+    list_accounts,
+    methods=["GET"],
+    route_class_override=ListAccountsRoute,
     response_model=AccountList,
     operation_id="listAccounts",
     tags=["accounts"],
@@ -46,19 +65,6 @@ _ITS_ID = "$response.body#/id"
         **problem_responses(400, 401, 422, 500, 503),
     },
 )
-async def list_accounts(
-    principal: PrincipalDep,
-    db: DatabaseDep,
-    health: HealthFilter = None,
-    cursor: Cursor = None,
-    limit: Limit = DEFAULT_PAGE_SIZE,
-) -> Response:
-    # The service writes the page's JSON itself (what `AccountList` would give, documented
-    # above as `response_model`), so FastAPI only sends it.
-    body = await service.list_accounts(
-        db, principal=principal, health=parse_health(health), cursor=cursor, limit=limit
-    )
-    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -22,7 +22,7 @@ from relink_api.auth import Principal
 from relink_api.db import Connection, Database
 from relink_api.errors import Conflict, NotFound
 from relink_api.gateway.client import StripeGateway
-from relink_api.pagination import Page, fetch_page
+from relink_api.pagination import Page, decode_cursor, fetch_page
 
 
 async def load_owned(conn: Connection, *, principal: Principal, account_id: str) -> AccountRow:
@@ -146,8 +146,12 @@ async def list_accounts(
     """A page of the caller's accounts, optionally only those with the given link health,
     as the JSON of an ``AccountList`` (the hottest read: no model is built on the way)."""
     matching = AccountFilter(customer_id=principal.customer_id, health=tuple(health or ()))
-    page = await _listed(db, model=AccountRead, matching=matching, cursor=cursor, limit=limit)
-    return page_json(AccountRead, page.rows, has_more=page.has_more, next_cursor=page.next_cursor)
+    after_id = decode_cursor(cursor)
+    async with db.connection() as conn:
+        page = await listing.page_text(
+            conn, model=AccountRead, matching=matching, after_id=after_id, limit=limit
+        )
+    return page_json(page)
 
 
 async def get_account(db: Database, *, principal: Principal, account_id: str) -> AccountRead:

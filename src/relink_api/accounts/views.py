@@ -1,5 +1,6 @@
-"""Accounts as the API shows them: one stored account as a model, and a whole page of the
-list query's rows straight to the JSON its model would give, with no object built per row.
+"""Accounts as the API shows them: one stored account as a model, a page of the list
+query's rows as models validated at once, and a page PostgreSQL wrote as the JSON its model
+would give, with no object built per row.
 """
 
 from __future__ import annotations
@@ -10,14 +11,13 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import TypeAdapter
 
-from relink_api.accounts.listing import ListedAccount
+from relink_api.accounts.listing import ListedAccount, PageText
 from relink_api.accounts.models import AccountRow
-from relink_api.accounts.schemas import AccountRead, AccountStatus
+from relink_api.accounts.schemas import AccountRead
+from relink_api.pagination import encode_cursor
 
 Shown = TypeVar("Shown", bound=AccountRead)
 
-# A status Stripe added after this code reads `unknown`, as AccountStatus validates it.
-_SHOWN_STATUS = {status.value: status.value for status in AccountStatus}
 # One adapter per model, built once: building one compiles a validator.
 _PAGE_ADAPTERS: dict[type[AccountRead], TypeAdapter[Any]] = {}
 
@@ -42,20 +42,12 @@ def shown_as(model: type[Shown], records: Sequence[ListedAccount]) -> list[Shown
     return shown
 
 
-def page_json(
-    model: type[AccountRead],
-    records: Sequence[ListedAccount],
-    *,
-    has_more: bool,
-    next_cursor: str | None,
-) -> bytes:
-    """Rows of ``listing.list_page`` as the JSON of a page (``AccountList`` and its kin),
-    byte for byte what pydantic would write for the models: the columns are already the
-    fields' JSON values (text, booleans, text arrays) but for the status, shown as
-    ``AccountStatus`` shows it, and timestamps, which orjson writes as pydantic does
-    (UTC as ``Z``, microseconds only when there are some)."""
-    rows = _fields(model, records)
-    for row in rows:
-        row["status"] = _SHOWN_STATUS.get(row["status"], AccountStatus.unknown.value)
-    page = {"data": rows, "has_more": has_more, "next_cursor": next_cursor}
-    return orjson.dumps(page, option=orjson.OPT_UTC_Z)
+def page_json(page: PageText) -> bytes:
+    """A page written by ``listing.page_text`` as the JSON of ``AccountList`` (and its kin),
+    byte for byte what pydantic would write for the models."""
+    cursor = b"null"
+    if page.has_more and page.last_id is not None:
+        cursor = orjson.dumps(encode_cursor(page.last_id))
+    more = b"true" if page.has_more else b"false"
+    accounts = page.accounts.encode()
+    return b'{"data":[' + accounts + b'],"has_more":' + more + b',"next_cursor":' + cursor + b"}"

@@ -38,7 +38,8 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _database(request: Request) -> Database:
+async def database_of(request: Request) -> Database:
+    """The application's database."""
     database: Database = request.app.state.database
     return database
 
@@ -48,7 +49,8 @@ async def _gateway(request: Request) -> StripeGateway:
     return gateway
 
 
-async def _principal(request: Request) -> Principal:
+async def principal_of(request: Request) -> Principal:
+    """The customer the request's bearer token names (a 401 problem otherwise)."""
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.authenticate(request.headers.get("authorization"))
 
@@ -135,7 +137,7 @@ def _rate_limit(
     async def limit(
         *,
         who: Caller = Depends(caller),
-        database: Annotated[Database, Depends(_database)],
+        database: Annotated[Database, Depends(database_of)],
         settings: Annotated[Settings, Depends(_settings)],
     ) -> None:
         await ratelimit.enforce(database, key=key(who), rate=rate(settings), what=what)
@@ -144,7 +146,7 @@ def _rate_limit(
 
 
 CUSTOMER_RATE_LIMIT = _rate_limit(
-    _principal,
+    principal_of,
     lambda principal: f"customer:{principal.customer_id}",
     ratelimit.customer_rate,
     "requests that call Stripe for this customer",
@@ -170,8 +172,8 @@ def created(response: Response, result: Idempotent[T]) -> T:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-DatabaseDep = Annotated[Database, Depends(_database)]
+DatabaseDep = Annotated[Database, Depends(database_of)]
 StripeDep = Annotated[StripeGateway, Depends(_gateway)]
-PrincipalDep = Annotated[Principal, Depends(_principal)]
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
 AdminDep = Annotated[Operator, Depends(authenticate_operator)]
 IdempotencyKeyDep = Annotated[IdempotencyKey | None, Depends(_idempotency_key)]
