@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from relink_api.accounts.state import (
     OwnerChangeUnconfirmed,
 )
 from relink_api.db import Connection, Database
+from relink_api.db.documents import ReceivedDocument
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount, StripeEvent
@@ -101,6 +103,12 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not a JSON object.")
     if _may_hold_secrets(payload):
         document = without_secrets(document)
+    elif payload.startswith(b"{") and b"\x00" not in payload:
+        # Nothing to remove: stored from the bytes Stripe signed, not encoded again. Only
+        # UTF-8 starts so without a NUL byte (json.loads also reads UTF-16 and UTF-32); what
+        # strict UTF-8 refuses (a lone surrogate) goes the way it always went.
+        with contextlib.suppress(UnicodeDecodeError):
+            document = ReceivedDocument(payload.decode(), document)
     try:
         return StripeEvent.model_validate(document), document
     except ValidationError as exc:
