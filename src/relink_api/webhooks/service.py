@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from relink_api.accounts import state
@@ -134,12 +135,12 @@ async def receive_event(
             now=time.time(),
         )
     except SignatureError as exc:
-        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "invalid_signature").inc()
+        count_event(_UNKNOWN_TYPE, "invalid_signature")
         raise WebhookSignatureInvalid(str(exc)) from exc
     try:
         event, document = parse_event(payload)
     except MalformedEvent:
-        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "malformed").inc()
+        count_event(_UNKNOWN_TYPE, "malformed")
         raise
     if event.livemode != (settings.stripe_mode == "live"):
         # A validly signed event of the other mode (a live endpoint's secret configured on
@@ -195,9 +196,22 @@ _UNKNOWN_TYPE = "unknown"
 _OTHER_TYPE = "other"
 
 
+# Each series of relink_webhook_events by its labels, looked up once: labels() takes a lock
+# and checks its values on every call. Both labels come from closed sets.
+_SERIES: dict[tuple[str, str], Counter] = {}
+
+
+def count_event(type_label: str, result: str) -> None:
+    """One event in ``relink_webhook_events``."""
+    series = _SERIES.get((type_label, result))
+    if series is None:
+        series = _SERIES[type_label, result] = WEBHOOK_EVENTS.labels(type_label, result)
+    series.inc()
+
+
 def _acknowledged(event: StripeEvent, result: WebhookResult) -> WebhookAck:
     """The answer to Stripe, once the event's result is durable; counted."""
-    WEBHOOK_EVENTS.labels(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value).inc()
+    count_event(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value)
     return WebhookAck(event_id=event.id, result=result)
 
 
