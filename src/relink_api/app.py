@@ -44,6 +44,7 @@ from relink_api.web.examples import restore_model_examples
 from relink_api.web.pages import PAGE_HEADERS
 from relink_api.web.problem_pages import router as problem_pages_router
 from relink_api.web.problems import Problem, install_problem_handlers
+from relink_api.webhooks.router import DeliveryRoute
 from relink_api.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -223,6 +224,8 @@ def create_app(settings: Settings, *, background_loops: bool = True) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(outbound_router)
     app.include_router(webhooks_router)
+    # Stripe's deliveries skip the walk through the routers above (webhooks.router).
+    app.router.routes.insert(0, DeliveryRoute())
     app.include_router(page_router)
     app.include_router(problem_pages_router)
     if settings.sandbox:

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
+from relink_api.db import Database
 from tests.conftest import Seed
 from tests.factories import fc_account
 from tests.stripe_events import deliver, event
@@ -116,3 +117,16 @@ async def test_an_event_relink_api_does_not_act_on_is_one_statement(
     # The event recorded (and the pool's reset): no transaction, no pre-check.
     assert len(sent) <= 2, kinds(sent)
     assert sent[0].startswith("INSERT INTO webhook_events"), kinds(sent)
+
+
+async def test_a_recorded_event_feeds_only_the_indexes_a_query_reads(db: Database) -> None:
+    # Each index is one more entry written on every delivery: the primary key finds an
+    # event, received_at prunes them (webhooks.repository); none other is read.
+    async with db.connection() as conn:
+        indexes = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'webhook_events' ORDER BY 1"
+        )
+    assert [row["indexname"] for row in indexes] == [
+        "webhook_events_pkey",
+        "webhook_events_received_idx",
+    ]

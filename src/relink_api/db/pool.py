@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from relink_api.db.documents import encode_json
 from relink_api.errors import ServiceUnavailable
 from relink_api.metrics.families import DB_POOL_CONNECTIONS, DB_POOL_LIMIT
 from relink_api.metrics.process import forget_at_exit
@@ -90,7 +91,7 @@ async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
     # jsonb in, dicts out: repositories pass and receive plain Python values.
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            type_name, encoder=encode_json, decoder=json.loads, schema="pg_catalog"
         )
 
 

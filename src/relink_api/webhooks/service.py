@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from relink_api.accounts import state
@@ -20,6 +22,7 @@ from relink_api.accounts.state import (
     OwnerChangeUnconfirmed,
 )
 from relink_api.db import Connection, Database
+from relink_api.db.documents import ReceivedDocument
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
 from relink_api.gateway.objects import FcAccount, StripeEvent
@@ -101,6 +104,12 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not a JSON object.")
     if _may_hold_secrets(payload):
         document = without_secrets(document)
+    elif payload.startswith(b"{") and b"\x00" not in payload:
+        # Nothing to remove: stored from the bytes Stripe signed, not encoded again. Only
+        # UTF-8 starts so without a NUL byte (json.loads also reads UTF-16 and UTF-32); what
+        # strict UTF-8 refuses (a lone surrogate) goes the way it always went.
+        with contextlib.suppress(UnicodeDecodeError):
+            document = ReceivedDocument(payload.decode(), document)
     try:
         return StripeEvent.model_validate(document), document
     except ValidationError as exc:
@@ -126,12 +135,12 @@ async def receive_event(
             now=time.time(),
         )
     except SignatureError as exc:
-        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "invalid_signature").inc()
+        count_event(_UNKNOWN_TYPE, "invalid_signature")
         raise WebhookSignatureInvalid(str(exc)) from exc
     try:
         event, document = parse_event(payload)
     except MalformedEvent:
-        WEBHOOK_EVENTS.labels(_UNKNOWN_TYPE, "malformed").inc()
+        count_event(_UNKNOWN_TYPE, "malformed")
         raise
     if event.livemode != (settings.stripe_mode == "live"):
         # A validly signed event of the other mode (a live endpoint's secret configured on
@@ -187,9 +196,22 @@ _UNKNOWN_TYPE = "unknown"
 _OTHER_TYPE = "other"
 
 
+# Each series of relink_webhook_events by its labels, looked up once: labels() takes a lock
+# and checks its values on every call. Both labels come from closed sets.
+_SERIES: dict[tuple[str, str], Counter] = {}
+
+
+def count_event(type_label: str, result: str) -> None:
+    """One event in ``relink_webhook_events``."""
+    series = _SERIES.get((type_label, result))
+    if series is None:
+        series = _SERIES[type_label, result] = WEBHOOK_EVENTS.labels(type_label, result)
+    series.inc()
+
+
 def _acknowledged(event: StripeEvent, result: WebhookResult) -> WebhookAck:
     """The answer to Stripe, once the event's result is durable; counted."""
-    WEBHOOK_EVENTS.labels(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value).inc()
+    count_event(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value)
     return WebhookAck(event_id=event.id, result=result)
 
 
