@@ -62,19 +62,20 @@ class Comparison:
     def row(self) -> list[str]:
         subject = _summary(self.subject_runs)
         baseline = _summary(self.baseline_runs)
+        measured_beside = bool(self.baseline_runs)
         if self.latency_ms is None:
-            versus = f"{self.ratio:.2f}x"
+            versus = f"{self.ratio:.2f}x" if measured_beside else "—"
         else:
             versus = (
                 f"p50 {subject['p50_ms'] - self.latency_ms:+.0f} ms, "
                 f"p99 {subject['p99_ms'] - self.latency_ms:+.0f} ms"
             )
-        errors = f"{subject['errors']} / {baseline['errors']}"
+        errors = f"{subject['errors']} / {baseline['errors'] if measured_beside else '—'}"
         if self.repeats:
             errors += f" ({self.repeats} repeated events)"
         return [
             self.figure,
-            f"{self.baseline} {baseline['rps']:,.0f} rps",
+            f"{self.baseline} {baseline['rps']:,.0f} rps" if measured_beside else "—",
             f"{subject['rps']:,.0f} rps",
             versus,
             f"{subject['p50_ms']:.1f} / {subject['p99_ms']:.1f} ms",

@@ -165,3 +165,16 @@ def test_a_second_run_the_same_day_keeps_the_first_runs_results(tmp_path: Path) 
     assert second == tmp_path / "2026-11-30-2"
     second.with_suffix(".md").write_text("")
     assert results_stem(tmp_path, started) == tmp_path / "2026-11-30-3"
+
+
+def test_a_figure_without_a_baseline_shows_a_dash_not_nan() -> None:
+    # The operator's reads of figure 4 are timed alone, at one connection.
+    alone = Comparison(figure="summary", baseline="-", target="p99 < 50 ms")
+    alone.subject_runs.append(
+        wrk.Run(rps=80.0, p50_ms=11.8, p99_ms=19.4, requests=400, non_2xx=0, socket_errors=0)
+    )
+    cells = alone.row()
+    assert "nan" not in " ".join(cells)
+    assert cells[1] == "—"
+    assert cells[3] == "—"
+    assert cells[5] == "0 / —"
