@@ -35,3 +35,15 @@ async def test_each_series_is_looked_up_once(
     monkeypatch.undo()
     assert len(looked_up) <= 1
     assert applied_new_accounts() == before + 3
+
+
+async def test_an_object_its_handler_cannot_read_is_counted_as_malformed(
+    client: httpx.AsyncClient,
+) -> None:
+    labels = {"type": "financial_connections.account.created", "result": "malformed"}
+    before = REGISTRY.get_sample_value("relink_webhook_events_total", labels) or 0.0
+    # A signed, well-formed envelope whose object is not a Financial Connections account.
+    document = event("financial_connections.account.created", {"object": "customer"})
+    response = await deliver(client, document)
+    assert response.status_code == 400
+    assert REGISTRY.get_sample_value("relink_webhook_events_total", labels) == before + 1

@@ -158,12 +158,17 @@ async def receive_event(
         )
         return _acknowledged(event, result)
 
-    plan = planned(event)
-    if plan is None:
-        # A redelivery of an applied event needs no Stripe call and no transaction.
-        if await _is_recorded(db, event.id):
-            return _acknowledged(event, WebhookResult.duplicate)
-        plan = await HANDLERS[event.type](event, db, gateway)
+    try:
+        plan = planned(event)
+        if plan is None:
+            # A redelivery of an applied event needs no Stripe call and no transaction.
+            if await _is_recorded(db, event.id):
+                return _acknowledged(event, WebhookResult.duplicate)
+            plan = await HANDLERS[event.type](event, db, gateway)
+    except MalformedEvent:
+        # An envelope that reads, around an object its type's handler cannot read.
+        count_event(_type_label(event), "malformed")
+        raise
     try:
         result = await _record_and_apply(db, event, document, plan)
     except ConflictingSnapshot as conflict:
@@ -209,9 +214,13 @@ def count_event(type_label: str, result: str) -> None:
     series.inc()
 
 
+def _type_label(event: StripeEvent) -> str:
+    return event.type if event.type in HANDLERS else _OTHER_TYPE
+
+
 def _acknowledged(event: StripeEvent, result: WebhookResult) -> WebhookAck:
     """The answer to Stripe, once the event's result is durable; counted."""
-    count_event(event.type if event.type in HANDLERS else _OTHER_TYPE, result.value)
+    count_event(_type_label(event), result.value)
     return WebhookAck(event_id=event.id, result=result)
 
 
