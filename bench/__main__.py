@@ -61,10 +61,12 @@ def _git_commit() -> str:
     return done.stdout.strip()
 
 
-async def _database(data: Path) -> str:
+async def _database(data: Path, name: str | None = None) -> str:
     from relink_api.db.embedded import start_embedded_postgres
 
-    return await start_embedded_postgres(data)
+    if name is None:
+        return await start_embedded_postgres(data)
+    return await start_embedded_postgres(data, database=name)
 
 
 def _stop_all(services: list[Service]) -> None:
@@ -102,8 +104,12 @@ def measure(args: argparse.Namespace) -> tuple[list[Comparison], list[Measure]]:
             service.wait_ready(path)
         seeded = asyncio.run(seed(dsn, rig, customers=args.create_connections))
         if "webhooks" in args.only:
-            hooks, rss = figures.webhooks(rig, server, bare, options)
-            comparisons.append(hooks)
+            # Figure 1's floor writes into a database of its own on the same server.
+            naive = rig.start_naive(asyncio.run(_database(data, "bench_naive")))
+            services.append(naive)
+            naive.wait_ready("/")
+            hooks, rss = figures.webhooks(rig, server, bare, naive, options)
+            comparisons += hooks
             measures.append(rss)
         if "list" in args.only:
             comparisons.append(figures.account_list(server, bare, seeded, options))

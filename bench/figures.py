@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -77,33 +78,52 @@ def _against(url: str, load: wrk.Load, *, drained: Service | None = None) -> Tar
 
 
 def webhooks(
-    rig: Rig, server: Service, bare: Service, options: Options
-) -> tuple[Comparison, Measure]:
-    """Figure 1 (signed webhook ingest, unique events) and figure 6's peak RSS under it."""
+    rig: Rig, server: Service, bare: Service, naive: Service | None, options: Options
+) -> tuple[list[Comparison], Measure]:
+    """Figure 1 (signed webhook ingest, unique events), the same load on its floor (a naive
+    handler: signature check and one durable insert) when given, and figure 6's peak RSS
+    under figure 1."""
     figure = Comparison(
         "1. signed webhook ingest, durable, unique events", "bare", "≥ 0.35x, p99 < 50 ms"
     )
+    floor = Comparison("1. the same, a naive handler (HMAC + one durable insert)", "bare", "—")
     rss = Measure("6. peak RSS under figure 1", "MB", "< 200 MB", reduce="max")
     peak = PeakRss(server.process.pid)
     events = rig.work / "events.lines"
     load = replace(options.load(), script=REPLAY, script_args=(str(events), "Stripe-Signature"))
-    observed: list[float] = []
 
-    def ingest(seconds: float) -> wrk.Run:
-        # A file of fresh events per run: each is sent once, well within the tolerance.
-        count = events_needed(seconds, observed)
-        write_lines(events, signed_events(count, secret=WEBHOOK_SECRET, customer=HOOK_CUSTOMER))
-        with peak.sampling():
-            run = wrk.run(server.base + "/v1/webhooks/stripe", replace(load, seconds=seconds))
-        observed.append(run.rps)
-        figure.repeats += max(0, run.requests - count)
-        rss.values.append(peak.peak_bytes / 2**20)
-        return run
+    def ingest(target: Service, comparison: Comparison, sampled: bool) -> Target:
+        observed: list[float] = []
 
-    runs = alternate({"bare": _against(bare.base + "/", options.load()), "ours": ingest}, options)
-    figure.baseline_runs, figure.subject_runs = runs["bare"], runs["ours"]
+        def run_once(seconds: float) -> wrk.Run:
+            # A file of fresh events per run: each is sent once, well within the tolerance.
+            count = events_needed(seconds, observed)
+            write_lines(events, signed_events(count, secret=WEBHOOK_SECRET, customer=HOOK_CUSTOMER))
+            url = target.base + "/v1/webhooks/stripe"
+            with peak.sampling() if sampled else contextlib.nullcontext():
+                run = wrk.run(url, replace(load, seconds=seconds))
+            observed.append(run.rps)
+            comparison.repeats += max(0, run.requests - count)
+            if sampled:
+                rss.values.append(peak.peak_bytes / 2**20)
+            return run
+
+        return run_once
+
+    targets = {
+        "bare": _against(bare.base + "/", options.load()),
+        "ours": ingest(server, figure, sampled=True),
+    }
+    if naive is not None:
+        targets["naive"] = ingest(naive, floor, sampled=False)
+    runs = alternate(targets, options)
+    figure.baseline_runs = floor.baseline_runs = runs["bare"]
+    figure.subject_runs = runs["ours"]
     events.unlink(missing_ok=True)
-    return figure, rss
+    if naive is None:
+        return [figure], rss
+    floor.subject_runs = runs["naive"]
+    return [figure, floor], rss
 
 
 def account_list(server: Service, bare: Service, seeded: Seeded, options: Options) -> Comparison:

@@ -153,7 +153,7 @@ def measure(
             loaded = size
             label = f"{size // 1000:,} k" if size < 1_000_000 else f"{size // 1_000_000} M"
             measures.append(Measure(f"4. bulk load to {label} accounts", "s", "", [seconds]))
-            hooks, _ = figures.webhooks(rig, server, bare, options)
+            (hooks,), _ = figures.webhooks(rig, server, bare, None, options)
             listed = figures.account_list(server, bare, seeded, options)
             for comparison in (hooks, listed):
                 comparison.figure = f"4. at {label}: {comparison.figure}"
