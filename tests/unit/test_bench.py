@@ -178,3 +178,20 @@ def test_a_figure_without_a_baseline_shows_a_dash_not_nan() -> None:
     assert cells[1] == "—"
     assert cells[3] == "—"
     assert cells[5] == "0 / —"
+
+
+def test_the_floor_checks_signatures_as_relink_api_does() -> None:
+    # Figure 1's floor must do the check it stands for: a floor that accepted anything
+    # would flatter itself.
+    from bench.peers.naive_ingest import signed
+
+    now = int(time.time())
+    body = b'{"id":"evt_1","type":"financial_connections.account.created"}'
+    header = stripe_signature(body, "whsec_floor", now)
+    assert signed(body, header, b"whsec_floor", now)
+    assert signed(body, "v1=00," + header, b"whsec_floor", now)
+    assert not signed(body + b" ", header, b"whsec_floor", now)
+    assert not signed(body, header, b"whsec_other", now)
+    assert not signed(body, header, b"whsec_floor", now + 301)
+    assert not signed(body, header.replace("t=", "t=x"), b"whsec_floor", now)
+    assert not signed(body, "", b"whsec_floor", now)
