@@ -154,7 +154,7 @@ def measure(
             label = f"{size // 1000:,} k" if size < 1_000_000 else f"{size // 1_000_000} M"
             measures.append(Measure(f"4. bulk load to {label} accounts", "s", "", [seconds]))
             (hooks,), _ = figures.webhooks(rig, server, bare, None, options)
-            listed = figures.account_list(server, bare, seeded, options)
+            (listed,) = figures.account_list(server, bare, None, seeded, options)
             for comparison in (hooks, listed):
                 comparison.figure = f"4. at {label}: {comparison.figure}"
                 comparisons.append(comparison)

@@ -84,14 +84,21 @@ class Rig:
         argv += ["--log-level", "warning", "--no-access-log"]
         return start("bare", argv, port=port, logs=self.logs, cwd=ROOT, env=clean_environment())
 
-    def start_naive(self, dsn: str) -> Service:
-        """Figure 1's floor (bench/peers/naive_ingest.py) on its own database of the run's
-        PostgreSQL, served as the bare app is."""
+    def start_floor(self, dsn: str, accounts_dsn: str) -> Service:
+        """The floors of figures 1 and 2 (bench/peers/floor.py), served as the bare app is:
+        events go to ``dsn``, a database of their own; accounts are read from
+        relink-api's (``accounts_dsn``)."""
         port = free_port()
-        argv = [str(BIN / "uvicorn"), "bench.peers.naive_ingest:app", "--host", "127.0.0.1"]
+        argv = [str(BIN / "uvicorn"), "bench.peers.floor:app", "--host", "127.0.0.1"]
         argv += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-        env = {**clean_environment(), "NAIVE_DSN": dsn, "NAIVE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-        return start("naive", argv, port=port, logs=self.logs, cwd=ROOT, env=env)
+        env = {
+            **clean_environment(),
+            "FLOOR_DSN": dsn,
+            "FLOOR_ACCOUNTS_DSN": accounts_dsn,
+            "FLOOR_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "FLOOR_JWT_SECRET": self.jwt_secret,
+        }
+        return start("floor", argv, port=port, logs=self.logs, cwd=ROOT, env=env)
 
     def start_peer(self, accounts: Path) -> Service | None:
         """The Flask peer under gunicorn (default workers); ``None`` when scripts/bench has

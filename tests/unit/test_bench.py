@@ -183,7 +183,7 @@ def test_a_figure_without_a_baseline_shows_a_dash_not_nan() -> None:
 def test_the_floor_checks_signatures_as_relink_api_does() -> None:
     # Figure 1's floor must do the check it stands for: a floor that accepted anything
     # would flatter itself.
-    from bench.peers.naive_ingest import signed
+    from bench.peers.floor import signed
 
     now = int(time.time())
     body = b'{"id":"evt_1","type":"financial_connections.account.created"}'
