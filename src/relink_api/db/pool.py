@@ -104,6 +104,13 @@ class Database:
     ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        # Turns at the pool, first come first served. asyncpg's pool waits on an
+        # asyncio.Queue, whose get() lets a newcomer take a connection that was just handed
+        # to a woken waiter, which then queues again at the back: under more concurrent
+        # units of work than connections, a few waited ten times the median (p99 67 ms
+        # beside a p50 of 9 ms). A Semaphore serves waiters in order and lets no newcomer
+        # pass one; with no more holders than connections, the pool itself never waits.
+        self._turns = asyncio.Semaphore(pool.get_max_size())
         # None: a pool made elsewhere, with asyncpg's own full reset on every release.
         self._resets = resets
         # Children looked up once: ``labels()`` costs more than the ``set()`` it precedes,
@@ -160,24 +167,36 @@ class Database:
         try:
             # Bounded: with every connection held (a locked table, a slow query), waiting
             # longer only piles requests up behind the pool.
-            conn = await self._pool.acquire(timeout=self._acquire_timeout)
+            async with asyncio.timeout(self._acquire_timeout):
+                await self._turns.acquire()
+                try:
+                    conn = await self._pool.acquire()
+                except BaseException:
+                    self._turns.release()
+                    raise
         except TimeoutError as exc:
-            logger.warning("no database connection within %ss", self._acquire_timeout)
-            raise DatabaseUnavailable(
-                f"No database connection became free within {self._acquire_timeout:g} s; "
-                "nothing was changed. Retry shortly.",
-                headers={"Retry-After": _RETRY_AFTER_SECONDS},
-            ) from exc
+            raise self._no_connection() from exc
         except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
-        self.note_pool()
-        if keeps_session_state and self._resets is not None:
-            self._resets.pending.add(conn.get_server_pid())
         try:
+            self.note_pool()
+            if keeps_session_state and self._resets is not None:
+                self._resets.pending.add(conn.get_server_pid())
             yield conn
         finally:
-            await self._release(conn)
-            self.note_pool()
+            try:
+                await self._release(conn)
+                self.note_pool()
+            finally:
+                self._turns.release()
+
+    def _no_connection(self) -> DatabaseUnavailable:
+        logger.warning("no database connection within %ss", self._acquire_timeout)
+        return DatabaseUnavailable(
+            f"No database connection became free within {self._acquire_timeout:g} s; "
+            "nothing was changed. Retry shortly.",
+            headers={"Retry-After": _RETRY_AFTER_SECONDS},
+        )
 
     async def _release(self, conn: Connection) -> None:
         try:
