@@ -14,14 +14,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from relink_api.accounts import state
+from relink_api.accounts import at_once_batch
 from relink_api.accounts.state import (
     ConflictingSnapshot,
     Notice,
     Observation,
     OwnerChangeUnconfirmed,
 )
-from relink_api.db import Connection, Database
+from relink_api.db import Database
 from relink_api.db.documents import ReceivedDocument
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
@@ -262,16 +262,17 @@ async def _record_and_apply(
 ) -> WebhookResult:
     """Apply the plan and record the event with its result, in one transaction; an event
     that changes nothing is recorded in one statement, without a transaction, and so is an
-    account event that needs nothing SQL cannot do (``state.apply_at_once``)."""
+    account event that needs nothing SQL cannot do (``at_once_batch.apply_at_once``, with
+    the events that arrive meanwhile)."""
     if not plan.handled:
         async with db.connection() as conn:
             recorded = await repository.record(
                 conn, event=event, payload=document, result=WebhookResult.ignored.value
             )
         return WebhookResult.ignored if recorded else WebhookResult.duplicate
+    if (at_once := await _applied_at_once(db, event, document, plan)) is not None:
+        return at_once
     async with db.connection() as conn:
-        if (at_once := await _applied_at_once(conn, event, document, plan)) is not None:
-            return at_once
         try:
             async with conn.transaction():
                 result = WebhookResult.stale if await plan.apply(conn) else WebhookResult.applied
@@ -285,13 +286,13 @@ async def _record_and_apply(
 
 
 async def _applied_at_once(
-    conn: Connection, event: StripeEvent, document: dict[str, Any], plan: Plan
+    db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
 ) -> WebhookResult | None:
     """The result of a plan of one account snapshot and nothing else, if one statement
     could apply it; ``None``: nothing was written."""
     if len(plan.accounts) != 1 or plan.authorization or plan.payment_method:
         return None
-    outcome = await state.apply_at_once(conn, plan.accounts[0], event, document)
+    outcome = await at_once_batch.apply_at_once(db, plan.accounts[0], event, document)
     return None if outcome is None else WebhookResult(outcome)
 
 
