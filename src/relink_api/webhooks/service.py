@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,6 +117,15 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not a Stripe event (id, type, created).") from exc
 
 
+# What is said of an event once its result is durable: by default its own log line.
+ResultNote = Callable[[StripeEvent, WebhookResult], None]
+
+
+def log_result(event: StripeEvent, result: WebhookResult) -> None:
+    """The event's line: its id, type and result."""
+    logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+
+
 async def receive_event(
     db: Database,
     gateway: StripeGateway,
@@ -123,8 +133,10 @@ async def receive_event(
     *,
     payload: bytes,
     signature_header: str | None,
+    note: ResultNote = log_result,
 ) -> WebhookAck:
-    """Verify, record and apply one delivery. Answers only after the commit."""
+    """Verify, record and apply one delivery. Answers only after the commit; ``note``
+    says what became of the event (not for a redelivery answered before any work)."""
     secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
     try:
         verify(
@@ -191,7 +203,7 @@ async def receive_event(
             for observation in plan.accounts
         ]
         result = await _record_and_apply(db, event, document, plan)
-    logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+    note(event, result)
     return _acknowledged(event, result)
 
 
