@@ -30,9 +30,11 @@ async def test_a_delivery_logs_one_line_that_names_its_event(
         assert line.getMessage().endswith(
             f": webhook {document['id']} financial_connections.account.created: {result}"
         )
-        fields = {name: getattr(line, name) for name in ("event_id", "event_type")}
+        fields = {
+            name: getattr(line, name) for name in ("event_id", "event_type", "webhook_result")
+        }
         assert fields == {
             "event_id": document["id"],
             "event_type": "financial_connections.account.created",
+            "webhook_result": result,
         }
-        assert line.webhook_result == result
