@@ -155,17 +155,14 @@ def test_every_line_of_a_request_carries_its_id_and_is_json(server: LoggingServe
 
 def test_a_webhook_line_carries_the_id_of_the_webhook_post(server: LoggingServer) -> None:
     # The sandbox announces its demo accounts by webhook at start-up, from a loop of its
-    # own: each delivery is a POST that gets an id of its own.
-    lines = server.wait_for(
-        lambda lines: any(line["logger"] == "relink_api.webhooks.service" for line in lines)
-    )
-    posts = {
-        line["request_id"]
-        for line in lines
-        if line["logger"] == "relink_api.access" and line["path"] == "/v1/webhooks/stripe"
-    }
-    webhooks = [line for line in lines if line["logger"] == "relink_api.webhooks.service"]
-    assert all(line.get("request_id") in posts for line in webhooks), webhooks
+    # own: each delivery is a POST that gets an id of its own, and one line, its access
+    # line, which says what became of the event.
+    lines = server.wait_for(lambda lines: any("webhook_result" in line for line in lines))
+    webhooks = [line for line in lines if "webhook_result" in line]
+    assert all(line["logger"] == "relink_api.access" for line in webhooks), webhooks
+    assert all(line["path"] == "/v1/webhooks/stripe" for line in webhooks), webhooks
+    assert all(line["request_id"] and line["event_id"] in line["message"] for line in webhooks)
+    assert not [line for line in lines if line["message"].startswith("webhook evt_")]
 
 
 def test_background_loops_log_without_a_request_id(server: LoggingServer) -> None:

@@ -298,18 +298,26 @@ async def apply_all(
     return applied
 
 
-async def apply_at_once(
-    conn: Connection, observation: Observation, event: StripeEvent, payload: dict[str, Any]
-) -> notice_repository.Outcome | None:
-    """Record ``event`` and apply the snapshot its ``payload`` carries in one statement,
-    outside any transaction, when ``apply`` would do nothing SQL cannot (migration 0015 says
-    which); ``None``: nothing was written, ``apply`` it in a transaction."""
+def at_once_event(
+    observation: Observation, event: StripeEvent, payload: dict[str, Any]
+) -> notice_repository.AccountEvent | None:
+    """What ``apply_at_once`` or a batch (``at_once_batch``) sends for ``event`` when ``apply``
+    would do nothing SQL cannot (migration 0015 says which); ``None``: ``apply`` it."""
     account = observation.account
     if observation.origin != Notice(event.id, ordered=True, owner_change="confirm") or (
         observation.as_of != event.created_at or account.status not in KNOWN_STATUSES
     ):
         return None  # an unknown status is logged, and made due, by apply
-    return await notice_repository.apply_event(conn, event, payload, account, observation.raw)
+    return notice_repository.account_event(event, payload, account, observation.raw)
+
+
+async def apply_at_once(
+    conn: Connection, observation: Observation, event: StripeEvent, payload: dict[str, Any]
+) -> notice_repository.Outcome | None:
+    """Record ``event`` and apply its ``payload``'s snapshot in one statement, outside any
+    transaction (see ``at_once_event``); ``None``: nothing was written, ``apply`` it."""
+    element = at_once_event(observation, event, payload)
+    return None if element is None else await notice_repository.apply_event(conn, element)
 
 
 async def _recorded(conn: Connection, origin: Origin, result: AppliedSnapshot) -> AppliedSnapshot:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -119,6 +119,7 @@ class Database:
         self._idle_gauge = DB_POOL_CONNECTIONS.labels("idle")
         DB_POOL_LIMIT.labels("min").set(pool.get_min_size())
         DB_POOL_LIMIT.labels("max").set(pool.get_max_size())
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def connect(cls, dsn: str, settings: Settings) -> Database:
@@ -222,5 +223,12 @@ class Database:
             return False
         return bool(value == 1)
 
+    def before_close(self, drain: Callable[[], Awaitable[None]]) -> None:
+        """Await ``drain`` when the pool closes, before it does: work queued on the pool
+        (webhook events waiting for a batch) ends first."""
+        self._before_close.append(drain)
+
     async def close(self) -> None:
+        for drain in self._before_close:
+            await drain()
         await self._pool.close()

@@ -11,12 +11,14 @@ from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from relink_api.edge.body_limit import WEBHOOK_MAX_BODY_BYTES, WEBHOOK_PATH
+from relink_api.edge.request_context import note_on_access_line
 from relink_api.errors import NotFound
+from relink_api.gateway.objects import StripeEvent
 from relink_api.settings import Settings
 from relink_api.web.responses import problem_responses
 from relink_api.web.security import NO_CREDENTIALS
 from relink_api.webhooks import service
-from relink_api.webhooks.schemas import WebhookAck
+from relink_api.webhooks.schemas import WebhookAck, WebhookResult
 
 router = APIRouter(tags=["webhooks"])
 
@@ -129,8 +131,25 @@ async def _received(request: Request, signature: str | None) -> WebhookAck:
     # The body limit in front of every route (relink_api.edge.body_limit) has bounded it.
     payload = await request.body()
     state = request.app.state
+    scope = request.scope
+
+    def on_access_line(event: StripeEvent, result: WebhookResult) -> None:
+        # One line a delivery: the event's on the access line, not a line of its own.
+        note_on_access_line(
+            scope,
+            f"webhook {event.id} {event.type}: {result.value}",
+            event_id=event.id,
+            event_type=event.type,
+            webhook_result=result.value,
+        )
+
     return await service.receive_event(
-        state.database, state.stripe, settings, payload=payload, signature_header=signature
+        state.database,
+        state.stripe,
+        settings,
+        payload=payload,
+        signature_header=signature,
+        note=on_access_line,
     )
 
 

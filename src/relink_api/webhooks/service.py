@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,14 +15,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from relink_api.accounts import state
+from relink_api.accounts import at_once_batch
 from relink_api.accounts.state import (
     ConflictingSnapshot,
     Notice,
     Observation,
     OwnerChangeUnconfirmed,
 )
-from relink_api.db import Connection, Database
+from relink_api.db import Database
 from relink_api.db.documents import ReceivedDocument
 from relink_api.errors import BadRequest
 from relink_api.gateway.client import StripeGateway
@@ -116,6 +117,15 @@ def parse_event(payload: bytes) -> tuple[StripeEvent, dict[str, Any]]:
         raise MalformedEvent("The body is not a Stripe event (id, type, created).") from exc
 
 
+# What is said of an event once its result is durable: by default its own log line.
+ResultNote = Callable[[StripeEvent, WebhookResult], None]
+
+
+def log_result(event: StripeEvent, result: WebhookResult) -> None:
+    """The event's line: its id, type and result."""
+    logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+
+
 async def receive_event(
     db: Database,
     gateway: StripeGateway,
@@ -123,8 +133,10 @@ async def receive_event(
     *,
     payload: bytes,
     signature_header: str | None,
+    note: ResultNote = log_result,
 ) -> WebhookAck:
-    """Verify, record and apply one delivery. Answers only after the commit."""
+    """Verify, record and apply one delivery. Answers only after the commit; ``note``
+    says what became of the event (not for a redelivery answered before any work)."""
     secrets = [secret.get_secret_value() for secret in settings.stripe_webhook_secrets]
     try:
         verify(
@@ -191,7 +203,7 @@ async def receive_event(
             for observation in plan.accounts
         ]
         result = await _record_and_apply(db, event, document, plan)
-    logger.info("webhook %s %s: %s", event.id, event.type, result.value)
+    note(event, result)
     return _acknowledged(event, result)
 
 
@@ -262,16 +274,17 @@ async def _record_and_apply(
 ) -> WebhookResult:
     """Apply the plan and record the event with its result, in one transaction; an event
     that changes nothing is recorded in one statement, without a transaction, and so is an
-    account event that needs nothing SQL cannot do (``state.apply_at_once``)."""
+    account event that needs nothing SQL cannot do (``at_once_batch.apply_at_once``, with
+    the events that arrive meanwhile)."""
     if not plan.handled:
         async with db.connection() as conn:
             recorded = await repository.record(
                 conn, event=event, payload=document, result=WebhookResult.ignored.value
             )
         return WebhookResult.ignored if recorded else WebhookResult.duplicate
+    if (at_once := await _applied_at_once(db, event, document, plan)) is not None:
+        return at_once
     async with db.connection() as conn:
-        if (at_once := await _applied_at_once(conn, event, document, plan)) is not None:
-            return at_once
         try:
             async with conn.transaction():
                 result = WebhookResult.stale if await plan.apply(conn) else WebhookResult.applied
@@ -285,13 +298,13 @@ async def _record_and_apply(
 
 
 async def _applied_at_once(
-    conn: Connection, event: StripeEvent, document: dict[str, Any], plan: Plan
+    db: Database, event: StripeEvent, document: dict[str, Any], plan: Plan
 ) -> WebhookResult | None:
     """The result of a plan of one account snapshot and nothing else, if one statement
     could apply it; ``None``: nothing was written."""
     if len(plan.accounts) != 1 or plan.authorization or plan.payment_method:
         return None
-    outcome = await state.apply_at_once(conn, plan.accounts[0], event, document)
+    outcome = await at_once_batch.apply_at_once(db, plan.accounts[0], event, document)
     return None if outcome is None else WebhookResult(outcome)
 
 
