@@ -198,9 +198,10 @@ async def test_every_answer_is_fastapis_own(
         if middle == before and len(resolved) == middle + 1:
             plain.append(index)
 
-    # Served without resolving dependencies: three creates, one keyed, its replay and its
-    # key reused for another body, the unauthenticated, the other's account, the healthy
-    # one and the rate-limited customer. Every answer is the same, refusals and their order
+    # Served without resolving dependencies: two creates, a hosted one (501: this server
+    # has no public base URL), one keyed, its replay and its key reused for another body,
+    # the unauthenticated, the other's account, the healthy one and the rate-limited
+    # customer. Every answer is the same, refusals and their order
     # included.
     assert plain == [0, 1, 2, 3, 4, 5, 19, 20, 22, 23, 27]
     for request, mine_answer, their_answer in zip(fast_requests, fast, own, strict=True):
