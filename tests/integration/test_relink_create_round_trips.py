@@ -5,38 +5,17 @@ a read per table, or to a transaction block for the write, fails."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-import asyncpg
 import httpx
-import pytest
 import respx
 
 from relink_api.db import Database
 from tests.conftest import Seed
 from tests.factories import fc_session
+from tests.integration import counted
 
 SESSIONS = "/v1/financial_connections/sessions"
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement the app's pool sends, in order (requested before the app starts)."""
-    sent: list[str] = []
-    create_pool = asyncpg.create_pool
-
-    def counted_pool(*args: Any, **kwargs: Any) -> Any:
-        init: Callable[[Any], Awaitable[None]] = kwargs["init"]
-
-        async def init_counted(conn: Any) -> None:
-            await init(conn)
-            conn.add_query_logger(lambda record: sent.append(" ".join(record.query.split())))
-
-        return create_pool(*args, **{**kwargs, "init": init_counted})
-
-    monkeypatch.setattr(asyncpg, "create_pool", counted_pool)
-    return sent
+statements = counted.statements
 
 
 def kinds(sent: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from fastapi import FastAPI, routing
+from fastapi import FastAPI
 
 from relink_api.auth import Principal
 from relink_api.db import Database
@@ -20,26 +20,14 @@ from relink_api.settings import Settings
 from relink_api.web.deps import principal_of
 from tests.conftest import Seed, bearer
 from tests.factories import fc_session
+from tests.integration import counted
 
 SESSIONS = "/v1/financial_connections/sessions"
+resolved = counted.resolved
 # Answers that differ from request to request whoever serves them.
 _PER_REQUEST = {"date", "x-request-id", "server-timing", "content-length"}
 
 Request = tuple[str, dict[str, str], bytes]
-
-
-@pytest.fixture
-def resolved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The path of each request whose dependencies FastAPI resolved."""
-    paths: list[str] = []
-    solve = getattr(routing, "solve_dependencies")  # noqa: B009 (not re-exported, for mypy)
-
-    async def counted(*, request: Any, **kwargs: Any) -> Any:
-        paths.append(request.url.path)
-        return await solve(request=request, **kwargs)
-
-    monkeypatch.setattr(routing, "solve_dependencies", counted)
-    return paths
 
 
 @pytest.fixture
