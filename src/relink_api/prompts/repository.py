@@ -162,17 +162,6 @@ async def unannounced_expiries(
     return {record["account_id"] for record in records}
 
 
-async def relink_started(conn: Connection, *, account_id: str, at: datetime) -> None:
-    await conn.execute(
-        """
-        UPDATE link_breaks SET relink_started_at = $2
-        WHERE account_id = $1 AND closed_at IS NULL AND relink_started_at IS NULL
-        """,
-        account_id,
-        at,
-    )
-
-
 _EPISODE_COLUMNS = (
     "id, account_id, customer_id, kind, broken_at, expected_at, covered_through, planned"
 )

@@ -1,20 +1,14 @@
-"""What other features ask of the prompts feature: a relink started during an episode, and
-the funnel the operator summary reports."""
+"""What other features ask of the prompts feature: the funnel the operator summary reports.
+(A relink started during an episode is recorded with the session itself: migration 0018.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from relink_api.db import Connection, Database
+from relink_api.db import Database
 from relink_api.outbound import outbox
 from relink_api.prompts import repository
-
-
-async def relink_started(conn: Connection, *, account_id: str, at: datetime) -> None:
-    """A customer started a relink of the account: the first one during its open episode
-    is when the episode's relink started (in the caller's transaction)."""
-    await repository.relink_started(conn, account_id=account_id, at=at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from relink_api.gateway.errors import StripeInvalidRequest
 from relink_api.gateway.objects import AccountHolder, FcSession
 from relink_api.gateway.requests import RelinkSessionRequest
 from relink_api.idempotency.service import Claim
-from relink_api.prompts import service as prompts_service
 from relink_api.redirects import is_allowed_return_url
 from relink_api.relink import repository
 from relink_api.relink.create_schemas import (
@@ -145,13 +144,10 @@ async def new_session(
     _check_request(request, settings)
     hosted = request.ui_mode is UiMode.hosted
     async with db.connection() as conn:
-        account = await accounts_service.load_owned(
+        account, on_authorization = await accounts_service.load_owned_with_siblings(
             conn, principal=principal, account_id=request.account_id
         )
-        authorization_id = _ensure_repairable(account, request.scope)
-        on_authorization = await accounts_service.on_authorization(
-            conn, authorization_id=authorization_id, customer_id=principal.customer_id
-        )
+    authorization_id = _ensure_repairable(account, request.scope)
     permissions = (
         [permission.value for permission in request.permissions]
         if request.permissions
@@ -211,7 +207,7 @@ async def new_session(
         raise RuntimeError("Stripe returned a session without a client_secret")
     if request.delivery is Delivery.url and not stripe_session.url:
         raise RuntimeError("Stripe returned a hosted session without a url")
-    async with db.transaction() as conn:
+    async with db.connection() as conn:
         row = await repository.insert(
             conn,
             session_id=session_id,
@@ -226,11 +222,10 @@ async def new_session(
             accounts_at_start={sibling.id: sibling.link_health for sibling in on_authorization},
             delivery=request.delivery,
             return_token_sha256=token_hash,
-        )
-        if request.delivery is not Delivery.email:
             # An emailed relink is a prompt (a reminder's, or an operator's), not the
             # customer starting one.
-            await prompts_service.relink_started(conn, account_id=account.id, at=row.created_at)
+            started=request.delivery is not Delivery.email,
+        )
     logger.info(
         "relink session %s created (stripe %s, scope %s, account %s, %s%s)",
         row.id,

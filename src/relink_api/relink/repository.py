@@ -41,14 +41,15 @@ async def insert(
     accounts_at_start: dict[str, LinkHealth],
     delivery: Delivery | None,
     return_token_sha256: str | None,
+    started: bool,
 ) -> RelinkSessionRow:
+    """Store a new session and, when ``started`` (the customer started it), mark the
+    account's open break episode as relinking: one statement, its own transaction
+    (migration 0018), so call it outside a transaction block."""
     record = await conn.fetchrow(
         f"""
-        INSERT INTO relink_sessions (
-            id, stripe_session_id, customer_id, scope, authorization_id, account_id, ui_mode,
-            permissions, return_url, accounts_at_start, delivery, return_token_sha256)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        RETURNING {_COLUMNS}
+        SELECT {_COLUMNS}
+        FROM relink_session_created($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         """,
         session_id,
         stripe_session_id,
@@ -62,6 +63,7 @@ async def insert(
         accounts_at_start,
         delivery,
         return_token_sha256,
+        started,
     )
     assert record is not None
     return RelinkSessionRow.from_record(record)

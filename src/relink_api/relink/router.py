@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from relink_api.relink import service
+from relink_api.relink.create_route import CreateSessionRoute
 from relink_api.relink.create_schemas import (
     CreatedSession,
     RelinkSessionCreate,
@@ -45,25 +46,6 @@ _SESSION_LINKS = links(
 )
 
 
-@router.post(
-    "/v1/relink-sessions",
-    response_model=RelinkSessionCreated,
-    status_code=status.HTTP_201_CREATED,
-    operation_id="createRelinkSession",
-    summary="Start a relink for one of the caller's accounts",
-    description="Creates a Stripe Financial Connections session with `relink_options` for "
-    "the account (`scope: account`) or for any eligible checking or savings account at the "
-    "same bank (`scope: institution`). Modal sessions return the `client_secret` for "
-    "Stripe.js or the mobile SDK, once (it is never stored); hosted sessions return the "
-    "Stripe-hosted `url` (`delivery: url`) or neither (`delivery: email`). An account that "
-    "relinking cannot repair (healthy, unrepairable, disconnected) is a 409 that says what "
-    "to do instead. Safe to retry with an `Idempotency-Key`.",
-    dependencies=[CUSTOMER_RATE_LIMIT],
-    responses=create_responses(
-        {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
-        *(400, 401, 404, 409, 422, 429, 500, 501, 502, 503),
-    ),
-)
 async def create_relink_session(
     body: RelinkSessionCreate,
     response: Response,
@@ -84,6 +66,31 @@ async def create_relink_session(
             idempotency_key=idempotency_key,
         ),
     )
+
+
+# Added rather than decorated: the decorator takes no route class.
+router.add_api_route(
+    "/v1/relink-sessions",
+    create_relink_session,
+    methods=["POST"],
+    route_class_override=CreateSessionRoute,
+    response_model=RelinkSessionCreated,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createRelinkSession",
+    summary="Start a relink for one of the caller's accounts",
+    description="Creates a Stripe Financial Connections session with `relink_options` for "
+    "the account (`scope: account`) or for any eligible checking or savings account at the "
+    "same bank (`scope: institution`). Modal sessions return the `client_secret` for "
+    "Stripe.js or the mobile SDK, once (it is never stored); hosted sessions return the "
+    "Stripe-hosted `url` (`delivery: url`) or neither (`delivery: email`). An account that "
+    "relinking cannot repair (healthy, unrepairable, disconnected) is a 409 that says what "
+    "to do instead. Safe to retry with an `Idempotency-Key`.",
+    dependencies=[CUSTOMER_RATE_LIMIT],
+    responses=create_responses(
+        {k: v for k, v in _SESSION_LINKS.items() if "Payment" not in k},
+        *(400, 401, 404, 409, 422, 429, 500, 501, 502, 503),
+    ),
+)
 
 
 _COMPLETE_PROBLEM_EXAMPLES = {

@@ -145,13 +145,29 @@ def _rate_limit(
     return params.Depends(limit)
 
 
+def _customer_key(principal: Principal) -> str:
+    return f"customer:{principal.customer_id}"
+
+
+_CUSTOMER_REQUESTS = "requests that call Stripe for this customer"
+
 CUSTOMER_RATE_LIMIT = _rate_limit(
-    principal_of,
-    lambda principal: f"customer:{principal.customer_id}",
-    ratelimit.customer_rate,
-    "requests that call Stripe for this customer",
+    principal_of, _customer_key, ratelimit.customer_rate, _CUSTOMER_REQUESTS
 )
 """On every customer route that calls Stripe."""
+
+
+async def charge_customer(request: Request, principal: Principal) -> None:
+    """What ``CUSTOMER_RATE_LIMIT`` does, for a route that resolves no dependencies."""
+    settings: Settings = request.app.state.settings
+    await ratelimit.enforce(
+        await database_of(request),
+        key=_customer_key(principal),
+        rate=ratelimit.customer_rate(settings),
+        what=_CUSTOMER_REQUESTS,
+    )
+
+
 OPERATOR_RATE_LIMIT = _rate_limit(
     authenticate_operator,
     lambda operator: f"operator:{operator.key_id}",
