@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, routing
+from fastapi import FastAPI
 
 from relink_api.accounts import list_route
 from relink_api.auth import Principal
@@ -16,24 +16,14 @@ from relink_api.pagination import encode_cursor
 from relink_api.settings import Settings
 from relink_api.web.deps import principal_of
 from tests.conftest import Seed, bearer
+from tests.integration import counted
 from tests.integration.test_accounts_list_page import seed_every_kind
 
 # Answers that differ from request to request whoever serves them.
 _PER_REQUEST = {"date", "x-request-id", "server-timing"}
 
 
-@pytest.fixture
-def resolved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The path of each request whose dependencies FastAPI resolved."""
-    paths: list[str] = []
-    solve = getattr(routing, "solve_dependencies")  # noqa: B009 (not re-exported, for mypy)
-
-    async def counted(*, request: Any, **kwargs: Any) -> Any:
-        paths.append(request.url.path)
-        return await solve(request=request, **kwargs)
-
-    monkeypatch.setattr(routing, "solve_dependencies", counted)
-    return paths
+resolved = counted.resolved
 
 
 async def test_a_plain_request_resolves_no_dependency(

@@ -6,36 +6,17 @@ of the event, or a re-read after each write fails."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import httpx
-import pytest
 
 from relink_api.db import Database
 from tests.conftest import Seed
 from tests.factories import fc_account
+from tests.integration import counted
 from tests.stripe_events import deliver, event
 
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement the app's pool sends, in order (requested before the app starts)."""
-    sent: list[str] = []
-    create_pool = asyncpg.create_pool
-
-    def counted_pool(*args: Any, **kwargs: Any) -> Any:
-        init: Callable[[Any], Awaitable[None]] = kwargs["init"]
-
-        async def init_counted(conn: Any) -> None:
-            await init(conn)
-            conn.add_query_logger(lambda record: sent.append(" ".join(record.query.split())))
-
-        return create_pool(*args, **{**kwargs, "init": init_counted})
-
-    monkeypatch.setattr(asyncpg, "create_pool", counted_pool)
-    return sent
+statements = counted.statements
 
 
 async def sent_by(
