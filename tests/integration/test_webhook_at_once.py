@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 from relink_api.accounts import state
+from relink_api.accounts.state import read_time
 from relink_api.db import Database
 from relink_api.webhooks.handlers import planned
 from relink_api.webhooks.service import parse_event
@@ -111,8 +113,11 @@ async def test_one_statement_leaves_what_state_apply_leaves(db: Database, seed: 
     for n, (case, (first, account, result)) in enumerate(SAME_ROWS.items()):
         fast_id, slow_id = f"{FAST}{n}", f"{SLOW}{n}"
         if first is not None:
+            # One Stripe time for both: each seed's own "an hour ago" could fall either side
+            # of a second's boundary, and the stored times (inactive_since) would differ.
+            as_of = read_time() - timedelta(hours=1)
             for account_id in (fast_id, slow_id):
-                await seed(account_id, **first)
+                await seed(account_id, as_of=as_of, **first)
         confirmed = await confirmed_at(db, fast_id, slow_id)
         created = int(time.time()) - (7200 if result == "stale" else 0)
         fast, fast_document, fast_observation = delivered(fast_id, created=created, **account)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from relink_api.accounts import at_once_batch, state
+from relink_api.accounts.state import read_time
 from relink_api.db import Database
 from tests.conftest import Seed
 from tests.factories import fc_account
@@ -58,10 +60,13 @@ async def test_a_batch_leaves_what_one_by_one_leaves(
     statements: list[str], db: Database, seed: Seed
 ) -> None:
     cases = list(SAME_ROWS.items())
+    # One Stripe time for every seed, so that no pair's stored times fall either side of a
+    # second's boundary.
+    as_of = read_time() - timedelta(hours=1)
     for n, (_, (first, _, _)) in enumerate(cases):
         if first is not None:
             for account_id in (f"fca_batched{n}", f"fca_alone{n}"):
-                await seed(account_id, **first)
+                await seed(account_id, as_of=as_of, **first)
     batched, alone = [], []
     for n, (_, (_, account, result)) in enumerate(cases):
         created = int(time.time()) - (7200 if result == "stale" else 0)
