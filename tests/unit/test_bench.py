@@ -49,6 +49,12 @@ def test_signed_events_pass_the_products_signature_check_and_are_unique() -> Non
         FcAccount.model_validate(event.data.object)
         ids.add((event.id, event.data.object["id"]))
     assert len(ids) == 50
+    holders = {
+        json.loads(body)["data"]["object"]["account_holder"]["customer"] for _, body in events
+    }
+    # Spread over customers as a deployment's accounts are, not all one customer's.
+    assert len(holders) == 2
+    assert all(holder.startswith("cus_hooks") for holder in holders)
 
 
 def test_a_signature_over_another_body_is_refused() -> None:
