@@ -16,6 +16,7 @@ import asyncio
 import logging
 import weakref
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -126,7 +127,7 @@ async def _applied(db: Database, events: list[AccountEvent]) -> list[Outcome | N
         return await notice_repository.apply_events(conn, events)
 
 
-def _fail(batch: Any) -> None:
+def _fail(batch: Iterable[_Waiting]) -> None:
     for waiting in batch:
         if not waiting.outcome.done():
             waiting.outcome.set_exception(_BatchFailed())
